@@ -1,0 +1,154 @@
+/**
+ * The agent's HTTP contract (v1): the one interface between the launcher and the agent.
+ * Pure zod, no Node or DOM imports, so the agent (Node), the launcher core (Node) and the
+ * renderer (browser) all import the same schemas. The agent publishes them as OpenAPI.
+ */
+import { z } from 'zod';
+
+export const API_PREFIX = '/api/v1';
+
+export const ErrorCode = z.enum([
+  'bad_request',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'conflict',
+  'rate_limited',
+  'not_ready',
+  'unavailable',
+  'internal',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const ErrorBody = z.object({
+  error: z.object({ code: ErrorCode, message: z.string() }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** User names double as directory names and Kubernetes label values: keep them boring. */
+export const UserName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,31}$/, 'user names are 1-32 characters: lower-case letters, digits, "_" or "-", starting with a letter');
+export const TemplateName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'template names are lower-case letters, digits and "-"');
+export const SessionId = z.string().regex(/^[a-z0-9-]{1,63}$/, 'not a session id');
+
+export const User = z.object({
+  name: UserName,
+  groups: z.array(z.string()),
+});
+export type User = z.infer<typeof User>;
+
+export const LoginRequest = z.object({
+  username: z.string().min(1).max(64),
+  password: z.string().min(1).max(1024),
+});
+export type LoginRequest = z.infer<typeof LoginRequest>;
+
+export const TokenResponse = z.object({
+  accessToken: z.string(),
+  refreshToken: z.string(),
+  /** seconds until the access token expires */
+  expiresIn: z.number().int().positive(),
+  user: User,
+});
+export type TokenResponse = z.infer<typeof TokenResponse>;
+
+export const RefreshRequest = z.object({ refreshToken: z.string().min(1).max(4096) });
+export type RefreshRequest = z.infer<typeof RefreshRequest>;
+
+export const Template = z.object({
+  name: TemplateName,
+  displayName: z.string(),
+  description: z.string(),
+  /** false when the template cannot start here (e.g. its packages are not installed) */
+  available: z.boolean(),
+  /** why it is unavailable, as a sentence a person can act on */
+  unavailableReason: z.string().optional(),
+  /** protocols the template's sessions can stream over */
+  protocols: z.array(z.enum(['vnc', 'webrtc'])),
+  /** seconds without a client before the session is stopped; 0 = never */
+  idleTimeoutSeconds: z.number().int().nonnegative(),
+});
+export type Template = z.infer<typeof Template>;
+
+export const Preferences = z.object({
+  /** preferred stream, the launcher falls back to VNC */
+  protocol: z.enum(['vnc', 'webrtc']).default('vnc'),
+  scale: z.enum(['fit', 'none']).default('fit'),
+});
+export type Preferences = z.infer<typeof Preferences>;
+
+export const Me = z.object({
+  user: User,
+  templates: z.array(Template),
+  preferences: Preferences,
+});
+export type Me = z.infer<typeof Me>;
+
+export const SessionPhase = z.enum(['Pending', 'Starting', 'Running', 'Stopping', 'Stopped', 'Failed']);
+export type SessionPhase = z.infer<typeof SessionPhase>;
+
+export const Session = z.object({
+  id: SessionId,
+  user: UserName,
+  template: TemplateName,
+  phase: SessionPhase,
+  /** a sentence a person can act on when phase is Failed (and a hint while Pending/Starting) */
+  message: z.string().optional(),
+  /** machine-readable reason for Failed: ImagePullError, Quota, Unschedulable, Timeout, Crashed, ... */
+  reason: z.string().optional(),
+  createdAt: z.string(),
+  /** when the phase last changed */
+  phaseSince: z.string(),
+  /** when the session became Running, if it has */
+  startedAt: z.string().optional(),
+  /** when a client last had a stream open (or is connected now) */
+  lastActiveAt: z.string().optional(),
+  connectedClients: z.number().int().nonnegative(),
+  /** typical seconds from create to Running for this template, when known: the launcher's time estimate */
+  expectedStartSeconds: z.number().nonnegative().optional(),
+});
+export type Session = z.infer<typeof Session>;
+
+export const SessionList = z.object({ sessions: z.array(Session) });
+export const TemplateList = z.object({ templates: z.array(Template) });
+
+export const CreateSessionRequest = z.object({ template: TemplateName });
+export type CreateSessionRequest = z.infer<typeof CreateSessionRequest>;
+
+export const IceServer = z.object({
+  urls: z.union([z.string(), z.array(z.string())]),
+  username: z.string().optional(),
+  credential: z.string().optional(),
+});
+
+export const ConnectResponse = z.object({
+  /** single-session connect token, already embedded in the URLs below */
+  token: z.string(),
+  /** the token must be used (stream opened) before this instant */
+  expiresAt: z.string(),
+  vnc: z.object({ url: z.string() }),
+  webrtc: z.object({ url: z.string(), iceServers: z.array(IceServer) }),
+});
+export type ConnectResponse = z.infer<typeof ConnectResponse>;
+
+export const SessionIdParams = z.object({ id: SessionId });
+
+export const Health = z.object({ status: z.enum(['ok', 'not_ready']), checks: z.record(z.string(), z.string()).optional() });
+
+/** The connect token's query parameter on the stream URLs. */
+export const CONNECT_TOKEN_PARAM = 'token';
+
+export const routes = {
+  login: `${API_PREFIX}/auth/login`,
+  refresh: `${API_PREFIX}/auth/refresh`,
+  logout: `${API_PREFIX}/auth/logout`,
+  me: `${API_PREFIX}/me`,
+  templates: `${API_PREFIX}/templates`,
+  sessions: `${API_PREFIX}/sessions`,
+  session: (id: string) => `${API_PREFIX}/sessions/${encodeURIComponent(id)}`,
+  connect: (id: string) => `${API_PREFIX}/sessions/${encodeURIComponent(id)}/connect`,
+  vnc: (id: string) => `${API_PREFIX}/sessions/${encodeURIComponent(id)}/vnc`,
+  webrtc: (id: string) => `${API_PREFIX}/sessions/${encodeURIComponent(id)}/webrtc`,
+  openapi: '/api/openapi.json',
+} as const;

@@ -1,0 +1,48 @@
+/**
+ * What the agent asks of a runtime (local processes now, Kubernetes later). The HTTP layer, auth,
+ * connect tokens, the gateway and the idle reaper are runtime-agnostic and talk only to this.
+ */
+import type { EventEmitter } from 'node:events';
+import type { Session, Template } from '../contract/index.js';
+
+/** A template as the runtime knows it: the public view plus who may use it. */
+export interface TemplateSpec extends Template {
+  /** empty/undefined = everybody */
+  allowedUsers?: string[];
+  allowedGroups?: string[];
+}
+
+/** Where the gateway finds a session's VNC server, and the secret the agent answers its VncAuth with. */
+export type VncEndpoint =
+  | { kind: 'tcp'; host: string; port: number; password: string }
+  | { kind: 'unix'; path: string; password: string };
+
+export interface StartResult {
+  session: Session;
+  /** true when a new session was created; false when the user's existing one was returned */
+  created: boolean;
+}
+
+/**
+ * Events: 'session' (session: Session) whenever a session's phase, message or activity changes.
+ * Implementations must persist enough state that a new agent process adopts running desktops.
+ */
+export interface Runtime extends EventEmitter {
+  readonly kind: 'local' | 'kubernetes';
+  /** load persisted state, adopt desktops still alive, mark dead ones Failed */
+  init(): Promise<void>;
+  templates(): Promise<TemplateSpec[]>;
+  /** all sessions the runtime knows (all users); the API filters by user */
+  list(): Promise<Session[]>;
+  get(id: string): Promise<Session | undefined>;
+  /** the user's live (not Stopped/Failed) session of that template, else a new one */
+  startOrGet(user: string, template: string): Promise<StartResult>;
+  /** end the session; the user's home is kept. Idempotent. */
+  stop(id: string, reason?: string): Promise<void>;
+  /** only for a Running session */
+  vncEndpoint(id: string): Promise<VncEndpoint>;
+  /** the gateway reports stream opens/closes so idle time and connectedClients are tracked */
+  setConnectedClients(id: string, count: number): Promise<void>;
+  /** stop watching; desktops keep running so the next agent adopts them */
+  close(): Promise<void>;
+}

@@ -1,0 +1,90 @@
+/**
+ * The bridge contract between the renderer and the launcher core. Types only: the Electron preload
+ * implements it over IPC, the web shell client over a WebSocket, and the core serves it.
+ * The renderer never sees refresh tokens or VNC secrets: only short-lived connect URLs.
+ */
+import type { ConnectResponse, Me, Session } from '../cluster-agent/contract/index.js';
+
+export interface SignInRequest {
+  agentUrl: string;
+  username: string;
+  password: string;
+}
+
+export interface LauncherState {
+  signedIn: boolean;
+  agentUrl?: string;
+  user?: { name: string; groups: string[] };
+  /** true when the core could restore a sign-in (refresh token from the OS keychain) */
+  restored?: boolean;
+}
+
+/** A session as the launcher shows it, with the elapsed time of its current phase. */
+export interface SessionEvent {
+  type: 'session';
+  session: Session;
+  /** ms since the session was created (while Pending/Starting), for "starting... 4 s" */
+  elapsedMs: number;
+}
+export interface AuthEvent {
+  type: 'auth';
+  state: LauncherState;
+  /** set when the core lost the sign-in on its own (refresh refused, agent forgot us) */
+  message?: string;
+}
+export interface AgentEvent {
+  type: 'agent';
+  reachable: boolean;
+  message?: string;
+}
+export type LauncherEvent = SessionEvent | AuthEvent | AgentEvent;
+
+/** Errors cross the bridge as data, so the renderer can show the sentence and branch on the code. */
+export interface BridgeError {
+  code: string;
+  message: string;
+}
+export type BridgeResult<T> = { ok: true; value: T } | { ok: false; error: BridgeError };
+
+export interface PortholeApi {
+  getState(): Promise<LauncherState>;
+  signIn(req: SignInRequest): Promise<LauncherState>;
+  signOut(): Promise<void>;
+  me(): Promise<Me>;
+  listSessions(): Promise<Session[]>;
+  startSession(template: string): Promise<Session>;
+  stopSession(id: string): Promise<void>;
+  /** a fresh single-use connect URL; call again for every (re)connect */
+  connect(id: string): Promise<ConnectResponse>;
+  /** returns an unsubscribe function */
+  onEvent(listener: (event: LauncherEvent) => void): () => void;
+}
+
+/** Method names the core serves over IPC / the web shell socket (everything but onEvent). */
+export const BRIDGE_METHODS = [
+  'getState',
+  'signIn',
+  'signOut',
+  'me',
+  'listSessions',
+  'startSession',
+  'stopSession',
+  'connect',
+] as const;
+export type BridgeMethod = (typeof BRIDGE_METHODS)[number];
+
+export class PortholeError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PortholeError';
+  }
+}
+
+declare global {
+  interface Window {
+    porthole?: PortholeApi;
+  }
+}
