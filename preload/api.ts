@@ -88,3 +88,14 @@ declare global {
     porthole?: PortholeApi;
   }
 }
+
+/**
+ * Web shell wire protocol (JSON text frames on `ws://127.0.0.1:PORT/bridge`), used where Electron is
+ * absent. The shell prints `http://127.0.0.1:PORT/#key=SECRET`; the page sends `{hello: SECRET}`
+ * first, and the shell also checks that the Origin is its own. Then:
+ *   page -> shell: {id, method, params}      shell -> page: {id, result: BridgeResult}
+ *   shell -> page: {event: LauncherEvent}
+ */
+export const WEBSHELL_BRIDGE_PATH = '/bridge';
+export type WebShellRequest = { hello: string } | { id: number; method: BridgeMethod; params: unknown[] };
+export type WebShellMessage = { id: number; result: BridgeResult<unknown> } | { event: LauncherEvent } | { welcome: true };
