@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what Porthole needs on a fresh Debian machine, and nothing when it is all there.
+# Usage: scripts/ensure-deps.sh run|test
+#   run : what `npm start` needs (desktops + a browser for the web shell)
+#   test: that plus what the test suite drives (websockify, Secret Service keyring, X tools)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-run}
+run_pkgs=(tigervnc-standalone-server tigervnc-tools openbox xterm chromium fonts-dejavu-core)
+test_pkgs=(websockify dbus gnome-keyring x11-utils xdotool)
+pkgs=("${run_pkgs[@]}")
+[ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "porthole: installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "porthole: these Debian packages are missing: ${missing[*]}" >&2
+    echo "porthole: install them with:  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# npm packages: (re)install when node_modules is missing or older than the lock file.
+# Electron's binary cannot be downloaded everywhere (not from the npm registry); its types are enough
+# for building, and `npm start` falls back to the web shell in Chromium when the binary is absent.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "porthole: installing npm packages (npm ci)"
+  ELECTRON_SKIP_BINARY_DOWNLOAD=${ELECTRON_SKIP_BINARY_DOWNLOAD:-1} npm ci --no-audit --no-fund --loglevel=error
+fi

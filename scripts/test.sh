@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing, then runs every check and test on real parts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-deps.sh test
+
+step() { printf '\n=== %s\n' "$*"; }
+step "type check";            npx tsc -p tsconfig.json --noEmit
+step "lint";                  npx eslint . --max-warnings=0
+step "build";                 npm run -s build
+step "Electron security audit"; bash scripts/audit-electron.sh
+step "unit and integration tests (real Xvnc, agent, keyring)"; npx vitest run
+step "end-to-end (Debian Chromium through the web shell)";      npx vitest run --config test/e2e/vitest.config.ts
