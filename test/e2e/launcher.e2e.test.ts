@@ -1,0 +1,143 @@
+/**
+ * The whole embedded default as a person uses it: the real agent with real Xvnc desktops, the real
+ * launcher core and renderer through the web shell, in Debian's Chromium. Nothing is mocked.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../support/browser.js';
+import { getSession, login, stopAllSessions } from '../support/agent-api.js';
+import { runCli, startCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
+
+const AGENT = 'cluster-agent/agent/cli.ts';
+const WEBSHELL = 'main/webshell/cli.ts';
+const PASSWORD = 'correct horse battery';
+
+const data = tempDir('e2e');
+const agentDir = join(data.path, 'agent');
+const usersFile = join(agentDir, 'users.yaml');
+let agent: Started;
+let agentUrl: string;
+let shell: Started;
+let browser: BrowserContext;
+let page: Page;
+let sessionId: string;
+
+function startAgent(listen: string): Promise<Started> {
+  return startCli(AGENT, ['serve', '--runtime', 'local', '--listen', listen, '--users', usersFile, '--data-dir', agentDir], /^listening on (\S+)/);
+}
+
+/** The user's home as the local runtime keeps it, wherever under the data dir it lives. */
+function findInHomes(user: string, file: string): string | undefined {
+  const stack = [agentDir];
+  while (stack.length) {
+    const dir = stack.pop()!;
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (!statSync(path).isDirectory()) continue;
+      if (name === user && dir.endsWith('homes')) return existsSync(join(path, file)) ? join(path, file) : undefined;
+      stack.push(path);
+    }
+  }
+  return undefined;
+}
+
+/** Distinct colours in a sample of the noVNC canvas: a black or blank canvas has one or two. */
+async function canvasColours(p: Page): Promise<number> {
+  return p.locator('[data-testid="vnc-screen"] canvas').evaluate((canvas: HTMLCanvasElement) => {
+    const ctx = canvas.getContext('2d');
+    if (!ctx || canvas.width === 0) return 0;
+    const { data: px } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    const colours = new Set<number>();
+    for (let i = 0; i < px.length; i += 4 * 97) colours.add((px[i]! << 16) | (px[i + 1]! << 8) | px[i + 2]!);
+    return colours.size;
+  });
+}
+
+/** Types into the remote xterm through the canvas, as a person would. */
+async function typeIntoDesktop(p: Page, text: string): Promise<void> {
+  await p.locator('[data-testid="vnc-screen"] canvas').click({ position: { x: 300, y: 200 } });
+  await p.keyboard.type(text, { delay: 15 });
+  await p.keyboard.press('Enter');
+}
+
+beforeAll(async () => {
+  const added = await runCli(AGENT, ['users', 'add', 'alice', '--file', usersFile, '--password-stdin'], PASSWORD);
+  expect(added.code, added.stderr).toBe(0);
+  agent = await startAgent('127.0.0.1:0');
+  agentUrl = agent.match[1]!;
+  shell = await startCli(WEBSHELL, ['--listen', '127.0.0.1:0', '--agent', agentUrl], /^webshell on (\S+)/);
+  browser = await launchChromium(join(data.path, 'chromium'));
+  page = browser.pages()[0] ?? (await browser.newPage());
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (shell) await stopProcess(shell.child);
+  // Desktops outlive the agent by design (adoption), so end them through the API before stopping it.
+  if (agent && agent.child.exitCode === null) {
+    await stopAllSessions(agentUrl, 'alice', PASSWORD).catch(() => undefined);
+    await stopProcess(agent.child);
+  }
+  data.remove();
+});
+
+describe('embedded default, end to end', () => {
+  it('refuses a wrong password with a sentence, then signs in', async () => {
+    await page.goto(shell.match[1]!);
+    await expect.poll(() => page.getByTestId('agent-url').inputValue()).toBe(agentUrl);
+    await page.getByTestId('username').fill('alice');
+    await page.getByTestId('password').fill('not the password');
+    await page.getByTestId('sign-in').click();
+    await expect.poll(() => page.getByTestId('error').textContent(), { timeout: 10_000 }).toMatch(/password/i);
+
+    await page.getByTestId('password').fill(PASSWORD);
+    await page.getByTestId('sign-in').click();
+    await page.getByTestId('template-terminal').waitFor({ timeout: 15_000 });
+  });
+
+  it('starts the terminal desktop and shows its remote pixels', async () => {
+    await page.getByTestId('template-terminal').click();
+    await page.getByTestId('session-view').waitFor({ timeout: 30_000 });
+    await expect.poll(() => page.getByTestId('connection-status').textContent(), { timeout: 45_000 }).toMatch(/connected/i);
+    // xterm's text and openbox's frame make many colours; an empty or black screen has one.
+    await expect.poll(() => canvasColours(page), { timeout: 20_000 }).toBeGreaterThan(3);
+    sessionId = (await page.getByTestId('session-view').getAttribute('data-session-id')) ?? '';
+    expect(sessionId).toMatch(/^[a-z0-9-]+$/);
+  });
+
+  it('passes typing and Ctrl combinations to the desktop: commands run on this machine', async () => {
+    await typeIntoDesktop(page, 'touch ~/typed-through-porthole');
+    await waitFor('the file typed into the remote xterm', () => findInHomes('alice', 'typed-through-porthole'));
+
+    // Ctrl+C must reach the shell: only an interrupted sleep lets the next command run in time.
+    await typeIntoDesktop(page, 'sleep 600');
+    await page.keyboard.press('Control+C');
+    await typeIntoDesktop(page, 'touch ~/after-ctrl-c');
+    await waitFor('Ctrl+C to interrupt the remote sleep', () => findInHomes('alice', 'after-ctrl-c'), 10_000);
+  });
+
+  it('survives the agent being killed: the same desktop comes back and reconnects', async () => {
+    const port = new URL(agentUrl).port;
+    await stopProcess(agent.child, 'SIGKILL');
+    await expect.poll(() => page.getByTestId('connection-status').textContent(), { timeout: 20_000 }).not.toMatch(/^connected$/i);
+
+    agent = await startAgent(`127.0.0.1:${port}`);
+    await expect.poll(() => page.getByTestId('connection-status').textContent(), { timeout: 60_000 }).toMatch(/^connected$/i);
+    expect(await page.getByTestId('session-view').getAttribute('data-session-id')).toBe(sessionId);
+    await expect.poll(() => canvasColours(page), { timeout: 20_000 }).toBeGreaterThan(3);
+
+    await typeIntoDesktop(page, 'touch ~/after-agent-restart');
+    await waitFor('typing after the agent restarted', () => findInHomes('alice', 'after-agent-restart'));
+  });
+
+  it('stops the session from the launcher and keeps the home', async () => {
+    await page.getByTestId('back-to-launcher').click();
+    await page.getByTestId(`stop-${sessionId}`).click();
+    const token = await login(agentUrl, 'alice', PASSWORD);
+    await waitFor('the session to stop', async () => (await getSession(agentUrl, token, sessionId))?.phase === 'Stopped', 30_000);
+    await expect.poll(() => page.getByTestId(`stop-${sessionId}`).count(), { timeout: 10_000 }).toBe(0);
+    expect(findInHomes('alice', 'typed-through-porthole')).toBeDefined();
+  });
+});

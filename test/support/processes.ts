@@ -1,0 +1,82 @@
+/**
+ * Starting our own CLIs in tests: spawn, wait for the line that says they are ready, stop by PID.
+ * Only processes started here are ever stopped.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const repoRoot = resolve(import.meta.dirname, '..', '..');
+const tsx = join(repoRoot, 'node_modules', '.bin', 'tsx');
+
+export interface Started {
+  child: ChildProcess;
+  match: RegExpMatchArray;
+  output: string[];
+}
+
+/** Spawns `tsx <script> ...args` and resolves when a stdout line matches `ready`. */
+export function startCli(script: string, args: string[], ready: RegExp, timeoutMs = 30_000): Promise<Started> {
+  const child = spawn(tsx, [script, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`${script} not ready after ${timeoutMs} ms:\n${output.join('\n')}`)), timeoutMs);
+    const onLine = (line: string) => {
+      output.push(line);
+      const match = line.match(ready);
+      if (match) {
+        clearTimeout(timer);
+        ok({ child, match, output });
+      }
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      fail(new Error(`${script} exited (${code ?? signal}) before it was ready:\n${output.join('\n')}`));
+    });
+  });
+}
+
+/** Runs a CLI to completion with optional stdin; resolves with its exit code and output. */
+export function runCli(script: string, args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(tsx, [script, ...args], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  child.stdin.end(input ?? '');
+  return new Promise((ok) => child.once('exit', (code) => ok({ code, stdout, stderr })));
+}
+
+/** SIGTERM (or the given signal), then SIGKILL if it lingers; resolves once it has exited. */
+export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export function tempDir(prefix: string): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), `porthole-${prefix}-`));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}
