@@ -46,3 +46,18 @@ export interface Runtime extends EventEmitter {
   /** stop watching; desktops keep running so the next agent adopts them */
   close(): Promise<void>;
 }
+
+/**
+ * What a runtime throws for a request it cannot honour (as opposed to a bug): the HTTP layer maps
+ * `code` to its status (not_found 404, bad_request 400, unavailable/not_ready 503, conflict 409) and
+ * shows `message`, a sentence a person can act on. Added for the local runtime; additive.
+ */
+export class RuntimeError extends Error {
+  constructor(
+    readonly code: 'not_found' | 'bad_request' | 'unavailable' | 'not_ready' | 'conflict',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RuntimeError';
+  }
+}
