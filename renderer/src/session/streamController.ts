@@ -1,0 +1,181 @@
+/**
+ * Keeps one desktop stream up for one session: connects once the session runs, and when the
+ * stream drops, retries with backoff, each attempt with a NEW connect URL (tokens are single
+ * use). Stops, and says why, once the session is Stopped or Failed. No DOM and no noVNC here:
+ * the view passes in how to open a stream, so the logic is testable on its own.
+ */
+import type { SessionPhase } from '../../../cluster-agent/contract/index.js';
+import { backoffDelay, STREAM_BACKOFF } from '../logic/backoff.js';
+import { errorSentence } from '../logic/errors.js';
+import { isFinished } from '../logic/phase.js';
+
+export type StreamStatus =
+  /** the session is not running yet: nothing to connect to */
+  | { kind: 'waiting' }
+  | { kind: 'connecting'; attempt: number }
+  | { kind: 'connected' }
+  | { kind: 'retrying'; attempt: number; retryAt: number; problem?: string }
+  | { kind: 'ended'; message: string };
+
+export interface StreamHandlers {
+  onConnect(): void;
+  /** the stream closed; `problem` is a sentence when the cause is known */
+  onDisconnect(problem?: string): void;
+}
+
+export interface OpenStream {
+  close(): void;
+}
+
+export interface SessionCheck {
+  phase?: SessionPhase;
+  message?: string;
+}
+
+export interface StreamDeps {
+  /** a fresh stream URL from api.connect */
+  fetchUrl(): Promise<string>;
+  /** the session's phase now (undefined phase: it no longer exists) */
+  checkSession(): Promise<SessionCheck>;
+  open(url: string, handlers: StreamHandlers): OpenStream;
+  onStatus(status: StreamStatus): void;
+  random?: () => number;
+  now?: () => number;
+  setTimer?: (fn: () => void, ms: number) => unknown;
+  clearTimer?: (handle: unknown) => void;
+}
+
+export function endedMessage(phase: SessionPhase | undefined, message?: string): string {
+  if (phase === 'Failed') return message ?? 'This desktop failed. Start it again from the launcher.';
+  if (phase === 'Stopped' || phase === 'Stopping') return message ?? 'This desktop has been stopped. Start it again from the launcher to continue.';
+  return 'This desktop no longer exists. Start it again from the launcher.';
+}
+
+export class StreamController {
+  private status: StreamStatus = { kind: 'waiting' };
+  private stream?: OpenStream;
+  /** bumps on every attempt and on dispose, so late callbacks of old attempts are ignored */
+  private generation = 0;
+  private attempt = 0;
+  private timer?: unknown;
+  private disposed = false;
+
+  constructor(private readonly deps: StreamDeps) {}
+
+  get current(): StreamStatus {
+    return this.status;
+  }
+
+  /** Feed every phase the view learns about (events or list refreshes). */
+  setPhase(phase: SessionPhase, message?: string): void {
+    if (this.disposed || this.status.kind === 'ended') return;
+    if (isFinished(phase) || phase === 'Stopping') {
+      this.end(endedMessage(phase, message));
+    } else if (phase === 'Running' && this.status.kind === 'waiting') {
+      void this.attemptConnect();
+    }
+  }
+
+  /** "Reconnect now": skip the rest of the wait. */
+  retryNow(): void {
+    if (this.disposed || this.status.kind !== 'retrying') return;
+    this.clearTimer();
+    void this.retry();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.generation++;
+    this.clearTimer();
+    this.closeStream();
+  }
+
+  private setStatus(status: StreamStatus): void {
+    this.status = status;
+    if (!this.disposed) this.deps.onStatus(status);
+  }
+
+  private end(message: string): void {
+    this.generation++;
+    this.clearTimer();
+    this.closeStream();
+    this.setStatus({ kind: 'ended', message });
+  }
+
+  private async attemptConnect(): Promise<void> {
+    const generation = ++this.generation;
+    this.setStatus({ kind: 'connecting', attempt: this.attempt });
+    let url: string;
+    try {
+      url = await this.deps.fetchUrl();
+    } catch (error) {
+      if (generation === this.generation) this.dropped(errorSentence(error));
+      return;
+    }
+    if (generation !== this.generation || this.disposed) return;
+    this.closeStream();
+    try {
+      this.stream = this.deps.open(url, {
+        onConnect: () => {
+          if (generation !== this.generation) return;
+          this.attempt = 0;
+          this.setStatus({ kind: 'connected' });
+        },
+        onDisconnect: (problem) => {
+          if (generation !== this.generation) return;
+          this.stream = undefined;
+          this.dropped(problem);
+        },
+      });
+    } catch (error) {
+      this.dropped(errorSentence(error, 'The desktop stream could not be opened.'));
+    }
+  }
+
+  private dropped(problem?: string): void {
+    if (this.disposed || this.status.kind === 'ended') return;
+    this.generation++;
+    this.attempt += 1;
+    const delay = backoffDelay(this.attempt, STREAM_BACKOFF, this.deps.random ?? Math.random);
+    this.setStatus({ kind: 'retrying', attempt: this.attempt, retryAt: this.now() + delay, problem });
+    this.timer = (this.deps.setTimer ?? setTimeout)(() => void this.retry(), delay);
+  }
+
+  /** Before reconnecting, ask whether the session is still there and running. */
+  private async retry(): Promise<void> {
+    this.timer = undefined;
+    const generation = ++this.generation;
+    let check: SessionCheck;
+    try {
+      check = await this.deps.checkSession();
+    } catch (error) {
+      // The core or agent may be briefly unreachable: keep trying rather than give up.
+      if (generation === this.generation) this.dropped(errorSentence(error));
+      return;
+    }
+    if (generation !== this.generation || this.disposed) return;
+    if (check.phase === undefined || isFinished(check.phase) || check.phase === 'Stopping') {
+      this.end(endedMessage(check.phase, check.message));
+    } else if (check.phase === 'Running') {
+      await this.attemptConnect();
+    } else {
+      // Restarting (Pending/Starting): wait for the Running phase to arrive via setPhase.
+      this.setStatus({ kind: 'waiting' });
+    }
+  }
+
+  private closeStream(): void {
+    const stream = this.stream;
+    this.stream = undefined;
+    stream?.close();
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) (this.deps.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>)))(this.timer);
+    this.timer = undefined;
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+}
