@@ -1,0 +1,99 @@
+/**
+ * Assembles a running agent from a runtime and a data dir: keys, token stores, users, metrics,
+ * HTTP server, idle reaper. The CLI and the tests both start agents through here.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Runtime } from '../runtime/types.js';
+import { TokenService } from './access-tokens.js';
+import { ConnectedClients } from './connected-clients.js';
+import type { AgentDeps } from './deps.js';
+import { startIdleReaper } from './idle-reaper.js';
+import { createMetrics } from './metrics.js';
+import { RefreshTokenStore } from './refresh-tokens.js';
+import { buildServer } from './server.js';
+import { loadOrCreateSigningKey } from './signing-key.js';
+import { UserDirectory } from './user-directory.js';
+
+export interface AgentOptions {
+  runtime: Runtime;
+  dataDir: string;
+  usersFile: string;
+  host: string;
+  port: number;
+  logger: Logger;
+  publicUrl?: string;
+  /** seconds; replaces every template's idle timeout; 0 = never */
+  idleTimeoutOverride?: number;
+  reaperIntervalMs?: number;
+  loginAttemptsPerMinute?: number;
+  /** prom-client default process metrics (off in tests that start several agents) */
+  defaultMetrics?: boolean;
+}
+
+export interface RunningAgent {
+  /** http://HOST:PORT with the real port */
+  url: string;
+  app: FastifyInstance;
+  deps: AgentDeps;
+  sweepIdle: () => Promise<unknown>;
+  /** stops serving; desktops keep running for the next agent to adopt */
+  close: () => Promise<void>;
+}
+
+export function formatListenUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
+  await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
+  const key = await loadOrCreateSigningKey(opts.dataDir);
+  const users = new UserDirectory(opts.usersFile, opts.logger);
+  if ((await users.count()) === 0) {
+    opts.logger.warn({ usersFile: opts.usersFile }, `no users yet; add one with: porthole-agent users add NAME --file ${opts.usersFile} --password-stdin`);
+  }
+  let ready = false;
+  const deps: AgentDeps = {
+    runtime: opts.runtime,
+    users,
+    tokens: new TokenService(key),
+    refreshTokens: await RefreshTokenStore.open(opts.dataDir),
+    metrics: createMetrics(opts.runtime, { defaultMetrics: opts.defaultMetrics }),
+    clients: new ConnectedClients(opts.runtime, opts.logger),
+    logger: opts.logger,
+    isReady: () => ready,
+    ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl } : {}),
+    ...(opts.loginAttemptsPerMinute !== undefined ? { loginAttemptsPerMinute: opts.loginAttemptsPerMinute } : {}),
+  };
+  const app = await buildServer(deps);
+  await app.listen({ host: opts.host, port: opts.port });
+  try {
+    await opts.runtime.init();
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  ready = true;
+  const reaper = startIdleReaper({
+    runtime: opts.runtime,
+    logger: opts.logger,
+    ...(opts.idleTimeoutOverride !== undefined ? { override: opts.idleTimeoutOverride } : {}),
+    ...(opts.reaperIntervalMs !== undefined ? { intervalMs: opts.reaperIntervalMs } : {}),
+  });
+  const port = (app.server.address() as AddressInfo).port;
+  return {
+    url: formatListenUrl(opts.host, port),
+    app,
+    deps,
+    sweepIdle: reaper.sweep,
+    close: async () => {
+      reaper.stop();
+      ready = false;
+      await app.close();
+      await deps.clients.settled();
+      await opts.runtime.close();
+    },
+  };
+}

@@ -1,0 +1,21 @@
+/** Errors the API turns into `{error:{code,message}}` with the right status. */
+import type { ErrorCode } from '../contract/index.js';
+
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: ErrorCode,
+    message: string,
+    /** extra response headers, e.g. WWW-Authenticate or Retry-After */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (msg: string) => new ApiError(400, 'bad_request', msg);
+export const unauthorized = (msg: string, headers?: Record<string, string>) => new ApiError(401, 'unauthorized', msg, headers);
+export const forbidden = (msg: string) => new ApiError(403, 'forbidden', msg);
+export const notFound = (msg: string) => new ApiError(404, 'not_found', msg);
+export const conflict = (msg: string) => new ApiError(409, 'conflict', msg);
+export const notReady = (msg: string) => new ApiError(503, 'not_ready', msg);

@@ -1,0 +1,139 @@
+/**
+ * Command-line parsing, pure: argv -> a command, or a sentence saying what is wrong (the CLI
+ * prints it with the usage text and exits 2).
+ */
+import { parseArgs } from 'node:util';
+
+export const USAGE = `usage:
+  porthole-agent serve --runtime local|kubernetes --listen HOST:PORT [--users FILE] [--data-dir DIR]
+                       [--idle-timeout SECONDS] [--public-url URL]
+  porthole-agent users add NAME --file FILE --password-stdin [--groups a,b]
+  porthole-agent manifests
+
+  --listen 127.0.0.1:0 picks a free port; the real one is printed as "listening on http://HOST:PORT".
+  Defaults: --data-dir ./.porthole/agent, --users <data-dir>/users.yaml.`;
+
+export type Command =
+  | {
+      kind: 'serve';
+      runtime: 'local' | 'kubernetes';
+      host: string;
+      port: number;
+      dataDir: string;
+      usersFile: string;
+      idleTimeout?: number;
+      publicUrl?: string;
+    }
+  | { kind: 'users-add'; name: string; file: string; groups?: string[] }
+  | { kind: 'manifests' }
+  | { kind: 'help' };
+
+export class UsageError extends Error {}
+
+export const DEFAULT_DATA_DIR = './.porthole/agent';
+
+/** HOST:PORT, [v6]:PORT; port 0..65535. */
+export function parseListen(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`--listen must be HOST:PORT (e.g. 127.0.0.1:8443), got "${value}"`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+function parsePublicUrl(value: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new UsageError(`--public-url must be an absolute http(s) URL, got "${value}"`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`--public-url must start with http:// or https://, got "${value}"`);
+  if (u.search || u.hash) throw new UsageError('--public-url must not have a query or fragment');
+  return value.replace(/\/+$/, '');
+}
+
+function parseSeconds(value: string, flag: string): number {
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} must be a whole number of seconds (0 = never), got "${value}"`);
+  return Number(value);
+}
+
+export function parseCommand(argv: string[]): Command {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case undefined:
+        throw new UsageError('missing command');
+      case 'help':
+      case '--help':
+      case '-h':
+        return { kind: 'help' };
+      case 'serve':
+        return parseServe(rest);
+      case 'users':
+        return parseUsers(rest);
+      case 'manifests':
+        parseArgs({ args: rest, options: {}, strict: true, allowPositionals: false });
+        return { kind: 'manifests' };
+      default:
+        throw new UsageError(`unknown command "${cmd}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    // node:util parseArgs errors (unknown option, missing value) are already readable sentences.
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function parseServe(args: string[]): Command {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      runtime: { type: 'string' },
+      listen: { type: 'string' },
+      users: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'idle-timeout': { type: 'string' },
+      'public-url': { type: 'string' },
+    },
+  });
+  if (values.runtime !== 'local' && values.runtime !== 'kubernetes') {
+    throw new UsageError(values.runtime === undefined ? '--runtime is required (local or kubernetes)' : `--runtime must be local or kubernetes, got "${values.runtime}"`);
+  }
+  if (values.listen === undefined) throw new UsageError('--listen HOST:PORT is required');
+  const { host, port } = parseListen(values.listen);
+  const dataDir = values['data-dir'] ?? DEFAULT_DATA_DIR;
+  return {
+    kind: 'serve',
+    runtime: values.runtime,
+    host,
+    port,
+    dataDir,
+    usersFile: values.users ?? `${dataDir.replace(/\/+$/, '')}/users.yaml`,
+    ...(values['idle-timeout'] !== undefined ? { idleTimeout: parseSeconds(values['idle-timeout'], '--idle-timeout') } : {}),
+    ...(values['public-url'] !== undefined ? { publicUrl: parsePublicUrl(values['public-url']) } : {}),
+  };
+}
+
+function parseUsers(args: string[]): Command {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      file: { type: 'string' },
+      'password-stdin': { type: 'boolean' },
+      groups: { type: 'string' },
+    },
+  });
+  const [sub, name, ...extra] = positionals;
+  if (sub !== 'add') throw new UsageError(sub === undefined ? 'missing "users" subcommand (add)' : `unknown users subcommand "${sub}"`);
+  if (!name) throw new UsageError('users add needs a NAME');
+  if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  if (!values.file) throw new UsageError('users add needs --file FILE');
+  // Passwords on the command line end up in shell history and `ps`; stdin only.
+  if (!values['password-stdin']) throw new UsageError('users add reads the password from stdin: pass --password-stdin');
+  const groups = values.groups?.split(',').map((g) => g.trim()).filter(Boolean);
+  return { kind: 'users-add', name, file: values.file, ...(groups !== undefined ? { groups } : {}) };
+}

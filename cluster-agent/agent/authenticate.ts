@@ -1,0 +1,53 @@
+/**
+ * The Bearer-token check for API routes: sets request.principal, or answers 401. An expired token
+ * gets its own message and an RFC 6750 WWW-Authenticate error_description, so the launcher knows to
+ * refresh rather than ask for the password again.
+ */
+import type { FastifyRequest } from 'fastify';
+import { TokenError } from './access-tokens.js';
+import { unauthorized } from './api-error.js';
+import type { AgentDeps } from './deps.js';
+import type { Principal } from './entitlement.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export function bearerToken(header: string | undefined): string | undefined {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return m?.[1];
+}
+
+const challenge = (error: string, description: string) => ({
+  'www-authenticate': `Bearer realm="porthole", error="${error}", error_description="${description}"`,
+});
+
+export function makeAuthenticate(deps: Pick<AgentDeps, 'tokens' | 'users'>) {
+  return async function authenticate(req: FastifyRequest): Promise<void> {
+    const token = bearerToken(req.headers.authorization);
+    if (!token) {
+      throw unauthorized('Sign in first: send the access token from /api/v1/auth/login as "Authorization: Bearer <token>"', {
+        'www-authenticate': 'Bearer realm="porthole"',
+      });
+    }
+    let name: string;
+    try {
+      name = await deps.tokens.verifyAccessToken(token);
+    } catch (err) {
+      if (err instanceof TokenError && err.problem === 'expired') {
+        throw unauthorized('The access token has expired; refresh it with /api/v1/auth/refresh', challenge('invalid_token', 'expired'));
+      }
+      throw unauthorized('The access token is not valid; sign in again', challenge('invalid_token', 'invalid'));
+    }
+    const user = await deps.users.lookup(name);
+    if (!user) throw unauthorized(`The account "${name}" no longer exists on this agent; ask an administrator`, challenge('invalid_token', 'unknown user'));
+    req.principal = { name: user.name, groups: user.groups };
+  };
+}
+
+export function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw unauthorized('Sign in first');
+  return req.principal;
+}

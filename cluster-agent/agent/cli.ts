@@ -1,0 +1,125 @@
+/**
+ * porthole-agent: `serve`, `users add`, `manifests`. The only place with process I/O (argv, stdin,
+ * stdout, exit codes, signals); everything else is importable and testable.
+ */
+import { join } from 'node:path';
+import pino from 'pino';
+import type { Runtime } from '../runtime/types.js';
+import { startAgent, type RunningAgent } from './agent.js';
+import { parseCommand, USAGE, UsageError, type Command } from './args.js';
+import { upsertUser, UsersFileError } from './users-file.js';
+
+const EXIT_USAGE = 2;
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  // One trailing newline is the shell's (echo, heredoc), not part of the password.
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+async function usersAdd(cmd: Extract<Command, { kind: 'users-add' }>): Promise<number> {
+  const password = await readStdin();
+  if (password.length === 0) {
+    process.stderr.write('porthole-agent: no password on stdin; pipe one in, e.g. `printf %s "$PW" | porthole-agent users add ...`\n');
+    return EXIT_USAGE;
+  }
+  try {
+    const { created } = await upsertUser(cmd.file, cmd.name, password, cmd.groups);
+    process.stdout.write(`${created ? 'added' : 'updated'} user ${cmd.name} in ${cmd.file}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsersFileError) {
+      process.stderr.write(`porthole-agent: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+}
+
+async function createRuntime(kind: 'local' | 'kubernetes', dataDir: string, logger: pino.Logger): Promise<Runtime | undefined> {
+  if (kind === 'kubernetes') return undefined;
+  const { createLocalRuntime } = await import('../runtime/local/index.js');
+  // A subdirectory: the runtime's files (sessions, homes, sockets) stay apart from keys and tokens.
+  return createLocalRuntime({ dataDir: join(dataDir, 'local'), logger: logger.child({ component: 'runtime' }) });
+}
+
+async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> {
+  // stdout carries only the "listening on" line (scripts wait for it); logs go to stderr.
+  const logger = pino({ level: process.env.PORTHOLE_LOG_LEVEL ?? 'info' }, pino.destination(2));
+  const runtime = await createRuntime(cmd.runtime, cmd.dataDir, logger);
+  if (!runtime) {
+    process.stderr.write('porthole-agent: the Kubernetes runtime is not built yet; use --runtime local for desktops on this machine\n');
+    return EXIT_USAGE;
+  }
+  let agent: RunningAgent;
+  try {
+    agent = await startAgent({
+      runtime,
+      dataDir: cmd.dataDir,
+      usersFile: cmd.usersFile,
+      host: cmd.host,
+      port: cmd.port,
+      logger,
+      ...(cmd.publicUrl !== undefined ? { publicUrl: cmd.publicUrl } : {}),
+      ...(cmd.idleTimeout !== undefined ? { idleTimeoutOverride: cmd.idleTimeout } : {}),
+    });
+  } catch (err) {
+    await runtime.close();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') process.stderr.write(`porthole-agent: ${cmd.host}:${cmd.port} is already in use; pick another --listen port (0 = any free one)\n`);
+    else if (e.code === 'EADDRNOTAVAIL') process.stderr.write(`porthole-agent: ${cmd.host} is not an address of this machine; check --listen\n`);
+    else process.stderr.write(`porthole-agent: could not start: ${e.message}\n`);
+    return 1;
+  }
+  process.stdout.write(`listening on ${agent.url}\n`);
+
+  return new Promise<number>((resolve) => {
+    let closing = false;
+    const shutdown = (signal: string) => {
+      if (closing) return;
+      closing = true;
+      logger.info({ signal }, 'shutting down; desktops keep running for the next agent');
+      agent.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error({ err }, 'unclean shutdown');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  let cmd: Command;
+  try {
+    cmd = parseCommand(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`porthole-agent: ${err.message}\n\n${USAGE}\n`);
+    return EXIT_USAGE;
+  }
+  switch (cmd.kind) {
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    case 'manifests':
+      process.stderr.write('porthole-agent: manifests are not available until the Kubernetes runtime lands\n');
+      return EXIT_USAGE;
+    case 'users-add':
+      return usersAdd(cmd);
+    case 'serve':
+      return serve(cmd);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`porthole-agent: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

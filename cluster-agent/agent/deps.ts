@@ -1,0 +1,24 @@
+/** What the HTTP routes need; assembled once in agent.ts (or a test). */
+import type { Logger } from 'pino';
+import type { Runtime } from '../runtime/types.js';
+import type { TokenService } from './access-tokens.js';
+import type { ConnectedClients } from './connected-clients.js';
+import type { AgentMetrics } from './metrics.js';
+import type { RefreshTokenStore } from './refresh-tokens.js';
+import type { UserDirectory } from './user-directory.js';
+
+export interface AgentDeps {
+  runtime: Runtime;
+  users: UserDirectory;
+  tokens: TokenService;
+  refreshTokens: RefreshTokenStore;
+  metrics: AgentMetrics;
+  clients: ConnectedClients;
+  logger: Logger;
+  /** base for stream URLs, e.g. https://desktops.example.org; else derived from each request */
+  publicUrl?: string;
+  /** true once runtime.init() finished */
+  isReady: () => boolean;
+  /** login attempts allowed per IP+username per minute */
+  loginAttemptsPerMinute?: number;
+}

@@ -1,0 +1,33 @@
+/** Which templates a user may start: pure, from TemplateSpec allowedUsers/allowedGroups. */
+import type { Template } from '../contract/index.js';
+import type { TemplateSpec } from '../runtime/types.js';
+
+export interface Principal {
+  name: string;
+  groups: string[];
+}
+
+/** No lists (or empty lists) = everybody; otherwise named users or members of a named group. */
+export function mayUseTemplate(user: Principal, t: TemplateSpec): boolean {
+  const users = t.allowedUsers ?? [];
+  const groups = t.allowedGroups ?? [];
+  if (users.length === 0 && groups.length === 0) return true;
+  return users.includes(user.name) || user.groups.some((g) => groups.includes(g));
+}
+
+/** The public view: strips who-may-use lists so one user does not learn about others. */
+export function publicTemplate(t: TemplateSpec): Template {
+  return {
+    name: t.name,
+    displayName: t.displayName,
+    description: t.description,
+    available: t.available,
+    ...(t.unavailableReason !== undefined ? { unavailableReason: t.unavailableReason } : {}),
+    protocols: t.protocols,
+    idleTimeoutSeconds: t.idleTimeoutSeconds,
+  };
+}
+
+export function templatesFor(user: Principal, all: TemplateSpec[]): Template[] {
+  return all.filter((t) => mayUseTemplate(user, t)).map(publicTemplate);
+}

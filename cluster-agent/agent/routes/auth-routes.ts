@@ -1,0 +1,101 @@
+/** Sign-in, token refresh (rotating), sign-out. */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ErrorBody, LoginRequest, RefreshRequest, TokenResponse, routes } from '../../contract/index.js';
+import { ApiError, unauthorized } from '../api-error.js';
+import type { AgentDeps } from '../deps.js';
+
+export function loginRateKey(ip: string, username: unknown): string {
+  return `${ip}|${typeof username === 'string' ? username.toLowerCase() : ''}`;
+}
+
+export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const issue = async (user: { name: string; groups: string[] }, refreshToken: string): Promise<TokenResponse> => {
+    const access = await deps.tokens.issueAccessToken(user.name);
+    return { accessToken: access.token, refreshToken, expiresIn: access.expiresIn, user: { name: user.name, groups: user.groups } };
+  };
+
+  r.post(
+    routes.login,
+    {
+      schema: {
+        summary: 'Sign in with a user name and password',
+        tags: ['auth'],
+        body: LoginRequest,
+        response: { 200: TokenResponse, 400: ErrorBody, 401: ErrorBody, 429: ErrorBody },
+      },
+      config: {
+        rateLimit: {
+          max: deps.loginAttemptsPerMinute ?? 10,
+          timeWindow: 60_000,
+          // preHandler: the body is parsed by then, so the key can include the user name; a
+          // guesser cannot lock a colleague out from another address.
+          keyGenerator: (req: FastifyRequest) => loginRateKey(req.ip, (req.body as { username?: unknown } | undefined)?.username),
+          onExceeded: () => deps.metrics.loginAttempts.inc({ result: 'rate_limited' }),
+          errorResponseBuilder: (_req: FastifyRequest, ctx: { after: string; ttl: number }) =>
+            new ApiError(429, 'rate_limited', `Too many sign-in attempts for this user from your address; try again in ${ctx.after}`, {
+              'retry-after': String(Math.max(1, Math.ceil(ctx.ttl / 1000))),
+            }),
+        },
+      },
+    },
+    async (req) => {
+      const user = await deps.users.authenticate(req.body.username, req.body.password);
+      if (!user) {
+        deps.metrics.loginAttempts.inc({ result: 'bad_credentials' });
+        throw unauthorized('Wrong user name or password');
+      }
+      deps.metrics.loginAttempts.inc({ result: 'success' });
+      return issue(user, await deps.refreshTokens.issue(user.name));
+    },
+  );
+
+  r.post(
+    routes.refresh,
+    {
+      schema: {
+        summary: 'Exchange a refresh token for new tokens (the old refresh token stops working)',
+        tags: ['auth'],
+        body: RefreshRequest,
+        response: { 200: TokenResponse, 400: ErrorBody, 401: ErrorBody },
+      },
+    },
+    async (req) => {
+      const outcome = await deps.refreshTokens.rotate(req.body.refreshToken);
+      if (!outcome.ok) {
+        switch (outcome.problem) {
+          case 'reused':
+            throw unauthorized('This refresh token was already used once, so it may have been copied; every session of that sign-in is now signed out. Sign in again');
+          case 'expired':
+            throw unauthorized('The refresh token has expired; sign in again');
+          default:
+            throw unauthorized('The refresh token is not valid (signed out, or never issued here); sign in again');
+        }
+      }
+      const user = await deps.users.lookup(outcome.user);
+      if (!user) {
+        await deps.refreshTokens.revoke(outcome.token);
+        throw unauthorized(`The account "${outcome.user}" no longer exists on this agent; ask an administrator`);
+      }
+      return issue(user, outcome.token);
+    },
+  );
+
+  r.post(
+    routes.logout,
+    {
+      schema: {
+        summary: 'Sign out: revoke the refresh token and every token rotated from the same sign-in',
+        tags: ['auth'],
+        body: RefreshRequest,
+        response: { 204: z.null().describe('signed out'), 400: ErrorBody },
+      },
+    },
+    async (req, reply) => {
+      await deps.refreshTokens.revoke(req.body.refreshToken);
+      return reply.code(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,22 @@
+/** Liveness, readiness, Prometheus metrics and the OpenAPI document. */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { Health, routes } from '../../contract/index.js';
+import type { AgentDeps } from '../deps.js';
+
+export async function probeRoutes(app: FastifyInstance, deps: AgentDeps): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.get('/healthz', { schema: { summary: 'The process is up', tags: ['probes'], response: { 200: Health } } }, async () => ({ status: 'ok' as const }));
+  r.get(
+    '/readyz',
+    { schema: { summary: 'The runtime is initialised and requests can be served', tags: ['probes'], response: { 200: Health, 503: Health } } },
+    async (_req, reply) =>
+      deps.isReady()
+        ? { status: 'ok' as const, checks: { runtime: `${deps.runtime.kind}: ready` } }
+        : reply.code(503).send({ status: 'not_ready', checks: { runtime: `${deps.runtime.kind}: initialising` } }),
+  );
+  r.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['probes'] } }, async (_req, reply) => {
+    return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+  r.get(routes.openapi, { schema: { hide: true } }, async () => app.swagger());
+}

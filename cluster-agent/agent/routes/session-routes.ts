@@ -1,0 +1,120 @@
+/** Profile, templates and the caller's own sessions. Other users' sessions are indistinguishable from missing ones. */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import {
+  ConnectResponse,
+  CreateSessionRequest,
+  ErrorBody,
+  Me,
+  Preferences,
+  Session,
+  SessionIdParams,
+  SessionList,
+  TemplateList,
+  routes,
+} from '../../contract/index.js';
+import { conflict, forbidden, notFound, notReady } from '../api-error.js';
+import { makeAuthenticate, principalOf } from '../authenticate.js';
+import type { AgentDeps } from '../deps.js';
+import { mayUseTemplate, templatesFor } from '../entitlement.js';
+import { requestBase, streamUrls } from '../stream-urls.js';
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody };
+const security = [{ bearer: [] }];
+const tags = ['sessions'];
+
+export async function sessionRoutes(app: FastifyInstance, deps: AgentDeps): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const authenticate = makeAuthenticate(deps);
+  // Runs before body validation: an unauthenticated caller learns nothing about the schema.
+  r.addHook('onRequest', async (req) => {
+    await authenticate(req);
+    if (!deps.isReady()) throw notReady('The agent is still starting its runtime; try again in a few seconds');
+  });
+
+  const ownSession = async (user: string, id: string): Promise<Session> => {
+    const s = await deps.runtime.get(id);
+    // Same answer for "missing" and "someone else's": ids of other users' sessions are not revealed.
+    if (!s || s.user !== user) throw notFound(`You have no session "${id}"`);
+    return s;
+  };
+
+  r.get(routes.me, { schema: { summary: 'The signed-in user, their templates and preferences', tags, security, response: { 200: Me, ...errors } } }, async (req) => {
+    const user = principalOf(req);
+    return { user, templates: templatesFor(user, await deps.runtime.templates()), preferences: Preferences.parse({}) };
+  });
+
+  r.get(routes.templates, { schema: { summary: 'Templates the user may start', tags, security, response: { 200: TemplateList, ...errors } } }, async (req) => ({
+    templates: templatesFor(principalOf(req), await deps.runtime.templates()),
+  }));
+
+  r.get(routes.sessions, { schema: { summary: "The caller's own sessions", tags, security, response: { 200: SessionList, ...errors } } }, async (req) => {
+    const user = principalOf(req);
+    return { sessions: (await deps.runtime.list()).filter((s) => s.user === user.name) };
+  });
+
+  r.get(
+    `${routes.sessions}/:id`,
+    { schema: { summary: 'One of the caller\'s sessions', tags, security, params: SessionIdParams, response: { 200: Session, ...errors } } },
+    async (req) => ownSession(principalOf(req).name, req.params.id),
+  );
+
+  r.post(
+    routes.sessions,
+    {
+      schema: {
+        summary: "Start-or-get: the caller's live session of the template (200), else a new one (202)",
+        tags,
+        security,
+        body: CreateSessionRequest,
+        response: { 200: Session, 202: Session, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const user = principalOf(req);
+      const name = req.body.template;
+      const template = (await deps.runtime.templates()).find((t) => t.name === name);
+      if (!template) throw notFound(`There is no template "${name}"; GET ${routes.templates} lists the ones you can start`);
+      if (!mayUseTemplate(user, template)) throw forbidden(`You are not allowed to start "${name}"; ask an administrator to grant you access`);
+      if (!template.available) throw conflict(template.unavailableReason ?? `Template "${name}" cannot start on this agent right now`);
+      const { session, created } = await deps.runtime.startOrGet(user.name, name);
+      return reply.code(created ? 202 : 200).send(session);
+    },
+  );
+
+  r.delete(
+    `${routes.sessions}/:id`,
+    { schema: { summary: 'End the session (the home directory is kept)', tags, security, params: SessionIdParams, response: { 202: Session, ...errors } } },
+    async (req, reply) => {
+      const user = principalOf(req).name;
+      const s = await ownSession(user, req.params.id);
+      await deps.runtime.stop(s.id, `Stopped by ${user}`);
+      return reply.code(202).send((await deps.runtime.get(s.id)) ?? s);
+    },
+  );
+
+  r.post(
+    `${routes.sessions}/:id/connect`,
+    {
+      schema: {
+        summary: 'A one-minute, single-use token and the stream URLs that carry it',
+        tags,
+        security,
+        params: SessionIdParams,
+        response: { 200: ConnectResponse, ...errors },
+      },
+    },
+    async (req) => {
+      const user = principalOf(req).name;
+      const s = await ownSession(user, req.params.id);
+      if (s.phase !== 'Running') {
+        const hint = s.phase === 'Failed' && s.message ? `: ${s.message}` : '';
+        throw conflict(`Session "${s.id}" is not running yet (phase ${s.phase})${hint}`);
+      }
+      const { token, expiresAt } = await deps.tokens.issueConnectToken(user, s.id);
+      const base = deps.publicUrl ?? requestBase(req.protocol, req.host);
+      const urls = streamUrls(base, s.id, token);
+      return { token, expiresAt: expiresAt.toISOString(), vnc: { url: urls.vnc }, webrtc: { url: urls.webrtc, iceServers: [] } };
+    },
+  );
+}
