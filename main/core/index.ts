@@ -1,0 +1,177 @@
+/**
+ * The launcher core: plain Node (never electron). Implements PortholeApi over the agent's v1 API
+ * for both the Electron layer and the web shell.
+ */
+import type { ConnectResponse, Me, Session } from '../../cluster-agent/contract/index.js';
+import type { AgentEvent, LauncherEvent, LauncherState, PortholeApi, SignInRequest } from '../../preload/api.js';
+import { PortholeError } from '../../preload/api.js';
+import type { AgentClient, FetchFn } from './agent-client.js';
+import { Auth, signedOutError } from './auth.js';
+import { toPortholeError } from './errors.js';
+import { Listeners } from './events.js';
+import { stderrLogger, type Logger } from './logger.js';
+import { openSecretStore, type SecretStore } from './secret-store.js';
+import { SessionFollower } from './session-follower.js';
+import { UNREACHABLE_POLL_MS } from './timing.js';
+
+export interface LauncherCoreOptions {
+  /** defaults to the OS keychain, or memory when there is none (logged) */
+  secretStore?: SecretStore;
+  logger?: Logger;
+  fetch?: FetchFn;
+  /** pre-fills the agent address while nobody is signed in (e.g. `--agent URL`) */
+  defaultAgentUrl?: string;
+  /** per request to the agent; default 10 s */
+  requestTimeoutMs?: number;
+}
+
+export interface LauncherCore extends PortholeApi {
+  /** resolves once the saved sign-in (if any) was restored; every API call waits for it */
+  readonly ready: Promise<void>;
+  /** stops timers and following; the sign-in stays in the keychain */
+  close(): Promise<void>;
+  /** for tests and diagnostics: force the refresh path now (rotates the refresh token) */
+  refreshNow(): Promise<void>;
+  /** for tests: when the current access token expires, ms since epoch */
+  accessExpiresAt(): number | undefined;
+}
+
+export type { SecretStore } from './secret-store.js';
+export { MemorySecretStore, KeyringSecretStore, openSecretStore } from './secret-store.js';
+export { callBridge } from './bridge.js';
+
+export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore {
+  const logger = opts.logger ?? stderrLogger;
+  const listeners = new Listeners<LauncherEvent>();
+  let reachable = true;
+  let probeTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const setReachable = (now: boolean, message?: string): void => {
+    if (now === reachable) return;
+    reachable = now;
+    const event: AgentEvent = now ? { type: 'agent', reachable: true } : { type: 'agent', reachable: false, message };
+    logger.info(now ? 'the agent answers again' : `lost the agent: ${message ?? 'unreachable'}`);
+    listeners.emit(event);
+    if (!now) scheduleProbe();
+  };
+
+  /** Wraps every agent call: reachability follows what actually happened on the wire. */
+  async function onAgent<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      const value = await fn();
+      setReachable(true);
+      return value;
+    } catch (error) {
+      const e = toPortholeError(error);
+      if (e.code === 'agent_unreachable') setReachable(false, e.message);
+      else if (e.code !== 'signed_out' && e.code !== 'internal' && e.code !== 'invalid_agent_url') setReachable(true);
+      throw e;
+    }
+  }
+
+  /**
+   * While the agent is away and someone listens, ask its /healthz now and then, so the renderer
+   * learns it is back even when no session is being followed.
+   */
+  function scheduleProbe(): void {
+    if (probeTimer || closed || reachable) return;
+    probeTimer = setTimeout(() => {
+      probeTimer = undefined;
+      const client = auth.currentClient();
+      if (reachable || closed || !client || listeners.size === 0) return;
+      onAgent(() => client.health())
+        .catch(() => undefined)
+        .finally(() => scheduleProbe());
+    }, UNREACHABLE_POLL_MS);
+    probeTimer.unref();
+  }
+
+  const follower = new SessionFollower({
+    fetchSession: (id) => onAgent(() => auth.withToken((c, t) => c.getSession(t, id))),
+    emit: (event) => listeners.emit(event),
+    hasListeners: () => listeners.size > 0,
+    agentReachable: () => reachable,
+  });
+
+  const auth = new Auth({
+    store: opts.secretStore ?? openSecretStore(logger),
+    logger,
+    client: { fetch: opts.fetch, timeoutMs: opts.requestTimeoutMs },
+    defaultAgentUrl: opts.defaultAgentUrl,
+    onLost: (message) => {
+      follower.stopAll();
+      logger.warn(`the sign-in ended: ${message}`);
+      listeners.emit({ type: 'auth', state: auth.state(), message });
+    },
+  });
+
+  const ready = onAgent(() => auth.restore()).catch(() => undefined);
+
+  const authed = async <T>(fn: (client: AgentClient, token: string) => Promise<T>): Promise<T> => {
+    await ready;
+    if (closed) throw new PortholeError('closed', 'Porthole is shutting down.');
+    if (!auth.signedIn) throw signedOutError();
+    return onAgent(() => auth.withToken(fn));
+  };
+
+  const api: LauncherCore = {
+    ready,
+    async getState(): Promise<LauncherState> {
+      await ready;
+      return auth.state();
+    },
+    async signIn(req: SignInRequest): Promise<LauncherState> {
+      await ready;
+      follower.stopAll();
+      const state = await onAgent(() => auth.signIn(req.agentUrl, req.username, req.password));
+      listeners.emit({ type: 'auth', state });
+      return state;
+    },
+    async signOut(): Promise<void> {
+      await ready;
+      follower.stopAll();
+      await auth.signOut();
+      listeners.emit({ type: 'auth', state: auth.state() });
+    },
+    me: (): Promise<Me> => authed((c, t) => c.me(t)),
+    async listSessions(): Promise<Session[]> {
+      const sessions = await authed((c, t) => c.listSessions(t));
+      // Keep live sessions current for whoever shows the list.
+      for (const s of sessions) if (!follower.isFollowing(s.id) && s.phase !== 'Stopped' && s.phase !== 'Failed') follower.follow(s);
+      return sessions;
+    },
+    async startSession(template: string): Promise<Session> {
+      const session = await authed((c, t) => c.createSession(t, template));
+      follower.follow(session);
+      return session;
+    },
+    async stopSession(id: string): Promise<void> {
+      const after = await authed((c, t) => c.deleteSession(t, id));
+      // Follow it down to Stopped so the list updates without a reload.
+      const session = after ?? (await authed((c, t) => c.getSession(t, id)).catch(() => undefined));
+      if (session) follower.follow(session);
+    },
+    connect: (id: string): Promise<ConnectResponse> => authed((c, t) => c.connect(t, id)),
+    onEvent(listener) {
+      const off = listeners.add(listener);
+      follower.wake();
+      if (!reachable) scheduleProbe();
+      return off;
+    },
+    async close(): Promise<void> {
+      closed = true;
+      await ready.catch(() => undefined);
+      follower.stopAll();
+      auth.close();
+      if (probeTimer) clearTimeout(probeTimer);
+    },
+    async refreshNow(): Promise<void> {
+      await ready;
+      if (!auth.signedIn) throw signedOutError();
+      await onAgent(() => auth.refresh());
+    },
+    accessExpiresAt: () => auth.accessExpiresAt(),
+  };
+  return api;
+}

@@ -1,0 +1,53 @@
+/**
+ * `npm run webshell -- [--listen 127.0.0.1:0] [--agent URL] [--renderer-dir DIR]`
+ * Prints exactly `webshell on http://127.0.0.1:PORT/#key=KEY` once ready (scripts and tests wait for
+ * it); logs go to stderr.
+ */
+import { parseArgs } from 'node:util';
+import { createLauncherCore } from '../core/index.js';
+import { stderrLogger } from '../core/logger.js';
+import { parseAgentUrl } from '../core/agent-url.js';
+import { startWebShell } from './server.js';
+
+const USAGE = 'usage: npm run webshell -- [--listen 127.0.0.1:PORT] [--agent URL] [--renderer-dir DIR]';
+
+export function parseListen(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new Error(`--listen must be HOST:PORT, like 127.0.0.1:0, got "${value}"`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      listen: { type: 'string', default: '127.0.0.1:0' },
+      agent: { type: 'string' },
+      'renderer-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const { host, port } = parseListen(values.listen);
+  // Refuse a bad --agent now rather than when somebody signs in.
+  const defaultAgentUrl = values.agent ? parseAgentUrl(values.agent).display : undefined;
+  const core = createLauncherCore({ logger: stderrLogger, defaultAgentUrl });
+  await core.ready;
+  const shell = await startWebShell({ api: core, host, port, rendererDir: values['renderer-dir'], logger: stderrLogger });
+  process.stdout.write(`webshell on ${shell.url}\n`);
+
+  const stop = () => {
+    void Promise.allSettled([shell.close(), core.close()]).then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`webshell: ${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
+  process.exit(2);
+});
