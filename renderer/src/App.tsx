@@ -141,13 +141,9 @@ export function App({ bridge }: { bridge: Bridge }) {
     stop: (id) =>
       void withBusy(id, async () => {
         await api.stopSession(id);
-        setSessions((previous) => {
-          const next = new Map(previous);
-          const tracked = next.get(id);
-          // Failed sessions are gone once dismissed; running ones report Stopping/Stopped by event.
-          if (tracked?.session.phase === 'Failed') next.delete(id);
-          return next;
-        });
+        // Events report Stopping/Stopped too; the list makes the row change even if one is missed.
+        const list = await api.listSessions();
+        setSessions((previous) => replaceSessions(previous, list, Date.now()));
       }),
     startAgain: (failedId, template) =>
       void withBusy(failedId, async () => {

@@ -43,7 +43,7 @@ export function ShellUnavailable({ message, link, onRetry }: { message: string; 
       <div className="card message-card" role="alert" data-testid="no-core">
         <h1>Cannot reach the launcher core</h1>
         <p>{message}</p>
-        {detail ? <p className="muted">{detail}</p> : null}
+        {detail && detail !== message ? <p className="muted">{detail}</p> : null}
         {link?.kind !== 'no-key' ? (
           <button type="button" className="primary" onClick={onRetry}>
             Try again

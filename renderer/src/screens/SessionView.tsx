@@ -99,7 +99,9 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
   }, [sessionId, onRemoteClipboard]);
 
   useEffect(() => {
+    // Without a known phase (opened before the list arrived), ask the core directly.
     if (phase) controllerRef.current?.setPhase(phase, message);
+    else controllerRef.current?.refresh();
   }, [phase, message]);
 
   useEffect(() => {
@@ -164,7 +166,7 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
   const elapsedMs = tracked ? elapsedSince(tracked.elapsedMs, tracked.receivedAt, now) : 0;
 
   return (
-    <div className="session-view" data-testid="session-view" ref={viewRef}>
+    <div className="session-view" data-testid="session-view" data-session-id={sessionId} ref={viewRef}>
       <header className="session-toolbar" aria-label="Session toolbar">
         <button type="button" data-testid="back-to-launcher" onClick={onBack}>
           ← Launcher

@@ -45,6 +45,9 @@ export interface StreamDeps {
   clearTimer?: (handle: unknown) => void;
 }
 
+/** How often to look at a session that is starting again after a drop. */
+export const WAIT_POLL_MS = 3000;
+
 export function endedMessage(phase: SessionPhase | undefined, message?: string): string {
   if (phase === 'Failed') return message ?? 'This desktop failed. Start it again from the launcher.';
   if (phase === 'Stopped' || phase === 'Stopping') return message ?? 'This desktop has been stopped. Start it again from the launcher to continue.';
@@ -73,7 +76,16 @@ export class StreamController {
       this.end(endedMessage(phase, message));
     } else if (phase === 'Running' && this.status.kind === 'waiting') {
       void this.attemptConnect();
+    } else if (this.status.kind === 'waiting' && this.timer === undefined) {
+      this.pollWhileWaiting();
     }
+  }
+
+  /** Ask the core about the session now (when the view does not know its phase yet). */
+  refresh(): void {
+    if (this.disposed || (this.status.kind !== 'waiting' && this.status.kind !== 'retrying')) return;
+    this.clearTimer();
+    void this.retry();
   }
 
   /** "Reconnect now": skip the rest of the wait. */
@@ -103,6 +115,7 @@ export class StreamController {
   }
 
   private async attemptConnect(): Promise<void> {
+    this.clearTimer();
     const generation = ++this.generation;
     this.setStatus({ kind: 'connecting', attempt: this.attempt });
     let url: string;
@@ -145,12 +158,15 @@ export class StreamController {
   private async retry(): Promise<void> {
     this.timer = undefined;
     const generation = ++this.generation;
+    const wasWaiting = this.status.kind === 'waiting';
     let check: SessionCheck;
     try {
       check = await this.deps.checkSession();
     } catch (error) {
       // The core or agent may be briefly unreachable: keep trying rather than give up.
-      if (generation === this.generation) this.dropped(errorSentence(error));
+      if (generation !== this.generation || this.disposed) return;
+      if (wasWaiting) this.pollWhileWaiting();
+      else this.dropped(errorSentence(error));
       return;
     }
     if (generation !== this.generation || this.disposed) return;
@@ -159,9 +175,15 @@ export class StreamController {
     } else if (check.phase === 'Running') {
       await this.attemptConnect();
     } else {
-      // Restarting (Pending/Starting): wait for the Running phase to arrive via setPhase.
+      // Restarting (Pending/Starting): Running normally arrives as an event (setPhase); look
+      // again later anyway, in case that event is missed.
       this.setStatus({ kind: 'waiting' });
+      this.pollWhileWaiting();
     }
+  }
+
+  private pollWhileWaiting(): void {
+    this.timer = (this.deps.setTimer ?? setTimeout)(() => void this.retry(), WAIT_POLL_MS);
   }
 
   private closeStream(): void {
