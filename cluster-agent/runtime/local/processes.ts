@@ -39,8 +39,9 @@ export function isOurs(ref: ProcessRef | undefined): boolean {
   return argv !== undefined && sameArgv(argv, ref.argv);
 }
 
-export function pidExists(pid: number): boolean {
-  return readCmdline(pid) !== undefined;
+/** A running process holds the PID (zombies, which have an empty cmdline, count as dead). */
+export function pidAlive(pid: number): boolean {
+  return (readCmdline(pid)?.length ?? 0) > 0;
 }
 
 export interface SpawnOptions {

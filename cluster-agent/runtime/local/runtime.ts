@@ -13,7 +13,7 @@ import { vncPasswordFile } from '../../vnc/des.js';
 import { RuntimeError, type Runtime, type StartResult, type TemplateSpec, type VncEndpoint } from '../types.js';
 import { cleanStaleDisplay, releaseDisplay, reserveDisplay } from './displays.js';
 import { newSessionId, newVncPassword, newXCookie } from './ids.js';
-import { isOurs, pidExists, spawnDetached, stopGroups } from './processes.js';
+import { isOurs, pidAlive, spawnDetached, stopGroups } from './processes.js';
 import { probeX11, vncSocketAnswers } from './probes.js';
 import { addStartSample, type StartStats } from './start-stats.js';
 import { loadState, pruneFinished, saveState, type LocalSessionRecord } from './state-store.js';
@@ -282,7 +282,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
       this.checkStillStarting(rec); // stopped meanwhile: its run dir and processes are being removed
       // Xvnc exited: another X server may have taken the number between our check and its lock.
       const log = readFileSync(p.xvncLog, 'utf8');
-      cleanStaleDisplay(display, rec.xvnc.pid, pidExists);
+      cleanStaleDisplay(display, rec.xvnc.pid, pidAlive);
       if (displayWasTaken(log) && attempt < MAX_DISPLAY_ATTEMPTS) {
         this.log.info({ session: rec.session.id, display }, 'display taken meanwhile, trying another');
         continue;
@@ -385,7 +385,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     const work = (async () => {
       try {
         await stopGroups([rec.desktop, rec.xvnc], this.stopGraceMs);
-        if (rec.display !== undefined && rec.xvnc) cleanStaleDisplay(rec.display, rec.xvnc.pid, pidExists);
+        if (rec.display !== undefined && rec.xvnc) cleanStaleDisplay(rec.display, rec.xvnc.pid, pidAlive);
         rmSync(rec.runDir, { recursive: true, force: true });
       } catch (error) {
         this.log.warn({ session: id, err: error }, 'cleanup after desktop end was incomplete');

@@ -51,9 +51,12 @@ export function builtInTemplates(has: (program: string) => boolean): LocalTempla
       protocols: ['vnc'],
       idleTimeoutSeconds: DEFAULT_IDLE_TIMEOUT_SECONDS,
     },
+    // The terminal starts once openbox manages the screen, so openbox maps it focused.
     script: [
-      'openbox &',
+      'openbox --startup "touch \\"$PORTHOLE_RUN_DIR/wm-ready\\"" &',
       'wm=$!',
+      'i=0',
+      'while [ ! -e "$PORTHOLE_RUN_DIR/wm-ready" ] && [ "$i" -lt 100 ] && kill -0 "$wm" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done',
       'xterm -title Terminal',
       'status=$?',
       'kill "$wm" 2>/dev/null',
