@@ -1,0 +1,86 @@
+/** Helpers for the agent tests: an in-process agent on the real local runtime, HTTP and WebSocket calls. */
+import { join } from 'node:path';
+import pino from 'pino';
+import WebSocket from 'ws';
+import { startAgent, type AgentOptions, type RunningAgent } from '../../cluster-agent/agent/agent.js';
+import { upsertUser } from '../../cluster-agent/agent/users-file.js';
+import { LocalRuntime } from '../../cluster-agent/runtime/local/index.js';
+import { tempDir } from '../support/processes.js';
+
+export interface TestAgent {
+  agent: RunningAgent;
+  runtime: LocalRuntime;
+  dir: ReturnType<typeof tempDir>;
+  usersFile: string;
+  /** stops every desktop this agent started, closes it, removes its temp dir */
+  cleanup: () => Promise<void>;
+}
+
+export async function startTestAgent(users: Record<string, { password: string; groups?: string[] }>, extra: Partial<AgentOptions> = {}): Promise<TestAgent> {
+  const dir = tempDir('agent');
+  const usersFile = join(dir.path, 'users.yaml');
+  for (const [name, u] of Object.entries(users)) await upsertUser(usersFile, name, u.password, u.groups ?? []);
+  const runtime = new LocalRuntime({ dataDir: join(dir.path, 'local'), startTimeoutMs: 30_000, stopGraceMs: 1_000 });
+  const agent = await startAgent({
+    runtime,
+    dataDir: join(dir.path, 'agent'),
+    usersFile,
+    host: '127.0.0.1',
+    port: 0,
+    logger: pino({ level: process.env.PORTHOLE_TEST_LOG ?? 'silent' }),
+    defaultMetrics: false,
+    ...extra,
+  });
+  return {
+    agent,
+    runtime,
+    dir,
+    usersFile,
+    cleanup: async () => {
+      for (const s of await runtime.list()) await runtime.stop(s.id, 'test over').catch(() => undefined);
+      await agent.close();
+      dir.remove();
+    },
+  };
+}
+
+export interface Reply {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  headers: Headers;
+}
+
+export async function call(base: string, method: string, path: string, opts: { token?: string; json?: unknown; raw?: string } = {}): Promise<Reply> {
+  const headers: Record<string, string> = {};
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  let body: string | undefined;
+  if (opts.json !== undefined) body = JSON.stringify(opts.json);
+  if (opts.raw !== undefined) body = opts.raw;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(new URL(path, base), { method, headers, ...(body !== undefined ? { body } : {}) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+}
+
+export type WsOutcome =
+  | { kind: 'open'; ws: WebSocket; protocol: string }
+  | { kind: 'http'; status: number; body: any } // eslint-disable-line @typescript-eslint/no-explicit-any
+  | { kind: 'error'; error: Error };
+
+/** Opens a WebSocket and reports either the open socket or the HTTP answer that refused the upgrade. */
+export function openWs(url: string, protocols: string[] = ['binary']): Promise<WsOutcome> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, protocols);
+    ws.once('open', () => resolve({ kind: 'open', ws, protocol: ws.protocol }));
+    ws.once('unexpected-response', (_req, res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d));
+      res.on('end', () => resolve({ kind: 'http', status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+    });
+    ws.once('error', (error) => resolve({ kind: 'error', error }));
+  });
+}
+
+export function closeOf(ws: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+}
