@@ -15,7 +15,9 @@ const dataDir = resolve(process.env.PORTHOLE_DATA_DIR ?? join(root, '.porthole')
 const agentDir = join(dataDir, 'agent');
 const usersFile = join(agentDir, 'users.yaml');
 const listen = process.env.PORTHOLE_AGENT_LISTEN ?? '127.0.0.1:7380';
-const tsx = join(root, 'node_modules', '.bin', 'tsx');
+// node --import tsx: one process per CLI, so stopping it stops the program, not just a wrapper.
+const tsx = process.execPath;
+const tsxArgs = ['--import', 'tsx'];
 const children: ChildProcess[] = [];
 
 function say(line: string): void {
@@ -24,7 +26,7 @@ function say(line: string): void {
 
 /** Runs a CLI of ours and resolves with the first stdout line that matches. */
 function startAndWaitFor(args: string[], pattern: RegExp, name: string): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
-  const child = spawn(tsx, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(tsx, [...tsxArgs, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   return new Promise((resolvePromise, reject) => {
     const lines = createInterface({ input: child.stdout! });
@@ -46,7 +48,7 @@ async function ensureDemoUser(): Promise<{ user: string; password: string }> {
   mkdirSync(agentDir, { recursive: true, mode: 0o700 });
   const password = randomBytes(9).toString('base64url');
   await new Promise<void>((ok, fail) => {
-    const child = spawn(tsx, ['cluster-agent/agent/cli.ts', 'users', 'add', 'demo', '--file', usersFile, '--password-stdin'], {
+    const child = spawn(tsx, [...tsxArgs, 'cluster-agent/agent/cli.ts', 'users', 'add', 'demo', '--file', usersFile, '--password-stdin'], {
       cwd: root,
       stdio: ['pipe', 'inherit', 'inherit'],
     });

@@ -55,9 +55,9 @@ async function canvasColours(p: Page): Promise<number> {
   });
 }
 
-/** Types into the remote xterm through the canvas, as a person would. */
+/** Types into the remote xterm through the canvas, as a person would: click into it, then type. */
 async function typeIntoDesktop(p: Page, text: string): Promise<void> {
-  await p.locator('[data-testid="vnc-screen"] canvas').click({ position: { x: 300, y: 200 } });
+  await p.locator('[data-testid="vnc-screen"] canvas').click(); // the centre, where openbox put the terminal
   await p.keyboard.type(text, { delay: 15 });
   await p.keyboard.press('Enter');
 }

@@ -9,7 +9,9 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
-const tsx = join(repoRoot, 'node_modules', '.bin', 'tsx');
+// One process per CLI (node --import tsx), so a signal reaches the program itself, not a wrapper.
+const tsx = process.execPath;
+const tsxArgs = ['--import', 'tsx'];
 
 export interface Started {
   child: ChildProcess;
@@ -19,7 +21,7 @@ export interface Started {
 
 /** Spawns `tsx <script> ...args` and resolves when a stdout line matches `ready`. */
 export function startCli(script: string, args: string[], ready: RegExp, timeoutMs = 30_000): Promise<Started> {
-  const child = spawn(tsx, [script, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(tsx, [...tsxArgs, script, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   return new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`${script} not ready after ${timeoutMs} ms:\n${output.join('\n')}`)), timeoutMs);
@@ -42,7 +44,7 @@ export function startCli(script: string, args: string[], ready: RegExp, timeoutM
 
 /** Runs a CLI to completion with optional stdin; resolves with its exit code and output. */
 export function runCli(script: string, args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(tsx, [script, ...args], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(tsx, [...tsxArgs, script, ...args], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
