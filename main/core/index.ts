@@ -16,7 +16,7 @@ import { UNREACHABLE_POLL_MS } from './timing.js';
 
 export interface LauncherCoreOptions {
   /** defaults to the OS keychain, or memory when there is none (logged) */
-  secretStore?: SecretStore;
+  secretStore?: SecretStore | Promise<SecretStore>;
   logger?: Logger;
   fetch?: FetchFn;
   /** pre-fills the agent address while nobody is signed in (e.g. `--agent URL`) */

@@ -1,0 +1,66 @@
+/**
+ * Electron main: thin. Chromium switches, the app:// protocol, one hardened window, the core's API
+ * over IPC, and the OS keychain for the sign-in. All launcher logic lives in main/core.
+ */
+import { app, BrowserWindow } from 'electron';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLauncherCore, openSecretStore } from '../core/index.js';
+import { stderrLogger } from '../core/logger.js';
+import { handleAppProtocol, registerAppScheme } from './app-protocol.js';
+import { forwardEvents, wireIpc } from './ipc.js';
+import { chromiumSwitches, parseLauncherArgs } from './policy.js';
+import { createLauncherWindow, guardWebContents, hardenSession } from './window.js';
+
+// Bundled to dist/electron/main.js; the preload sits next to it and the renderer in dist/renderer.
+const here = dirname(fileURLToPath(import.meta.url));
+const rendererDir = join(here, '..', 'renderer');
+
+function hasRenderNode(): boolean {
+  try {
+    return existsSync('/dev/dri') && readdirSync('/dev/dri').some((n) => n.startsWith('renderD'));
+  } catch {
+    return false;
+  }
+}
+
+function main(): void {
+  if (!app.requestSingleInstanceLock()) {
+    app.quit();
+    return;
+  }
+  const args = parseLauncherArgs(process.argv.slice(1));
+  for (const [name, value] of chromiumSwitches({ platform: process.platform, hasRenderNode: hasRenderNode(), env: process.env })) {
+    app.commandLine.appendSwitch(name, value);
+  }
+  app.enableSandbox();
+  registerAppScheme();
+  app.on('web-contents-created', (_event, contents) => guardWebContents(contents));
+
+  const core = createLauncherCore({ logger: stderrLogger, secretStore: openSecretStore(stderrLogger), defaultAgentUrl: args.agentUrl });
+  let win: BrowserWindow | undefined;
+
+  app.on('second-instance', () => {
+    if (!win) return;
+    if (win.isMinimized()) win.restore();
+    win.focus();
+  });
+
+  void app.whenReady().then(() => {
+    hardenSession();
+    handleAppProtocol(rendererDir);
+    wireIpc(core);
+    win = createLauncherWindow({ preloadDir: here, kiosk: args.kiosk });
+    forwardEvents(core, win.webContents);
+    win.on('closed', () => {
+      win = undefined;
+    });
+  });
+
+  app.on('window-all-closed', () => {
+    void core.close().finally(() => app.quit());
+  });
+}
+
+main();

@@ -1,0 +1,34 @@
+/**
+ * The bridge over IPC: one ipcMain.handle per BRIDGE_METHODS entry, answering BridgeResult, and the
+ * core's events pushed to the window. Calls from any frame that is not our app:// page are refused.
+ */
+import { ipcMain, type IpcMainInvokeEvent, type WebContents } from 'electron';
+import { BRIDGE_METHODS, type BridgeResult } from '../../preload/api.js';
+import { callBridge } from '../core/bridge.js';
+import type { LauncherCore } from '../core/index.js';
+import { EVENT_CHANNEL, methodChannel } from '../../preload/channels.js';
+import { isAppUrl } from './policy.js';
+
+
+function trusted(event: IpcMainInvokeEvent): boolean {
+  const frame = event.senderFrame;
+  return !!frame && frame === event.sender.mainFrame && isAppUrl(frame.url);
+}
+
+export function wireIpc(core: LauncherCore): void {
+  for (const method of BRIDGE_METHODS) {
+    ipcMain.handle(methodChannel(method), async (event, ...params: unknown[]): Promise<BridgeResult<unknown>> => {
+      if (!trusted(event)) return { ok: false, error: { code: 'forbidden', message: 'Only the Porthole window may use the launcher core.' } };
+      return callBridge(core, method, params);
+    });
+  }
+}
+
+/** Forwards core events to one window's page until it goes away; returns the unsubscribe. */
+export function forwardEvents(core: LauncherCore, contents: WebContents): () => void {
+  const off = core.onEvent((event) => {
+    if (!contents.isDestroyed()) contents.send(EVENT_CHANNEL, event);
+  });
+  contents.once('destroyed', off);
+  return off;
+}
