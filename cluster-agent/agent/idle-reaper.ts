@@ -12,6 +12,13 @@ export interface IdleVerdict {
   reason: string;
 }
 
+/** "30 minutes", "1 minute", "45 seconds": what the person reads in the session's message. */
+export function describeDuration(seconds: number): string {
+  if (seconds < 60) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.round(seconds / 60);
+  return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+}
+
 /**
  * Running sessions with no client whose last activity (or start) is older than the timeout.
  * `override` (seconds) replaces every template's timeout; 0 = never stop.
@@ -26,8 +33,7 @@ export function findIdleSessions(sessions: Session[], timeoutOf: (template: stri
     if (Number.isNaN(since)) continue;
     const idleSeconds = Math.floor((now - since) / 1000);
     if (idleSeconds >= timeout) {
-      const minutes = Math.max(1, Math.round(timeout / 60));
-      out.push({ id: s.id, idleSeconds, reason: `Idle: no client for ${minutes} minute${minutes === 1 ? '' : 's'}` });
+      out.push({ id: s.id, idleSeconds, reason: `Idle: no client for ${describeDuration(timeout)}` });
     }
   }
   return out;

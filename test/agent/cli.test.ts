@@ -1,0 +1,85 @@
+/** The real `porthole-agent` process: what an admin or a script sees on stdout, stderr and exit codes. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { routes } from '../../cluster-agent/contract/index.js';
+import { runCli, startCli, stopProcess, tempDir, type Started } from '../support/processes.js';
+import { call } from './support.js';
+
+const CLI = 'cluster-agent/agent/cli.ts';
+const LISTENING = /^listening on (http:\/\/127\.0\.0\.1:(\d+))$/;
+let dir: ReturnType<typeof tempDir>;
+const started: Started[] = [];
+
+beforeEach(() => {
+  dir = tempDir('agent-cli');
+});
+afterEach(async () => {
+  for (const s of started.splice(0)) await stopProcess(s.child);
+  dir.remove();
+});
+
+const serve = async (extra: string[] = []) => {
+  const s = await startCli(CLI, ['serve', '--runtime', 'local', '--listen', '127.0.0.1:0', '--data-dir', join(dir.path, 'data'), ...extra], LISTENING, 60_000);
+  started.push(s);
+  return s;
+};
+
+describe('porthole-agent', { timeout: 120_000 }, () => {
+  it('serve --listen 127.0.0.1:0 prints the real port, keeps access tokens valid across a restart, and picks up new users live', async () => {
+    const users = join(dir.path, 'data', 'users.yaml'); // the default users file under --data-dir
+    expect((await runCli(CLI, ['users', 'add', 'alice', '--file', users, '--password-stdin'], 'pw-a')).code).toBe(0);
+
+    const first = await serve();
+    const url = first.match[1]!;
+    expect(Number(first.match[2])).toBeGreaterThan(0);
+    expect(first.output.filter((l) => l.startsWith('listening on'))).toEqual([`listening on ${url}`]);
+    const tokens = (await call(url, 'POST', routes.login, { json: { username: 'alice', password: 'pw-a' } })).body;
+    expect(tokens.accessToken).toBeTruthy();
+
+    // users add while the agent runs: no restart needed
+    expect((await runCli(CLI, ['users', 'add', 'dave', '--file', users, '--password-stdin'], 'pw-d')).code).toBe(0);
+    expect((await call(url, 'POST', routes.login, { json: { username: 'dave', password: 'pw-d' } })).status).toBe(200);
+
+    // SIGTERM: a clean exit 0
+    const exit = new Promise<number | null>((ok) => first.child.once('exit', (code) => ok(code)));
+    await stopProcess(first.child);
+    expect(await exit).toBe(0);
+
+    const second = await serve();
+    const url2 = second.match[1]!;
+    const me = await call(url2, 'GET', routes.me, { token: tokens.accessToken });
+    expect(me.status).toBe(200);
+    expect(me.body.user.name).toBe('alice');
+    const refreshed = await call(url2, 'POST', routes.refresh, { json: { refreshToken: tokens.refreshToken } });
+    expect(refreshed.status).toBe(200);
+    expect((await readFile(join(dir.path, 'data', 'signing-key.pem'), 'utf8'))).toMatch(/BEGIN PRIVATE KEY/);
+  });
+
+  it('bad arguments print usage and exit 2; kubernetes and manifests say they are not built yet', async () => {
+    const [bad, kube, manifests, port] = await Promise.all([
+      runCli(CLI, ['serve', '--runtime', 'local']),
+      runCli(CLI, ['serve', '--runtime', 'kubernetes', '--listen', '127.0.0.1:0', '--data-dir', join(dir.path, 'k')]),
+      runCli(CLI, ['manifests']),
+      runCli(CLI, ['serve', '--runtime', 'local', '--listen', 'localhost']),
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--listen HOST:PORT is required/);
+    expect(bad.stderr).toMatch(/usage:\n\s+porthole-agent serve/);
+    expect(kube.code).toBe(2);
+    expect(kube.stderr).toMatch(/Kubernetes runtime is not built yet; use --runtime local/);
+    expect(manifests.code).toBe(2);
+    expect(manifests.stderr).toMatch(/not available until the Kubernetes runtime lands/);
+    expect(port.code).toBe(2);
+    expect(port.stderr).toMatch(/--listen must be HOST:PORT/);
+    expect(bad.stdout + kube.stdout + manifests.stdout).toBe('');
+  });
+
+  it('says so when the port is taken', async () => {
+    const first = await serve();
+    const taken = first.match[1]!.replace('http://', '');
+    const clash = await runCli(CLI, ['serve', '--runtime', 'local', '--listen', taken, '--data-dir', join(dir.path, 'data2')]);
+    expect(clash.code).toBe(1);
+    expect(clash.stderr).toContain(`${taken} is already in use`);
+  });
+});
