@@ -110,6 +110,11 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
     return () => document.removeEventListener('fullscreenchange', update);
   }, []);
 
+  // Keys go to the desktop as soon as it shows, without a click first.
+  useEffect(() => {
+    if (status.kind === 'connected') rfbRef.current?.focus();
+  }, [status.kind]);
+
   /** Local -> remote: when the desktop gets focus, offer it what the local clipboard holds. */
   const syncLocalClipboard = useCallback(async () => {
     const rfb = rfbRef.current;
@@ -279,7 +284,7 @@ function StreamOverlay({ status, phase, elapsedMs, expectedStartSeconds, hint, n
   if (status.kind === 'connecting' || phase === 'Running') {
     return (
       <div className="overlay-card" role="status">
-        <StartProgress stage="connecting" elapsedMs={elapsedMs} expectedStartSeconds={expectedStartSeconds} />
+        <StartProgress stage="connecting" />
       </div>
     );
   }

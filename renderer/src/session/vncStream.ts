@@ -16,10 +16,8 @@ export function openVnc(container: HTMLElement, url: string, handlers: StreamHan
   rfb.background = 'transparent';
   let securityProblem: string | undefined;
   let closedByUs = false;
-  rfb.addEventListener('connect', () => {
-    handlers.onConnect();
-    rfb.focus();
-  });
+  // Keyboard focus is given by the view once the screen is visible (hidden elements cannot take it).
+  rfb.addEventListener('connect', () => handlers.onConnect());
   rfb.addEventListener('securityfailure', (event) => {
     securityProblem = `The desktop refused the connection${event.detail.reason ? `: ${event.detail.reason}` : ''}.`;
   });
