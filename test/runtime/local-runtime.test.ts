@@ -3,13 +3,14 @@
  * concurrency, adoption by a second runtime (agent restart), crash detection, stop, logout.
  * Every process started here is found by the PIDs the runtime recorded and killed in afterAll.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Session } from '../../cluster-agent/contract/index.js';
 import { createLocalRuntime } from '../../cluster-agent/runtime/local/index.js';
 import { findProgram } from '../../cluster-agent/runtime/local/templates.js';
-import { isOurs, pidAlive } from '../../cluster-agent/runtime/local/processes.js';
+import { isOurs, pidAlive, statOf } from '../../cluster-agent/runtime/local/processes.js';
 import { cleanStaleDisplay, lockFile } from '../../cluster-agent/runtime/local/displays.js';
 import { RuntimeError, type Runtime } from '../../cluster-agent/runtime/types.js';
 import { tempDir, waitFor } from '../support/processes.js';
@@ -219,8 +220,9 @@ describe('local runtime on real Xvnc', () => {
     const rt = await runtimeOn(dataDir);
     const { session } = await rt.startOrGet('frank', 'terminal');
     await phaseOf(rt, session.id, 'Running');
-    await seeDesktop(rt, session.id); // xterm is drawn, so it has the focus
+    await seeDesktop(rt, session.id);
     const endpoint = await rt.vncEndpoint(session.id);
+    if (endpoint.kind !== 'unix') throw new Error('expected a unix socket');
     const client = await RfbClient.connect({ kind: 'unix', path: endpoint.path }, endpoint.password);
     try {
       // Type `exit` until the shell gets it: the first keys may land before openbox has focused xterm.
@@ -236,6 +238,29 @@ describe('local runtime on real Xvnc', () => {
     } finally {
       client.close();
     }
+  });
+
+  it('fails a start that exceeds the timeout with Timeout, leaving nothing running', async () => {
+    const dataDir = newDataDir();
+    const rt = await createLocalRuntime({ dataDir, startTimeoutMs: 150, stopGraceMs: 1_000 });
+    runtimes.push(rt);
+    const { session } = await rt.startOrGet('gina', 'terminal');
+    const failed = await phaseOf(rt, session.id, 'Failed');
+    expect(failed.reason).toBe('Timeout');
+    expect(failed.message).toMatch(/did not start within 0.1 seconds/);
+    const rec = recorded(dataDir, session.id);
+    await waitFor('processes ended', () => (!isOurs(rec.xvnc) && !isOurs(rec.desktop) && !existsSync(rec.runDir)) || undefined, 5_000);
+  });
+
+  it('fails with the last lines of Xvnc\'s log when Xvnc cannot start', async () => {
+    const bin = tempDir('fake-xvnc');
+    dirs.push(bin);
+    writeFileSync(join(bin.path, 'Xvnc'), '#!/bin/sh\necho "(EE) Fatal server error: no screens found (a test)" >&2\nexit 1\n', { mode: 0o755 });
+    const rt = await runtimeOn(newDataDir(), { searchPath: `${bin.path}:${process.env.PATH}` });
+    const { session } = await rt.startOrGet('hank', 'terminal');
+    const failed = await phaseOf(rt, session.id, 'Failed');
+    expect(failed.reason).toBe('XvncFailed');
+    expect(failed.message).toMatch(/Xvnc\) exited while starting\. Last log lines: .*no screens found \(a test\)/);
   });
 
   it('reports unavailable templates with a reason, and refuses bad requests clearly', async () => {
@@ -257,5 +282,19 @@ describe('local runtime on real Xvnc', () => {
       expect(xfce.unavailableReason).toMatch(/The XFCE desktop is not installed on this machine.*`sudo apt-get install xfce4 dbus-x11`/);
     }
     expect((await real.templates()).find((t) => t.name === 'terminal')!.available).toBe(true);
+  });
+
+  it('refuses a data dir that another live agent holds, and takes over a stale lock', async () => {
+    const dataDir = newDataDir();
+    const holder = spawn('/bin/sleep', ['60'], { stdio: 'ignore' });
+    try {
+      writeFileSync(join(dataDir, 'local-runtime.lock'), `${holder.pid} ${statOf(holder.pid!)!.startTime}\n`);
+      await expect(createLocalRuntime({ dataDir })).rejects.toThrow(/Another agent \(pid \d+\) is using the data directory/);
+      writeFileSync(join(dataDir, 'local-runtime.lock'), `${holder.pid} 1\n`); // same PID, other process: stale
+      const rt = await runtimeOn(dataDir);
+      expect(await rt.list()).toEqual([]);
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 });

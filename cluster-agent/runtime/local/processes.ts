@@ -4,7 +4,7 @@
  * Node has no pidfd, so liveness is polled.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 
 export interface ProcessRef {
   pid: number;
@@ -71,14 +71,62 @@ export function spawnDetached(argv: string[], opts: SpawnOptions): ProcessRef {
   }
 }
 
-/** True while any process of the group exists. */
-export function groupExists(pgid: number): boolean {
+/**
+ * Pure: state, process group and start time (clock ticks since boot) from /proc/PID/stat
+ * (comm, field 2, may contain spaces and parentheses, so fields are counted after its last ')').
+ */
+export function parseStat(raw: string): { state: string; pgrp: number; startTime: number } | undefined {
+  const fields = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
+  const pgrp = Number(fields[2]);
+  const startTime = Number(fields[19]);
+  return fields[0] && Number.isInteger(pgrp) ? { state: fields[0], pgrp, startTime } : undefined;
+}
+
+function allPids(): number[] {
   try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
+  } catch {
+    return [];
   }
+}
+
+export function statOf(pid: number): ReturnType<typeof parseStat> {
+  try {
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Live (non-zombie) processes in the given groups. Zombies do not count: orphans of a dead desktop are
+ * reaped by init, which can take a while, and they hold nothing.
+ */
+export function liveGroupMembers(pgids: readonly number[]): number[] {
+  if (pgids.length === 0) return [];
+  const wanted = new Set(pgids);
+  return allPids().filter((pid) => {
+    const st = statOf(pid);
+    return st !== undefined && wanted.has(st.pgrp) && st.state !== 'Z';
+  });
+}
+
+/**
+ * Processes whose environment carries `NAME=value`: the desktop's programs inherit PORTHOLE_SESSION,
+ * also those that left its process groups (a terminal's shell gets its own session, `setsid` jobs).
+ */
+export function processesWithEnv(entry: string): number[] {
+  const needle = Buffer.from(`\0${entry}\0`);
+  const first = Buffer.from(`${entry}\0`);
+  return allPids().filter((pid) => {
+    if (pid === process.pid) return false;
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`);
+      return env.subarray(0, first.length).equals(first) || env.includes(needle);
+    } catch {
+      return false; // gone, or not ours to read
+    }
+  });
 }
 
 /**
@@ -90,9 +138,9 @@ export function mayKillGroup(ref: ProcessRef): boolean {
   return argv === undefined || sameArgv(argv, ref.argv);
 }
 
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+function signal(target: number, sig: NodeJS.Signals): void {
   try {
-    process.kill(-pgid, signal);
+    process.kill(target, sig);
   } catch {
     // already gone
   }
@@ -100,14 +148,25 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** SIGTERM the groups, SIGKILL whatever is left after `graceMs`; resolves when they are gone. */
-export async function stopGroups(refs: Array<ProcessRef | undefined>, graceMs = 2_000): Promise<void> {
+/**
+ * SIGTERM the groups (and processes tagged with `envTag`), SIGKILL whatever is left after `graceMs`;
+ * resolves when none of them runs any more.
+ */
+export async function stopGroups(refs: Array<ProcessRef | undefined>, graceMs = 2_000, envTag?: string): Promise<void> {
   const groups = refs.filter((r): r is ProcessRef => r !== undefined && mayKillGroup(r)).map((r) => r.pid);
-  for (const g of groups) signalGroup(g, 'SIGTERM');
+  const tagged = () => (envTag ? processesWithEnv(envTag).filter(pidAlive) : []);
+  const remaining = () => [...new Set([...liveGroupMembers(groups), ...tagged()])];
+  for (const g of groups) signal(-g, 'SIGTERM');
+  for (const pid of tagged()) signal(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
-  while (groups.some(groupExists) && Date.now() < deadline) await sleep(50);
-  const left = groups.filter(groupExists);
-  for (const g of left) signalGroup(g, 'SIGKILL');
+  let left = remaining();
+  while (left.length && Date.now() < deadline) {
+    await sleep(50);
+    left = remaining();
+  }
+  if (!left.length) return;
+  for (const g of groups) signal(-g, 'SIGKILL');
+  for (const pid of left) signal(pid, 'SIGKILL');
   const killDeadline = Date.now() + 2_000;
-  while (left.some(groupExists) && Date.now() < killDeadline) await sleep(20);
+  while (remaining().length && Date.now() < killDeadline) await sleep(20);
 }

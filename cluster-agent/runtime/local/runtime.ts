@@ -11,11 +11,12 @@ import pino, { type Logger } from 'pino';
 import { UserName, type Session, type SessionPhase } from '../../contract/index.js';
 import { vncPasswordFile } from '../../vnc/des.js';
 import { RuntimeError, type Runtime, type StartResult, type TemplateSpec, type VncEndpoint } from '../types.js';
+import { lockDataDir, unlockDataDir } from './data-dir-lock.js';
 import { cleanStaleDisplay, releaseDisplay, reserveDisplay } from './displays.js';
 import { newSessionId, newVncPassword, newXCookie } from './ids.js';
 import { isOurs, pidAlive, spawnDetached, stopGroups } from './processes.js';
 import { probeX11, vncSocketAnswers } from './probes.js';
-import { addStartSample, type StartStats } from './start-stats.js';
+import { addStartSample, expectedSeconds, type StartStats } from './start-stats.js';
 import { loadState, pruneFinished, saveState, type LocalSessionRecord } from './state-store.js';
 import { builtInTemplates, desktopScript, findProgram, type LocalTemplate } from './templates.js';
 import { displayWasTaken, xvncArgv } from './xvnc.js';
@@ -54,6 +55,7 @@ class StartAbandoned extends Error {}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => new Date().toISOString();
+const seconds = (ms: number) => (ms < 10_000 ? (ms / 1000).toFixed(1) : String(Math.round(ms / 1000)));
 
 /** The last few non-empty lines of a log, for messages. Never includes secrets: we never log them. */
 function logTail(file: string, lines = 5): string {
@@ -86,6 +88,9 @@ export class LocalRuntime extends EventEmitter implements Runtime {
   private ending = new Map<string, Promise<void>>();
   private timer?: NodeJS.Timeout;
   private initialised = false;
+  /** close() was called: no new starts, starts under way stop where they are */
+  private closing = false;
+  /** close() finished: nothing is written any more, the next agent owns the state file */
   private closed = false;
 
   constructor(private readonly opts: LocalRuntimeOptions) {
@@ -107,6 +112,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       chmodSync(dir, 0o700);
     }
+    lockDataDir(this.opts.dataDir);
     this.detectTemplates();
     const { state, problem } = loadState(this.stateFile);
     if (problem) this.log.warn(problem);
@@ -158,6 +164,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
   }
 
   async stop(id: string, reason?: string): Promise<void> {
+    if (this.closing) throw new RuntimeError('not_ready', 'The local runtime is shutting down');
     const rec = this.records.get(id);
     if (!rec) throw new RuntimeError('not_found', `There is no session "${id}"`);
     const pending = this.ending.get(id);
@@ -173,7 +180,12 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     if (rec.session.phase !== 'Running') {
       throw new RuntimeError('not_ready', `The desktop ${id} is ${rec.session.phase}, not Running: it cannot be viewed now`);
     }
-    const password = readFileSync(this.paths(rec).password, 'utf8');
+    let password: string;
+    try {
+      password = readFileSync(this.paths(rec).password, 'utf8');
+    } catch {
+      throw new RuntimeError('not_ready', `The desktop ${id} is ending: it cannot be viewed now`);
+    }
     return { kind: 'unix', path: this.paths(rec).vncSocket, password };
   }
 
@@ -186,11 +198,14 @@ export class LocalRuntime extends EventEmitter implements Runtime {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
+    if (this.closing) return;
+    this.closing = true; // refuse new starts; starts under way leave their desktops for the next agent
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    // Let cleanups already under way finish so no half-stopped desktop is left behind.
+    // Let cleanups already under way finish (and be recorded) so no half-stopped desktop is left.
     await Promise.allSettled([...this.ending.values()]);
+    this.closed = true;
+    if (this.initialised) unlockDataDir(this.opts.dataDir);
   }
 
   // ---- starting ------------------------------------------------------------------------------
@@ -248,13 +263,13 @@ export class LocalRuntime extends EventEmitter implements Runtime {
 
   /** The start goes on only while the session is still starting and the runtime is open. */
   private checkStillStarting(rec: LocalSessionRecord): void {
-    if (this.closed || (rec.session.phase !== 'Pending' && rec.session.phase !== 'Starting')) throw new StartAbandoned();
+    if (this.closing || (rec.session.phase !== 'Pending' && rec.session.phase !== 'Starting')) throw new StartAbandoned();
   }
 
   private checkDeadline(deadline: number, what: string, log: string): void {
     if (Date.now() <= deadline) return;
     const tail = logTail(log);
-    throw new StartFailure('Timeout', `The desktop did not start within ${Math.round(this.startTimeoutMs / 1000)} seconds (${what}).${tail ? ` Last log lines: ${tail}` : ''}`);
+    throw new StartFailure('Timeout', `The desktop did not start within ${seconds(this.startTimeoutMs)} seconds (${what}).${tail ? ` Last log lines: ${tail}` : ''}`);
   }
 
   private async startXvnc(rec: LocalSessionRecord, template: LocalTemplate, xvnc: string, cookie: Buffer, deadline: number): Promise<void> {
@@ -332,7 +347,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
   // ---- watching and ending -----------------------------------------------------------------
 
   private watch(): void {
-    if (this.closed) return;
+    if (this.closing) return;
     for (const rec of this.records.values()) {
       if (rec.session.phase !== 'Running' || this.ending.has(rec.session.id)) continue;
       const verdict = this.health(rec);
@@ -384,7 +399,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     if (existing) return existing;
     const work = (async () => {
       try {
-        await stopGroups([rec.desktop, rec.xvnc], this.stopGraceMs);
+        await stopGroups([rec.desktop, rec.xvnc], this.stopGraceMs, `PORTHOLE_SESSION=${id}`);
         if (rec.display !== undefined && rec.xvnc) cleanStaleDisplay(rec.display, rec.xvnc.pid, pidAlive);
         rmSync(rec.runDir, { recursive: true, force: true });
       } catch (error) {
@@ -451,7 +466,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
 
   private assertOpen(): void {
     if (!this.initialised) throw new RuntimeError('not_ready', 'The local runtime is not initialised yet');
-    if (this.closed) throw new RuntimeError('not_ready', 'The local runtime is shutting down');
+    if (this.closing) throw new RuntimeError('not_ready', 'The local runtime is shutting down');
   }
 
   private setPhase(rec: LocalSessionRecord, phase: SessionPhase, detail: { message?: string; reason?: string }): void {
@@ -481,7 +496,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
   private view(rec: LocalSessionRecord): Session {
     const session: Session = structuredClone(rec.session);
     const stat = this.stats[rec.session.template];
-    if (stat) session.expectedStartSeconds = stat.average;
+    if (stat) session.expectedStartSeconds = expectedSeconds(stat);
     return session;
   }
 }
