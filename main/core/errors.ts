@@ -35,7 +35,7 @@ export function unreachableError(agent: string, code: string | undefined, timeou
   const reason =
     code === 'ECONNREFUSED' ? 'connection refused'
     : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? `the name "${host}" is not known`
-    : code === 'TIMEOUT' ? `no answer within ${Math.round(timeoutMs / 1000)} s`
+    : code === 'TIMEOUT' ? `no answer within ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`}`
     : code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' ? 'the connection timed out'
     : code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE' ? 'the connection was closed unexpectedly'
     : code === 'EHOSTUNREACH' || code === 'ENETUNREACH' ? 'there is no network route to it'
@@ -79,7 +79,12 @@ export function httpError(f: HttpFailure): PortholeError {
   const agentMessage = parsed.success ? parsed.data.error.message : undefined;
   if (f.status === 401) {
     if (f.isLogin) return new PortholeError('wrong_password', 'The user name or password is wrong. Check them (and Caps Lock) and try again.');
-    if (f.isRefresh) return new PortholeError('signed_out', 'Your sign-in has ended (it expired or was signed out on the agent). Sign in again.');
+    if (f.isRefresh) {
+      if (!agentMessage) return new PortholeError('signed_out', 'Your sign-in has ended (it expired or was signed out on the agent). Sign in again.');
+      const why = agentMessage.replace(/[.\s]+$/, '');
+      const tail = /sign in again/i.test(why) ? '.' : '. Sign in again.';
+      return new PortholeError('signed_out', `Your sign-in has ended: ${why.charAt(0).toLowerCase()}${why.slice(1)}${tail}`);
+    }
     return new PortholeError('signed_out', 'The agent no longer accepts your sign-in. Sign in again.');
   }
   if (f.status === 429) {

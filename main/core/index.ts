@@ -23,6 +23,8 @@ export interface LauncherCoreOptions {
   defaultAgentUrl?: string;
   /** per request to the agent; default 10 s */
   requestTimeoutMs?: number;
+  /** the clock for token expiry (tests move it forward to expire the access token) */
+  now?: () => number;
 }
 
 export interface LauncherCore extends PortholeApi {
@@ -99,6 +101,7 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
     logger,
     client: { fetch: opts.fetch, timeoutMs: opts.requestTimeoutMs },
     defaultAgentUrl: opts.defaultAgentUrl,
+    now: opts.now,
     onLost: (message) => {
       follower.stopAll();
       logger.warn(`the sign-in ended: ${message}`);
