@@ -44,6 +44,11 @@ export async function buildServer(deps: AgentDeps): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
   });
   await app.register(fastifyRateLimit, { global: false, hook: 'preHandler' });
+  // Before @fastify/websocket's own preClose (hooks run in order): tell viewers why the stream ends,
+  // so they reconnect to the next agent, which adopts the still-running desktops.
+  app.addHook('preClose', async () => {
+    for (const client of app.websocketServer?.clients ?? []) client.close(1001, 'The agent is restarting; reconnect in a moment');
+  });
   await app.register(fastifyWebsocket, {
     options: {
       maxPayload: 16 * 1024 * 1024,

@@ -16,7 +16,8 @@ let base: string;
 const login = async (username: string, password: string) => (await call(base, 'POST', routes.login, { json: { username, password } })).body;
 
 beforeAll(async () => {
-  t = await startTestAgent({ alice: { password: 'alice-pw', groups: ['dev'] }, bob: { password: 'bob-pw' } });
+  // An administrator limited "terminal" to the dev group: alice is in it, bob is not.
+  t = await startTestAgent({ alice: { password: 'alice-pw', groups: ['dev'] }, bob: { password: 'bob-pw' } }, { restrict: { terminal: { allowedGroups: ['dev'] } } });
   base = t.agent.url;
 });
 afterAll(async () => {
@@ -113,6 +114,15 @@ describe('templates and sessions', () => {
     expect(me.body.preferences).toEqual({ protocol: 'vnc', scale: 'fit' });
     expect(me.body.templates.map((x: { name: string }) => x.name)).toContain('terminal');
     expect((await call(base, 'GET', routes.templates, { token: alice })).body.templates).toEqual(me.body.templates);
+  });
+
+  it('shows bob only the templates he may start and refuses the others with 403 and a sentence', async () => {
+    const me = await call(base, 'GET', routes.me, { token: bob });
+    expect(me.body.templates.map((x: { name: string }) => x.name)).not.toContain('terminal');
+    expect(JSON.stringify(me.body)).not.toContain('allowedGroups');
+    const refused = await call(base, 'POST', routes.sessions, { token: bob, json: { template: 'terminal' } });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error).toEqual({ code: 'forbidden', message: 'You are not allowed to start "terminal"; ask an administrator to grant you access' });
   });
 
   it('refuses an unknown template (404), an invalid name (400) and an unavailable one (409, with why)', async () => {

@@ -10,6 +10,7 @@ import { WebSocketServer } from 'ws';
 import { routes } from '../../cluster-agent/contract/index.js';
 import { CLOSE_DESKTOP_UNREACHABLE, runVncGateway } from '../../cluster-agent/agent/gateway/vnc-gateway.js';
 import { waitFor, tempDir } from '../support/processes.js';
+import { RfbClient } from '../support/rfb-client.js';
 import { call, closeOf, openWs, startTestAgent, type TestAgent } from './support.js';
 
 describe('gateway', () => {
@@ -31,6 +32,35 @@ describe('gateway', () => {
       http.close();
       dir.remove();
     }
+  });
+});
+
+describe('agent restart', () => {
+  let first: TestAgent | undefined;
+  let second: TestAgent | undefined;
+  afterAll(async () => {
+    await second?.cleanup();
+    first?.dir.remove();
+  });
+
+  it('tells open viewers to reconnect, and the next agent adopts the running desktop with the same sign-in', async () => {
+    first = await startTestAgent({ alice: { password: 'pw' } });
+    const base = first.agent.url;
+    const tokens = (await call(base, 'POST', routes.login, { json: { username: 'alice', password: 'pw' } })).body;
+    const { id } = (await call(base, 'POST', routes.sessions, { token: tokens.accessToken, json: { template: 'terminal' } })).body;
+    await waitFor('Running', async () => (await call(base, 'GET', routes.session(id), { token: tokens.accessToken })).body.phase === 'Running' || undefined, 40_000);
+    const viewer = await RfbClient.connect({ kind: 'ws', url: (await call(base, 'POST', routes.connect(id), { token: tokens.accessToken })).body.vnc.url });
+    const closed = new Promise<string>((ok) => viewer.nextUpdate().catch((e: Error) => ok(e.message)));
+    await first.agent.close();
+    expect(await closed).toBe('WebSocket closed 1001 The agent is restarting; reconnect in a moment');
+
+    second = await startTestAgent({}, { dir: first.dir });
+    const base2 = second.agent.url;
+    const adopted = await call(base2, 'GET', routes.session(id), { token: tokens.accessToken });
+    expect(adopted.body).toMatchObject({ id, phase: 'Running' });
+    const again = await RfbClient.connect({ kind: 'ws', url: (await call(base2, 'POST', routes.connect(id), { token: tokens.accessToken })).body.vnc.url });
+    expect(again.init).toMatchObject({ width: 1280, height: 800 });
+    again.close();
   });
 });
 

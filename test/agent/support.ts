@@ -16,11 +16,33 @@ export interface TestAgent {
   cleanup: () => Promise<void>;
 }
 
-export async function startTestAgent(users: Record<string, { password: string; groups?: string[] }>, extra: Partial<AgentOptions> = {}): Promise<TestAgent> {
-  const dir = tempDir('agent');
+export interface TestAgentOptions extends Partial<AgentOptions> {
+  /** reuse a data dir (a restarted agent); its cleanup then leaves the dir to the first agent */
+  dir?: ReturnType<typeof tempDir>;
+  /** access lists an administrator put on templates (the local runtime has none of its own) */
+  restrict?: Record<string, { allowedUsers?: string[]; allowedGroups?: string[] }>;
+}
+
+/** The local runtime with template access lists added, as an administrator would configure them. */
+class RestrictedLocalRuntime extends LocalRuntime {
+  constructor(
+    opts: ConstructorParameters<typeof LocalRuntime>[0],
+    private readonly restrict: NonNullable<TestAgentOptions['restrict']>,
+  ) {
+    super(opts);
+  }
+  override async templates() {
+    return (await super.templates()).map((t) => ({ ...t, ...this.restrict[t.name] }));
+  }
+}
+
+export async function startTestAgent(users: Record<string, { password: string; groups?: string[] }>, options: TestAgentOptions = {}): Promise<TestAgent> {
+  const { dir: reuse, restrict, ...extra } = options;
+  const dir = reuse ?? tempDir('agent');
   const usersFile = join(dir.path, 'users.yaml');
   for (const [name, u] of Object.entries(users)) await upsertUser(usersFile, name, u.password, u.groups ?? []);
-  const runtime = new LocalRuntime({ dataDir: join(dir.path, 'local'), startTimeoutMs: 30_000, stopGraceMs: 1_000 });
+  const runtimeOptions = { dataDir: join(dir.path, 'local'), startTimeoutMs: 30_000, stopGraceMs: 1_000 };
+  const runtime = restrict ? new RestrictedLocalRuntime(runtimeOptions, restrict) : new LocalRuntime(runtimeOptions);
   const agent = await startAgent({
     runtime,
     dataDir: join(dir.path, 'agent'),
@@ -39,7 +61,7 @@ export async function startTestAgent(users: Record<string, { password: string; g
     cleanup: async () => {
       for (const s of await runtime.list()) await runtime.stop(s.id, 'test over').catch(() => undefined);
       await agent.close();
-      dir.remove();
+      if (!reuse) dir.remove();
     },
   };
 }
