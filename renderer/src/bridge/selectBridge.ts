@@ -1,6 +1,6 @@
 /** Electron's preload bridge when there is one, else the web shell client for plain Chromium. */
 import { WEBSHELL_BRIDGE_PATH, type PortholeApi } from '../../../preload/api.js';
-import { shellSocketUrl, takeShellKey } from './shellKey.js';
+import { shellSocketUrl, splitKeyFromHash, takeShellKey } from './shellKey.js';
 import { WebShellClient } from './webShellClient.js';
 
 export interface Bridge {
@@ -13,5 +13,12 @@ export function selectBridge(win: Window): Bridge {
   if (win.porthole) return { api: win.porthole };
   const shell = new WebShellClient({ url: shellSocketUrl(win.location, WEBSHELL_BRIDGE_PATH), key: takeShellKey(win) });
   shell.start();
+  // A new shell address pasted into this tab only changes the fragment: no reload happens by
+  // itself, so store the new key and start over with it.
+  win.addEventListener('hashchange', () => {
+    if (!splitKeyFromHash(win.location.hash).key) return;
+    takeShellKey(win);
+    win.location.reload();
+  });
   return { api: shell, shell };
 }
