@@ -39,7 +39,7 @@ async function runtimeOn(dataDir: string, extra: { searchPath?: string } = {}): 
 }
 
 /** What the runtime persisted about a session (PIDs, display, run dir). */
-function recorded(dataDir: string, id: string): Recorded {
+function recorded(dataDir: string, id: string): Recorded & { session: Session } {
   const state = JSON.parse(readFileSync(join(dataDir, 'local-sessions.json'), 'utf8')) as { sessions: Array<Recorded & { session: Session }> };
   const rec = state.sessions.find((r) => r.session.id === id);
   if (!rec) throw new Error(`no record for ${id}`);
@@ -173,6 +173,27 @@ describe('local runtime on real Xvnc', () => {
     await waitFor('desktop programs gone', () => !isOurs(before.desktop) || undefined, 5_000);
     await waitFor('run dir removed', () => !existsSync(before.runDir) || undefined, 5_000);
     expect(existsSync(lockFile(before.display!))).toBe(false);
+  });
+
+  it('resumes a start that was under way when the agent stopped', async () => {
+    const dataDir = newDataDir();
+    const first = await runtimeOn(dataDir);
+    // close the runtime right after the programs are spawned, before the desktop is Running
+    first.on('session', (s: Session) => {
+      if (s.phase === 'Starting' && s.message?.startsWith('Starting Terminal')) void first.close();
+    });
+    const { session } = await first.startOrGet('ivan', 'terminal');
+    await waitFor('first runtime closed', async () => (await first.get(session.id))?.message?.startsWith('Starting Terminal') || undefined, 5_000, 10);
+    await first.close();
+    const rec = recorded(dataDir, session.id);
+    expect(rec.session.phase).toBe('Starting');
+    expect(isOurs(rec.xvnc) && isOurs(rec.desktop)).toBe(true);
+
+    const second = await runtimeOn(dataDir);
+    await phaseOf(second, session.id, 'Running');
+    expect(recorded(dataDir, session.id).xvnc!.pid).toBe(rec.xvnc!.pid);
+    expect((await seeDesktop(second, session.id)).height).toBe(800);
+    await second.stop(session.id);
   });
 
   it('marks a desktop that died while the agent was down Failed', async () => {
