@@ -284,6 +284,23 @@ describe('local runtime on real Xvnc', () => {
     expect(failed.message).toMatch(/Xvnc\) exited while starting\. Last log lines: .*no screens found \(a test\)/);
   });
 
+  it('tries another display when Xvnc finds its number taken', async () => {
+    const bin = tempDir('racy-xvnc');
+    dirs.push(bin);
+    // The first start loses a race for the display; later ones are the real Xvnc (same argv[0]).
+    writeFileSync(
+      join(bin.path, 'Xvnc'),
+      `#!/bin/bash\nif [ ! -e "${bin.path}/raced" ]; then touch "${bin.path}/raced"; echo "(EE) Server is already active for display \${1#:}" >&2; exit 1; fi\nexec -a "$0" /usr/bin/Xvnc "$@"\n`,
+      { mode: 0o755 },
+    );
+    const rt = await runtimeOn(newDataDir(), { searchPath: `${bin.path}:${process.env.PATH}` });
+    const { session } = await rt.startOrGet('judy', 'terminal');
+    await phaseOf(rt, session.id, 'Running');
+    expect(existsSync(join(bin.path, 'raced'))).toBe(true);
+    expect((await seeDesktop(rt, session.id)).width).toBe(1280);
+    await rt.stop(session.id);
+  });
+
   it('reports unavailable templates with a reason, and refuses bad requests clearly', async () => {
     const rt = await runtimeOn(newDataDir(), { searchPath: '/nonexistent' });
     const templates = await rt.templates();
