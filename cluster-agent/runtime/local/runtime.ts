@@ -223,6 +223,8 @@ export class LocalRuntime extends EventEmitter implements Runtime {
       desktopLog: join(run, 'desktop.log'),
       desktopScript: join(run, 'desktop.sh'),
       desktopExit: join(run, 'desktop.exit'),
+      /** the programs' own runtime dir, apart from our files */
+      xdgRuntime: join(run, 'xdg'),
     };
   }
 
@@ -236,6 +238,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
       const xvnc = findProgram('Xvnc', this.opts.searchPath);
       if (!xvnc) throw new StartFailure('NotInstalled', 'Xvnc is not installed on this machine: run `sudo apt-get install tigervnc-standalone-server`');
       mkdirSync(p.run, { recursive: true, mode: 0o700 });
+      mkdirSync(p.xdgRuntime, { mode: 0o700 });
       mkdirSync(p.home, { recursive: true, mode: 0o700 });
       chmodSync(p.home, 0o700);
       const password = newVncPassword();
@@ -320,7 +323,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
       SHELL: me.shell ?? '/bin/sh',
       DISPLAY: `:${rec.display}`,
       XAUTHORITY: p.xauthority,
-      XDG_RUNTIME_DIR: p.run,
+      XDG_RUNTIME_DIR: p.xdgRuntime,
       XDG_SESSION_TYPE: 'x11',
       PORTHOLE_USER: rec.session.user,
       PORTHOLE_SESSION: rec.session.id,
