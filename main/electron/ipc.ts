@@ -12,7 +12,8 @@ import { isAppUrl } from './policy.js';
 
 function trusted(event: IpcMainInvokeEvent): boolean {
   const frame = event.senderFrame;
-  return !!frame && frame === event.sender.mainFrame && isAppUrl(frame.url);
+  // Only the top frame of our page: no iframes, no other origin (the CSP forbids both anyway).
+  return !!frame && frame.parent === null && isAppUrl(frame.url);
 }
 
 export function wireIpc(core: LauncherCore): void {
