@@ -12,16 +12,6 @@ export const PHASE_TONE: Record<SessionPhase, BadgeTone> = {
   Failed: 'bad',
 };
 
-/** What is happening, as a sentence fragment for the progress panel. */
-export const PHASE_ACTIVITY: Record<SessionPhase, string> = {
-  Pending: 'Finding a place to run your desktop',
-  Starting: 'Starting your desktop',
-  Running: 'Your desktop is running',
-  Stopping: 'Your desktop is stopping',
-  Stopped: 'This desktop has stopped',
-  Failed: 'This desktop could not start',
-};
-
 /** Phases in which the session exists and can be opened or waited for. */
 export function isActive(phase: SessionPhase): boolean {
   return phase === 'Pending' || phase === 'Starting' || phase === 'Running';

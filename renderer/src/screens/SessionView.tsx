@@ -13,7 +13,7 @@ import { toWebSocketUrl } from '../logic/streamUrl.js';
 import { readLocalClipboard, writeLocalClipboard } from '../session/clipboard.js';
 import { StreamController, type StreamStatus } from '../session/streamController.js';
 import { openVnc } from '../session/vncStream.js';
-import { ClipboardPanel } from './ClipboardPanel.js';
+import { ClipboardPanel } from '../components/ClipboardPanel.js';
 
 const STATUS_WORD: Record<StreamStatus['kind'], string> = {
   waiting: 'waiting',
