@@ -82,8 +82,11 @@ export class Auth {
     return this.client;
   }
 
-  /** Start-up: bring back the sign-in kept in the keychain. Never throws. */
-  async restore(): Promise<void> {
+  /**
+   * Start-up: bring back the sign-in kept in the keychain. Never throws; returns the error when the
+   * agent could not be reached (the sign-in is kept and refreshed once it answers).
+   */
+  async restore(): Promise<PortholeError | undefined> {
     let stored: StoredSignIn | undefined;
     try {
       stored = parseStored(await (await this.store).get(SIGN_IN_KEY));
@@ -109,8 +112,10 @@ export class Auth {
       // Refused: refresh() has already ended the sign-in.
       if (error instanceof PortholeError && error.code === 'agent_unreachable') {
         this.opts.logger.warn(`restored the sign-in of ${stored.user.name}, but the agent does not answer yet: ${error.message}`);
+        return error;
       }
     }
+    return undefined;
   }
 
   async signIn(agentUrl: string, username: string, password: string): Promise<LauncherState> {

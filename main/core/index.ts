@@ -109,7 +109,9 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
     },
   });
 
-  const ready = onAgent(() => auth.restore()).catch(() => undefined);
+  const ready = auth.restore().then((unreachable) => {
+    if (unreachable) setReachable(false, unreachable.message);
+  }).catch((error: unknown) => logger.error(`restoring the sign-in failed: ${String(error)}`));
 
   const authed = async <T>(fn: (client: AgentClient, token: string) => Promise<T>): Promise<T> => {
     await ready;

@@ -108,6 +108,22 @@ describe('sign-in', () => {
     expect((await second.me()).user.name).toBe('carol');
   });
 
+  it('keeps a restored sign-in while its agent is away, and says the agent is unreachable', async () => {
+    const probe = createServer();
+    await new Promise<void>((ok) => probe.listen(0, '127.0.0.1', ok));
+    const away = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+    await new Promise<void>((ok) => probe.close(() => ok()));
+    const store = new MemorySecretStore();
+    await store.set(SIGN_IN_KEY, JSON.stringify({ agentUrl: away, refreshToken: 'kept', user: { name: 'carol', groups: [] } }));
+    const c = core({ secretStore: store });
+    const events: LauncherEvent[] = [];
+    c.onEvent((e) => events.push(e));
+    expect(await c.getState()).toEqual({ signedIn: true, agentUrl: away, user: { name: 'carol', groups: [] }, restored: true });
+    expect(events).toEqual([{ type: 'agent', reachable: false, message: expect.stringMatching(/^Porthole cannot reach the agent at .*: connection refused\./) }]);
+    expect((await failure(c.me())).code).toBe('agent_unreachable');
+    expect(await storedRefreshToken(store)).toBe('kept');
+  });
+
   it('refreshes transparently once the access token has expired', async () => {
     let skewMs = 0;
     const store = new MemorySecretStore();
