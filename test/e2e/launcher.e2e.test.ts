@@ -2,13 +2,14 @@
  * The whole embedded default as a person uses it: the real agent with real Xvnc desktops, the real
  * launcher core and renderer through the web shell, in Debian's Chromium. Nothing is mocked.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser.js';
 import { getSession, login, stopAllSessions } from '../support/agent-api.js';
-import { runCli, startCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
+import { repoRoot, runCli, startCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
 
 const AGENT = 'cluster-agent/agent/cli.ts';
 const WEBSHELL = 'main/webshell/cli.ts';
@@ -69,6 +70,7 @@ beforeAll(async () => {
   agentUrl = agent.match[1]!;
   shell = await startCli(WEBSHELL, ['--listen', '127.0.0.1:0', '--agent', agentUrl], /^webshell on (\S+)/);
   browser = await launchChromium(join(data.path, 'chromium'));
+  await browser.grantPermissions(['clipboard-read', 'clipboard-write']);
   page = browser.pages()[0] ?? (await browser.newPage());
 });
 
@@ -81,6 +83,14 @@ afterAll(async () => {
     await stopProcess(agent.child);
   }
   data.remove();
+});
+
+// A failing step leaves a screenshot of what a person would have seen (test-results/ is git-ignored).
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail' && page) {
+    const name = ctx.task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
+    await page.screenshot({ path: join(repoRoot, 'test-results', `e2e-${name}.png`) }).catch(() => undefined);
+  }
 });
 
 describe('embedded default, end to end', () => {
@@ -111,11 +121,35 @@ describe('embedded default, end to end', () => {
     await typeIntoDesktop(page, 'touch ~/typed-through-porthole');
     await waitFor('the file typed into the remote xterm', () => findInHomes('alice', 'typed-through-porthole'));
 
-    // Ctrl+C must reach the shell: only an interrupted sleep lets the next command run in time.
-    await typeIntoDesktop(page, 'sleep 600');
+    // Ctrl+C must reach the shell: the remote sleep (a duration no one else uses) must end.
+    const sleeping = () => spawnSync('pgrep', ['-f', '^sleep 613$']).status === 0;
+    await typeIntoDesktop(page, 'sleep 613');
+    await waitFor('the remote sleep to start', () => sleeping() || undefined, 10_000);
     await page.keyboard.press('Control+C');
+    await waitFor('Ctrl+C to interrupt the remote sleep', () => !sleeping() || undefined, 10_000);
     await typeIntoDesktop(page, 'touch ~/after-ctrl-c');
-    await waitFor('Ctrl+C to interrupt the remote sleep', () => findInHomes('alice', 'after-ctrl-c'), 10_000);
+    await waitFor('the prompt to come back after Ctrl+C', () => findInHomes('alice', 'after-ctrl-c'), 10_000);
+  });
+
+  it('syncs the text clipboard both ways', async () => {
+    // Local -> remote: text sent from the launcher's clipboard panel is pasted in xterm (middle click
+    // pastes PRIMARY, which Xvnc sets from the client's clipboard) and runs as a command.
+    await page.getByRole('button', { name: 'Clipboard' }).click();
+    await page.getByTestId('clipboard-text').fill('touch ~/pasted-from-local');
+    await page.getByRole('button', { name: 'Send to desktop' }).click();
+    await page.locator('[data-testid="vnc-screen"] canvas').click({ button: 'middle' });
+    await page.keyboard.press('Enter'); // bash's bracketed paste waits for Enter, as it would for a person
+    await waitFor('the pasted command to run on the desktop', () => findInHomes('alice', 'pasted-from-local'), 10_000);
+
+    // Remote -> local: a program on the desktop copies text; the launcher receives it.
+    await typeIntoDesktop(page, 'echo -n copied-on-the-desktop | xclip -selection clipboard');
+    const localClipboard = () =>
+      page.evaluate(async () => {
+        const panel = document.querySelector<HTMLTextAreaElement>('[data-testid="clipboard-text"]');
+        const local = await navigator.clipboard.readText().catch(() => '');
+        return `${local}|${panel?.value ?? ''}`;
+      });
+    await expect.poll(localClipboard, { timeout: 10_000 }).toContain('copied-on-the-desktop');
   });
 
   it('survives the agent being killed: the same desktop comes back and reconnects', async () => {
