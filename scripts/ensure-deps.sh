@@ -33,6 +33,8 @@ fi
 # Electron's binary cannot be downloaded everywhere (not from the npm registry); its types are enough
 # for building, and `npm start` falls back to the web shell in Chromium when the binary is absent.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "porthole: installing npm packages (npm ci)"
-  ELECTRON_SKIP_BINARY_DOWNLOAD=${ELECTRON_SKIP_BINARY_DOWNLOAD:-1} npm ci --no-audit --no-fund --loglevel=error
+  # `npm install`, not `npm ci`: it installs the lock file's versions all the same, and npm 11 rejects
+  # its own lock files in `npm ci` when they list other platforms' optional packages without versions.
+  echo "porthole: installing npm packages"
+  ELECTRON_SKIP_BINARY_DOWNLOAD=${ELECTRON_SKIP_BINARY_DOWNLOAD:-1} npm install --no-audit --no-fund --loglevel=error
 fi
