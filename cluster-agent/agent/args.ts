@@ -6,9 +6,9 @@ import { parseArgs } from 'node:util';
 
 export const USAGE = `usage:
   porthole-agent serve --runtime local|kubernetes --listen HOST:PORT [--users FILE] [--data-dir DIR]
-                       [--idle-timeout SECONDS] [--public-url URL]
+                       [--idle-timeout SECONDS] [--public-url URL] [--kubeconfig FILE] [--namespace NS]
   porthole-agent users add NAME --file FILE --password-stdin [--groups a,b]
-  porthole-agent manifests
+  porthole-agent manifests [--namespace NS] [--image IMAGE]
 
   --listen 127.0.0.1:0 picks a free port; the real one is printed as "listening on http://HOST:PORT".
   Defaults: --data-dir ./.porthole/agent, --users <data-dir>/users.yaml.`;
@@ -23,9 +23,13 @@ export type Command =
       usersFile: string;
       idleTimeout?: number;
       publicUrl?: string;
+      /** kubernetes runtime: outside the cluster; default in-cluster ServiceAccount, else $KUBECONFIG/~/.kube/config */
+      kubeconfig?: string;
+      /** kubernetes runtime: where Sessions, Templates and pods live */
+      namespace?: string;
     }
   | { kind: 'users-add'; name: string; file: string; groups?: string[] }
-  | { kind: 'manifests' }
+  | { kind: 'manifests'; namespace?: string; image?: string }
   | { kind: 'help' };
 
 export class UsageError extends Error {}
@@ -72,8 +76,7 @@ export function parseCommand(argv: string[]): Command {
       case 'users':
         return parseUsers(rest);
       case 'manifests':
-        parseArgs({ args: rest, options: {}, strict: true, allowPositionals: false });
-        return { kind: 'manifests' };
+        return parseManifests(rest);
       default:
         throw new UsageError(`unknown command "${cmd}"`);
     }
@@ -96,6 +99,8 @@ function parseServe(args: string[]): Command {
       'data-dir': { type: 'string' },
       'idle-timeout': { type: 'string' },
       'public-url': { type: 'string' },
+      kubeconfig: { type: 'string' },
+      namespace: { type: 'string' },
     },
   });
   if (values.runtime !== 'local' && values.runtime !== 'kubernetes') {
@@ -113,6 +118,23 @@ function parseServe(args: string[]): Command {
     usersFile: values.users ?? `${dataDir.replace(/\/+$/, '')}/users.yaml`,
     ...(values['idle-timeout'] !== undefined ? { idleTimeout: parseSeconds(values['idle-timeout'], '--idle-timeout') } : {}),
     ...(values['public-url'] !== undefined ? { publicUrl: parsePublicUrl(values['public-url']) } : {}),
+    ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
+    ...(values.namespace !== undefined ? { namespace: parseNamespace(values.namespace) } : {}),
+  };
+}
+
+function parseNamespace(value: string): string {
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(value)) throw new UsageError(`--namespace must be a Kubernetes namespace name (lower-case letters, digits, "-"), got "${value}"`);
+  return value;
+}
+
+function parseManifests(args: string[]): Command {
+  const { values } = parseArgs({ args, strict: true, allowPositionals: false, options: { namespace: { type: 'string' }, image: { type: 'string' } } });
+  if (values.image !== undefined && !/^[^\s]+$/.test(values.image)) throw new UsageError(`--image must be an image reference without spaces, got "${values.image}"`);
+  return {
+    kind: 'manifests',
+    ...(values.namespace !== undefined ? { namespace: parseNamespace(values.namespace) } : {}),
+    ...(values.image !== undefined ? { image: values.image } : {}),
   };
 }
 

@@ -106,9 +106,11 @@ async function main(argv: string[]): Promise<number> {
     case 'help':
       process.stdout.write(`${USAGE}\n`);
       return 0;
-    case 'manifests':
-      process.stderr.write('porthole-agent: manifests are not available until the Kubernetes runtime lands\n');
-      return EXIT_USAGE;
+    case 'manifests': {
+      const { renderManifestsYaml } = await import('../kubernetes/install-manifests.js');
+      process.stdout.write(renderManifestsYaml({ namespace: cmd.namespace, image: cmd.image }));
+      return 0;
+    }
     case 'users-add':
       return usersAdd(cmd);
     case 'serve':

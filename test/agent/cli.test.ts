@@ -56,7 +56,7 @@ describe('porthole-agent', { timeout: 120_000 }, () => {
     expect((await readFile(join(dir.path, 'data', 'signing-key.pem'), 'utf8'))).toMatch(/BEGIN PRIVATE KEY/);
   });
 
-  it('bad arguments print usage and exit 2; kubernetes and manifests say they are not built yet', async () => {
+  it('bad arguments print usage and exit 2; kubernetes says it is not built yet; manifests prints YAML', async () => {
     const [bad, kube, manifests, port] = await Promise.all([
       runCli(CLI, ['serve', '--runtime', 'local']),
       runCli(CLI, ['serve', '--runtime', 'kubernetes', '--listen', '127.0.0.1:0', '--data-dir', join(dir.path, 'k')]),
@@ -68,11 +68,11 @@ describe('porthole-agent', { timeout: 120_000 }, () => {
     expect(bad.stderr).toMatch(/usage:\n\s+porthole-agent serve/);
     expect(kube.code).toBe(2);
     expect(kube.stderr).toMatch(/Kubernetes runtime is not built yet; use --runtime local/);
-    expect(manifests.code).toBe(2);
-    expect(manifests.stderr).toMatch(/not available until the Kubernetes runtime lands/);
+    expect(manifests.code).toBe(0);
+    expect(manifests.stdout).toMatch(/^kind: CustomResourceDefinition$/m);
     expect(port.code).toBe(2);
     expect(port.stderr).toMatch(/--listen must be HOST:PORT/);
-    expect(bad.stdout + kube.stdout + manifests.stdout).toBe('');
+    expect(bad.stdout + kube.stdout).toBe('');
   });
 
   it('says so when the port is taken', async () => {

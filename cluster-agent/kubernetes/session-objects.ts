@@ -1,0 +1,195 @@
+/**
+ * Pure builders for what one session needs in the cluster: its Pod, the Secret with the VNC password,
+ * and the user's home PVC. The Pod and Secret are owned by the Session (deleting it cleans them up);
+ * the PVC is not, because homes outlive sessions.
+ */
+import type { V1OwnerReference, V1PersistentVolumeClaim, V1Pod, V1Secret, V1SecurityContext } from '@kubernetes/client-node';
+import { vncPasswordFile } from '../vnc/des.js';
+import {
+  API_VERSION,
+  AGENT_NAME,
+  homeClaimName,
+  LABELS,
+  USER_ANNOTATION,
+  userLabelValue,
+  VNC_PORT,
+  vncSecretName,
+  type SessionResource,
+  type TemplateResource,
+} from './resources.js';
+
+/** The uid/gid the desktop runs as: not root, matches the images' usual first user. */
+export const DESKTOP_UID = 1000;
+export const HOME_MOUNT = '/home/porthole';
+const VNC_SECRET_MOUNT = '/var/run/porthole/vnc';
+export const DEFAULT_HOME_SIZE = '5Gi';
+
+/** Secret keys: the plain password (read by the agent's gateway) and Xvnc's obfuscated password file. */
+export const SECRET_PASSWORD_KEY = 'password';
+export const SECRET_PASSWD_FILE_KEY = 'passwd';
+
+export function sessionLabels(session: SessionResource): Record<string, string> {
+  return {
+    [LABELS.name]: 'porthole-desktop',
+    [LABELS.partOf]: 'porthole',
+    [LABELS.managedBy]: AGENT_NAME,
+    [LABELS.component]: 'session',
+    [LABELS.user]: userLabelValue(session.spec.user),
+    [LABELS.session]: session.metadata.name!,
+    [LABELS.template]: session.spec.template,
+  };
+}
+
+/** Controller reference to the Session: the garbage collector deletes the object with it. */
+export function ownerReference(session: SessionResource): V1OwnerReference {
+  if (!session.metadata.uid) throw new Error(`Session ${session.metadata.name} has no uid yet: read it back from the API server first`);
+  // No blockOwnerDeletion: it would need update on sessions/finalizers, and background deletion is enough.
+  return { apiVersion: API_VERSION, kind: 'Session', name: session.metadata.name!, uid: session.metadata.uid, controller: true };
+}
+
+/** The restricted Pod Security Standard, container level. Exported so tests can hold it to the standard. */
+export function restrictedContainerSecurity(): V1SecurityContext {
+  return {
+    runAsNonRoot: true,
+    runAsUser: DESKTOP_UID,
+    runAsGroup: DESKTOP_UID,
+    allowPrivilegeEscalation: false,
+    privileged: false,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+/**
+ * Xvnc and the desktop in one container. The session ends (exit 0, pod Succeeded) when the desktop's
+ * programs exit (logout); Xvnc dying is a crash (exit 1), which restartPolicy OnFailure retries and
+ * the kubelet reports as CrashLoopBackOff when it keeps happening.
+ */
+export const DESKTOP_SCRIPT = `set -u
+Xvnc :1 -rfbport ${VNC_PORT} -SecurityTypes VncAuth -PasswordFile ${VNC_SECRET_MOUNT}/${SECRET_PASSWD_FILE_KEY} \\
+  -AlwaysShared -UseBlacklist=0 -noreset -nolisten tcp -geometry 1280x800 -depth 24 -dpi 96 \\
+  -SendCutText=1 -AcceptCutText=1 -desktop "$PORTHOLE_DESKTOP_NAME" &
+xvnc=$!
+i=0; while [ ! -S /tmp/.X11-unix/X1 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+sh -c "$PORTHOLE_DESKTOP_COMMAND" &
+desktop=$!
+while kill -0 $xvnc 2>/dev/null && kill -0 $desktop 2>/dev/null; do sleep 1; done
+if ! kill -0 $xvnc 2>/dev/null; then echo "Xvnc exited" >&2; kill $desktop 2>/dev/null; exit 1; fi
+kill $xvnc 2>/dev/null; exit 0
+`;
+
+export interface SessionPodInput {
+  session: SessionResource;
+  template: TemplateResource;
+  namespace: string;
+}
+
+export function buildSessionPod({ session, template, namespace }: SessionPodInput): V1Pod {
+  const name = session.metadata.name!;
+  const t = template.spec;
+  const limits: Record<string, string> = Object.fromEntries(Object.entries(t.resources?.limits ?? {}).map(([k, v]) => [k, String(v)]));
+  const requests: Record<string, string> = Object.fromEntries(Object.entries(t.resources?.requests ?? {}).map(([k, v]) => [k, String(v)]));
+  // Extended resources must be in limits (requests default to them); never overcommitted.
+  if (t.gpu && t.gpu > 0) limits['nvidia.com/gpu'] = String(t.gpu);
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace,
+      labels: sessionLabels(session),
+      annotations: { [USER_ANNOTATION]: session.spec.user },
+      ownerReferences: [ownerReference(session)],
+    },
+    spec: {
+      restartPolicy: 'OnFailure',
+      // The desktop never talks to the API server; no token in the pod.
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      hostname: 'desktop',
+      terminationGracePeriodSeconds: 10,
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: DESKTOP_UID,
+        runAsGroup: DESKTOP_UID,
+        fsGroup: DESKTOP_UID,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      ...(t.nodeSelector && Object.keys(t.nodeSelector).length ? { nodeSelector: { ...t.nodeSelector } } : {}),
+      ...(t.tolerations?.length ? { tolerations: t.tolerations.map((x) => ({ ...x })) } : {}),
+      containers: [
+        {
+          name: 'desktop',
+          image: t.image,
+          imagePullPolicy: 'IfNotPresent',
+          command: ['/bin/sh', '-c', DESKTOP_SCRIPT],
+          env: [
+            { name: 'HOME', value: HOME_MOUNT },
+            { name: 'USER', value: session.spec.user },
+            { name: 'DISPLAY', value: ':1' },
+            { name: 'PORTHOLE_USER', value: session.spec.user },
+            { name: 'PORTHOLE_SESSION', value: name },
+            { name: 'PORTHOLE_DESKTOP_NAME', value: `${session.spec.user}'s ${t.displayName ?? template.metadata.name}` },
+            { name: 'PORTHOLE_DESKTOP_COMMAND', value: 'exec dbus-launch --exit-with-session startxfce4' },
+          ],
+          ports: [{ name: 'vnc', containerPort: VNC_PORT, protocol: 'TCP' }],
+          readinessProbe: { tcpSocket: { port: VNC_PORT }, initialDelaySeconds: 1, periodSeconds: 2, failureThreshold: 3 },
+          resources: { ...(Object.keys(requests).length ? { requests } : {}), ...(Object.keys(limits).length ? { limits } : {}) },
+          securityContext: restrictedContainerSecurity(),
+          volumeMounts: [
+            { name: 'home', mountPath: HOME_MOUNT },
+            { name: 'vnc-secret', mountPath: VNC_SECRET_MOUNT, readOnly: true },
+            { name: 'tmp', mountPath: '/tmp' },
+          ],
+        },
+      ],
+      volumes: [
+        { name: 'home', persistentVolumeClaim: { claimName: homeClaimName(session.spec.user) } },
+        // 0440 + fsGroup: readable by the desktop user only.
+        { name: 'vnc-secret', secret: { secretName: vncSecretName(name), defaultMode: 0o440, items: [{ key: SECRET_PASSWD_FILE_KEY, path: SECRET_PASSWD_FILE_KEY }] } },
+        { name: 'tmp', emptyDir: {} },
+      ],
+    },
+  };
+}
+
+/** The VNC password Secret; `password` is random and passed in so this stays pure. */
+export function buildVncSecret(session: SessionResource, namespace: string, password: string): V1Secret {
+  const name = session.metadata.name!;
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: { name: vncSecretName(name), namespace, labels: sessionLabels(session), ownerReferences: [ownerReference(session)] },
+    immutable: true,
+    data: {
+      [SECRET_PASSWORD_KEY]: Buffer.from(password, 'utf8').toString('base64'),
+      [SECRET_PASSWD_FILE_KEY]: vncPasswordFile(password).toString('base64'),
+    },
+  };
+}
+
+/** The user's home: no owner reference, so it survives every session of every template. */
+export function buildHomeClaim(user: string, namespace: string, size = DEFAULT_HOME_SIZE): V1PersistentVolumeClaim {
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: {
+      name: homeClaimName(user),
+      namespace,
+      labels: { [LABELS.partOf]: 'porthole', [LABELS.managedBy]: AGENT_NAME, [LABELS.component]: 'home', [LABELS.user]: userLabelValue(user) },
+      annotations: { [USER_ANNOTATION]: user },
+    },
+    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: size } } },
+  };
+}
+
+/** The Session object the runtime creates for start-or-get. */
+export function buildSession(name: string, namespace: string, user: string, template: string): SessionResource {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Session',
+    metadata: { name, namespace, labels: { [LABELS.user]: userLabelValue(user), [LABELS.template]: template, [LABELS.partOf]: 'porthole' } },
+    spec: { user, template },
+  };
+}
