@@ -3,6 +3,7 @@ import { parseAllDocuments } from 'yaml';
 import { parseCommand } from '../../cluster-agent/agent/args.js';
 import { agentRules, renderManifestsYaml } from '../../cluster-agent/kubernetes/install-manifests.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed YAML is walked freely in assertions
 type Obj = Record<string, any>;
 
 function docs(opts: { namespace?: string; image?: string } = {}): Obj[] {
