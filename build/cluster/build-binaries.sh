@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Builds the real Kubernetes control plane for tests and development from Go modules (no Docker here):
+# kube-apiserver, kube-controller-manager, kube-scheduler from k8s.io/kubernetes, and kwok/kwokctl.
+# Binaries are cached outside the repository (PORTHOLE_CLUSTER_CACHE, default ~/.cache/porthole/cluster)
+# so a second run is instant. Nothing built here is committed.
+set -euo pipefail
+K8S_VERSION=${K8S_VERSION:-v1.35.4}
+KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
+cache=${PORTHOLE_CLUSTER_CACHE:-$HOME/.cache/porthole/cluster}
+bin="$cache/$K8S_VERSION/bin"
+mkdir -p "$bin"
+
+need=()
+for b in kube-apiserver kube-controller-manager kube-scheduler kwok kwokctl; do [ -x "$bin/$b" ] || need+=("$b"); done
+if [ ${#need[@]} -eq 0 ]; then echo "$bin"; exit 0; fi
+command -v go >/dev/null || { echo "porthole: Go is needed to build the test control plane (apt-get install golang-go)" >&2; exit 1; }
+
+# k8s.io/kubernetes is not meant to be required as a module: its go.mod points each k8s.io/* staging
+# module at ./staging. A wrapper module replaces each with its published v0.X.Y twin.
+minor=${K8S_VERSION#v1.}
+staging="v0.${minor}"
+work="$cache/$K8S_VERSION/src"
+mkdir -p "$work"
+cd "$work"
+if [ ! -f go.mod ]; then
+  go mod init porthole.dev/cluster-build >/dev/null 2>&1
+  # The staging modules are the ones k8s.io/kubernetes's own go.mod replaces with ./staging/...
+  modfile=$(go mod download -json "k8s.io/kubernetes@${K8S_VERSION}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  mods=$(awk '/=> \.\/staging/{print $1}' "$modfile")
+  {
+    echo "require k8s.io/kubernetes ${K8S_VERSION}"
+    echo "replace ("
+    for m in $mods; do echo "  $m => $m ${staging}"; done
+    echo ")"
+  } >> go.mod
+  cat > tools.go <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+)
+GO
+  GOFLAGS=-mod=mod go mod tidy -e >/dev/null 2>&1 || true
+fi
+ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor%%.*}"
+for b in kube-apiserver kube-controller-manager kube-scheduler; do
+  [ -x "$bin/$b" ] || { echo "porthole: building $b ${K8S_VERSION} (first time only; several minutes)" >&2; GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$bin/$b" "k8s.io/kubernetes/cmd/$b"; }
+done
+for b in kwok kwokctl; do
+  [ -x "$bin/$b" ] || { echo "porthole: installing $b ${KWOK_VERSION}" >&2; GOBIN="$bin" go install "sigs.k8s.io/kwok/cmd/$b@${KWOK_VERSION}"; }
+done
+echo "$bin"
