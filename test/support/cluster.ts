@@ -1,0 +1,50 @@
+/**
+ * A real control plane for tests: build/cluster/up.sh (etcd, kube-apiserver, controller-manager,
+ * scheduler, kwok) under a cluster name of our own, stopped and removed by down.sh afterwards.
+ * One cluster serves every file of a run (vitest globalSetup); each test takes its own namespace.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { repoRoot } from './processes.js';
+
+const run = promisify(execFile);
+
+export interface TestCluster {
+  name: string;
+  kubeconfig: string;
+  /** second octet of the pod network: pod IPs are 127.<podNet>.<node>.<n> */
+  podNet: number;
+  stop(): Promise<void>;
+}
+
+export function clusterEnv(name: string, podNet: number): NodeJS.ProcessEnv {
+  return { ...process.env, PORTHOLE_CLUSTER_NAME: name, PORTHOLE_CLUSTER_POD_NET: String(podNet) };
+}
+
+/** Starts (or finds running) the named cluster; resolves once nodes are Ready. */
+export async function startTestCluster(name: string, podNet = 16 + (process.pid % 200)): Promise<TestCluster> {
+  const env = clusterEnv(name, podNet);
+  const up = await run('bash', [join(repoRoot, 'build/cluster/up.sh')], { env, maxBuffer: 16 << 20, timeout: 45 * 60_000 }).catch(
+    (e: { stderr?: string; message: string }) => {
+      throw new Error(`cluster:up failed: ${e.message}\n${e.stderr ?? ''}`);
+    },
+  );
+  const kubeconfig = /^KUBECONFIG=(.+)$/m.exec(up.stdout)?.[1];
+  if (!kubeconfig) throw new Error(`cluster:up printed no KUBECONFIG line:\n${up.stdout}\n${up.stderr}`);
+  return {
+    name,
+    kubeconfig,
+    podNet,
+    stop: async () => {
+      await run('bash', [join(repoRoot, 'build/cluster/down.sh')], { env, timeout: 120_000 });
+    },
+  };
+}
+
+export function kubeConfigFrom(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(path);
+  return kc;
+}
