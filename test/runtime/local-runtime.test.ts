@@ -262,15 +262,26 @@ describe('local runtime on real Xvnc', () => {
   });
 
   it('fails a start that exceeds the timeout with Timeout, leaving nothing running', async () => {
-    const dataDir = newDataDir();
-    const rt = await createLocalRuntime({ dataDir, startTimeoutMs: 150, stopGraceMs: 1_000 });
-    runtimes.push(rt);
-    const { session } = await rt.startOrGet('gina', 'terminal');
-    const failed = await phaseOf(rt, session.id, 'Failed');
-    expect(failed.reason).toBe('Timeout');
-    expect(failed.message).toMatch(/did not start within 0.1 seconds/);
-    const rec = recorded(dataDir, session.id);
-    await waitFor('processes ended', () => (!isOurs(rec.xvnc) && !isOurs(rec.desktop) && !existsSync(rec.runDir)) || undefined, 5_000);
+    // A window manager that never manages the screen: the 150 ms deadline passes whatever the machine's
+    // load (a real openbox can win the race on an idle machine). The desktop takes PATH from the agent.
+    const bin = tempDir('no-wm');
+    dirs.push(bin);
+    writeFileSync(join(bin.path, 'openbox'), '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
+    const savedPath = process.env.PATH;
+    process.env.PATH = `${bin.path}:${savedPath}`;
+    try {
+      const dataDir = newDataDir();
+      const rt = await createLocalRuntime({ dataDir, startTimeoutMs: 150, stopGraceMs: 1_000 });
+      runtimes.push(rt);
+      const { session } = await rt.startOrGet('gina', 'terminal');
+      const failed = await phaseOf(rt, session.id, 'Failed');
+      expect(failed.reason).toBe('Timeout');
+      expect(failed.message).toMatch(/did not start within 0.1 seconds \((no window manager appeared|the display server did not accept connections)\)/);
+      const rec = recorded(dataDir, session.id);
+      await waitFor('processes ended', () => (!isOurs(rec.xvnc) && !isOurs(rec.desktop) && !existsSync(rec.runDir)) || undefined, 5_000);
+    } finally {
+      process.env.PATH = savedPath;
+    }
   });
 
   it('fails with the last lines of Xvnc\'s log when Xvnc cannot start', async () => {
