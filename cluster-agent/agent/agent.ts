@@ -14,7 +14,7 @@ import { startIdleReaper } from './idle-reaper.js';
 import { createMetrics } from './metrics.js';
 import { RefreshTokenStore } from './refresh-tokens.js';
 import { buildServer } from './server.js';
-import { loadOrCreateSigningKey } from './signing-key.js';
+import { loadOrCreateSigningKey, type SigningKey } from './signing-key.js';
 import { UserDirectory } from './user-directory.js';
 
 export interface AgentOptions {
@@ -31,6 +31,8 @@ export interface AgentOptions {
   loginAttemptsPerMinute?: number;
   /** prom-client default process metrics (off in tests that start several agents) */
   defaultMetrics?: boolean;
+  /** where the token-signing key comes from; default `<dataDir>/signing-key.pem` (replicas share a Secret instead) */
+  loadSigningKey?: () => Promise<SigningKey>;
 }
 
 export interface RunningAgent {
@@ -49,7 +51,7 @@ export function formatListenUrl(host: string, port: number): string {
 
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
-  const key = await loadOrCreateSigningKey(opts.dataDir);
+  const key = await (opts.loadSigningKey ?? (() => loadOrCreateSigningKey(opts.dataDir)))();
   const users = new UserDirectory(opts.usersFile, opts.logger);
   if ((await users.count()) === 0) {
     opts.logger.warn({ usersFile: opts.usersFile }, `no users yet; add one with: porthole-agent users add NAME --file ${opts.usersFile} --password-stdin`);

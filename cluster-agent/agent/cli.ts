@@ -4,9 +4,10 @@
  */
 import { join } from 'node:path';
 import pino from 'pino';
-import type { Runtime } from '../runtime/types.js';
+import { RuntimeError, type Runtime } from '../runtime/types.js';
 import { startAgent, type RunningAgent } from './agent.js';
 import { parseCommand, USAGE, UsageError, type Command } from './args.js';
+import type { SigningKey } from './signing-key.js';
 import { upsertUser, UsersFileError } from './users-file.js';
 
 const EXIT_USAGE = 2;
@@ -37,21 +38,41 @@ async function usersAdd(cmd: Extract<Command, { kind: 'users-add' }>): Promise<n
   }
 }
 
-async function createRuntime(kind: 'local' | 'kubernetes', dataDir: string, logger: pino.Logger): Promise<Runtime | undefined> {
-  if (kind === 'kubernetes') return undefined;
+interface CreatedRuntime {
+  runtime: Runtime;
+  /** the kubernetes runtime keeps the token key in a Secret so every replica verifies every token */
+  loadSigningKey?: () => Promise<SigningKey>;
+}
+
+async function createRuntime(cmd: Extract<Command, { kind: 'serve' }>, logger: pino.Logger): Promise<CreatedRuntime> {
+  const log = logger.child({ component: 'runtime' });
+  if (cmd.runtime === 'kubernetes') {
+    const { createKubernetesRuntime } = await import('../runtime/kubernetes/index.js');
+    const startTimeout = Number(process.env.PORTHOLE_START_TIMEOUT_SECONDS);
+    return createKubernetesRuntime({
+      logger: log,
+      ...(cmd.kubeconfig !== undefined ? { kubeconfig: cmd.kubeconfig } : {}),
+      ...(cmd.namespace !== undefined ? { namespace: cmd.namespace } : {}),
+      ...(startTimeout > 0 ? { startTimeoutMs: startTimeout * 1000 } : {}),
+    });
+  }
   const { createLocalRuntime } = await import('../runtime/local/index.js');
   // A subdirectory: the runtime's files (sessions, homes, sockets) stay apart from keys and tokens.
-  return createLocalRuntime({ dataDir: join(dataDir, 'local'), logger: logger.child({ component: 'runtime' }) });
+  return { runtime: await createLocalRuntime({ dataDir: join(cmd.dataDir, 'local'), logger: log }) };
 }
 
 async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> {
   // stdout carries only the "listening on" line (scripts wait for it); logs go to stderr.
   const logger = pino({ level: process.env.PORTHOLE_LOG_LEVEL ?? 'info' }, pino.destination(2));
-  const runtime = await createRuntime(cmd.runtime, cmd.dataDir, logger);
-  if (!runtime) {
-    process.stderr.write('porthole-agent: the Kubernetes runtime is not built yet; use --runtime local for desktops on this machine\n');
-    return EXIT_USAGE;
+  let created: CreatedRuntime;
+  try {
+    created = await createRuntime(cmd, logger);
+  } catch (err) {
+    if (!(err instanceof RuntimeError)) throw err;
+    process.stderr.write(`porthole-agent: ${err.message}\n`);
+    return err.code === 'bad_request' ? EXIT_USAGE : 1;
   }
+  const { runtime } = created;
   let agent: RunningAgent;
   try {
     agent = await startAgent({
@@ -63,6 +84,7 @@ async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> 
       logger,
       ...(cmd.publicUrl !== undefined ? { publicUrl: cmd.publicUrl } : {}),
       ...(cmd.idleTimeout !== undefined ? { idleTimeoutOverride: cmd.idleTimeout } : {}),
+      ...(created.loadSigningKey ? { loadSigningKey: created.loadSigningKey } : {}),
     });
   } catch (err) {
     await runtime.close();

@@ -1,6 +1,7 @@
 /**
  * The agent's token-signing key (Ed25519), generated on first start and kept in the data dir (0600)
- * so access tokens stay valid across agent restarts. Never leaves the agent.
+ * so access tokens stay valid across agent restarts. Never leaves the agent. With the Kubernetes
+ * runtime it lives in a Secret instead, shared by every replica (runtime/kubernetes/signing-key-secret.ts).
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -16,6 +17,12 @@ export interface SigningKey {
 
 export const SIGNING_KEY_FILE = 'signing-key.pem';
 
+/** A fresh Ed25519 key as PKCS#8 PEM. */
+export function newSigningKeyPem(): string {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
 export async function loadOrCreateSigningKey(dataDir: string): Promise<SigningKey> {
   const path = join(dataDir, SIGNING_KEY_FILE);
   let pem: string;
@@ -23,10 +30,14 @@ export async function loadOrCreateSigningKey(dataDir: string): Promise<SigningKe
     pem = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    const { privateKey } = generateKeyPairSync('ed25519');
-    pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    pem = newSigningKeyPem();
     await writeFileAtomic(path, pem, 0o600);
   }
+  return signingKeyFromPem(pem);
+}
+
+/** Where the key is kept is the caller's business (a file here; a Kubernetes Secret for replicas). */
+export function signingKeyFromPem(pem: string): SigningKey {
   const privateKey = createPrivateKey(pem);
   const publicKey = createPublicKey(privateKey);
   const raw = publicKey.export({ format: 'jwk' }).x ?? 'ed25519';

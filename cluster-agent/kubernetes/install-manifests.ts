@@ -42,7 +42,9 @@ export function agentRules(): V1PolicyRule[] {
     { apiGroups: [GROUP], resources: [SESSION_PLURAL], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
     { apiGroups: [GROUP], resources: [`${SESSION_PLURAL}/status`], verbs: ['get', 'patch'] },
     { apiGroups: [GROUP], resources: [TEMPLATE_PLURAL], verbs: ['get', 'list', 'watch'] },
-    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
+    // patch: a start claims a warm-pool pod by re-labelling it and making the Session its owner,
+    // guarded by resourceVersion (runtime/kubernetes/warm-pool.ts). Nothing else patches pods.
+    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete', 'patch'] },
     { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create'] },
     { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['get', 'create'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },

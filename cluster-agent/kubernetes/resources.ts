@@ -23,6 +23,8 @@ export const LABELS = {
   name: 'app.kubernetes.io/name',
   partOf: 'app.kubernetes.io/part-of',
   managedBy: 'app.kubernetes.io/managed-by',
+  /** "true" on a pre-started pod of a template's warm pool that no session has claimed yet */
+  warm: 'porthole.dev/warm',
 } as const;
 
 /** Raw user names (may hold "_") are kept here: labels and object names need a safe form. */
@@ -46,6 +48,9 @@ export interface TemplateCRSpec {
   allowedUsers?: string[];
   allowedGroups?: string[];
   warmPool?: { replicas: number };
+  /** extra labels/annotations on the template's pods (ours win on a clash); e.g. for node-local tooling or test chaos */
+  podLabels?: Record<string, string>;
+  podAnnotations?: Record<string, string>;
 }
 
 export interface TemplateResource {
@@ -72,6 +77,13 @@ export interface SessionCRStatus {
   startedAt?: string;
   lastActiveAt?: string;
   connectedClients?: number;
+  /** when the phase last changed */
+  phaseSince?: string;
+  /**
+   * Open viewer streams per agent replica (key: replica id). Each replica merge-patches only its own
+   * key, so replicas never overwrite each other's counts; entries not refreshed for a while are stale.
+   */
+  viewers?: Record<string, { count: number; seenAt: string }>;
   conditions?: SessionCondition[];
 }
 

@@ -3,7 +3,7 @@
  * and the user's home PVC. The Pod and Secret are owned by the Session (deleting it cleans them up);
  * the PVC is not, because homes outlive sessions.
  */
-import type { V1OwnerReference, V1PersistentVolumeClaim, V1Pod, V1Secret, V1SecurityContext } from '@kubernetes/client-node';
+import type { V1OwnerReference, V1PersistentVolumeClaim, V1Pod, V1PodSpec, V1Secret, V1SecurityContext } from '@kubernetes/client-node';
 import { vncPasswordFile } from '../vnc/des.js';
 import {
   API_VERSION,
@@ -87,69 +87,158 @@ export interface SessionPodInput {
 export function buildSessionPod({ session, template, namespace }: SessionPodInput): V1Pod {
   const name = session.metadata.name!;
   const t = template.spec;
-  const limits: Record<string, string> = Object.fromEntries(Object.entries(t.resources?.limits ?? {}).map(([k, v]) => [k, String(v)]));
-  const requests: Record<string, string> = Object.fromEntries(Object.entries(t.resources?.requests ?? {}).map(([k, v]) => [k, String(v)]));
-  // Extended resources must be in limits (requests default to them); never overcommitted.
-  if (t.gpu && t.gpu > 0) limits['nvidia.com/gpu'] = String(t.gpu);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
       name,
       namespace,
-      labels: sessionLabels(session),
-      annotations: { [USER_ANNOTATION]: session.spec.user },
+      labels: { ...t.podLabels, ...sessionLabels(session) },
+      annotations: { ...t.podAnnotations, [USER_ANNOTATION]: session.spec.user },
       ownerReferences: [ownerReference(session)],
     },
-    spec: {
-      restartPolicy: 'OnFailure',
-      // The desktop never talks to the API server; no token in the pod.
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      hostname: 'desktop',
-      terminationGracePeriodSeconds: 10,
-      securityContext: {
-        runAsNonRoot: true,
-        runAsUser: DESKTOP_UID,
-        runAsGroup: DESKTOP_UID,
-        fsGroup: DESKTOP_UID,
-        seccompProfile: { type: 'RuntimeDefault' },
+    spec: desktopPodSpec(template, {
+      user: session.spec.user,
+      session: name,
+      desktopName: `${session.spec.user}'s ${t.displayName ?? template.metadata.name}`,
+      secretName: vncSecretName(name),
+      homeClaim: homeClaimName(session.spec.user),
+    }),
+  };
+}
+
+/** A warm-pool pod's user: the desktop starts before anyone is assigned to it. */
+export const WARM_POD_USER = 'porthole';
+
+/**
+ * A pre-started pod of a template's warm pool, owned by the Template until a session claims it.
+ * It cannot know whose it will be, so its home is a scratch emptyDir (not the user's PVC: a volume
+ * cannot be added to a running pod) and its VNC Secret is its own, `<pod>-vnc`, owned by the pod.
+ */
+export function buildWarmPod(template: TemplateResource, namespace: string, name: string): V1Pod {
+  if (!template.metadata.uid) throw new Error(`Template ${template.metadata.name} has no uid yet: read it back from the API server first`);
+  const t = template.spec;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace,
+      labels: {
+        ...t.podLabels,
+        [LABELS.name]: 'porthole-desktop',
+        [LABELS.partOf]: 'porthole',
+        [LABELS.managedBy]: AGENT_NAME,
+        [LABELS.component]: 'session',
+        [LABELS.template]: template.metadata.name!,
+        [LABELS.warm]: 'true',
       },
-      ...(t.nodeSelector && Object.keys(t.nodeSelector).length ? { nodeSelector: { ...t.nodeSelector } } : {}),
-      ...(t.tolerations?.length ? { tolerations: t.tolerations.map((x) => ({ ...x })) } : {}),
-      containers: [
-        {
-          name: 'desktop',
-          image: t.image,
-          imagePullPolicy: 'IfNotPresent',
-          command: ['/bin/sh', '-c', DESKTOP_SCRIPT],
-          env: [
-            { name: 'HOME', value: HOME_MOUNT },
-            { name: 'USER', value: session.spec.user },
-            { name: 'DISPLAY', value: ':1' },
-            { name: 'PORTHOLE_USER', value: session.spec.user },
-            { name: 'PORTHOLE_SESSION', value: name },
-            { name: 'PORTHOLE_DESKTOP_NAME', value: `${session.spec.user}'s ${t.displayName ?? template.metadata.name}` },
-            { name: 'PORTHOLE_DESKTOP_COMMAND', value: 'exec dbus-launch --exit-with-session startxfce4' },
-          ],
-          ports: [{ name: 'vnc', containerPort: VNC_PORT, protocol: 'TCP' }],
-          readinessProbe: { tcpSocket: { port: VNC_PORT }, initialDelaySeconds: 1, periodSeconds: 2, failureThreshold: 3 },
-          resources: { ...(Object.keys(requests).length ? { requests } : {}), ...(Object.keys(limits).length ? { limits } : {}) },
-          securityContext: restrictedContainerSecurity(),
-          volumeMounts: [
-            { name: 'home', mountPath: HOME_MOUNT },
-            { name: 'vnc-secret', mountPath: VNC_SECRET_MOUNT, readOnly: true },
-            { name: 'tmp', mountPath: '/tmp' },
-          ],
-        },
-      ],
-      volumes: [
-        { name: 'home', persistentVolumeClaim: { claimName: homeClaimName(session.spec.user) } },
-        // 0440 + fsGroup: readable by the desktop user only.
-        { name: 'vnc-secret', secret: { secretName: vncSecretName(name), defaultMode: 0o440, items: [{ key: SECRET_PASSWD_FILE_KEY, path: SECRET_PASSWD_FILE_KEY }] } },
-        { name: 'tmp', emptyDir: {} },
-      ],
+      annotations: { ...t.podAnnotations },
+      ownerReferences: [{ apiVersion: API_VERSION, kind: 'Template', name: template.metadata.name!, uid: template.metadata.uid, controller: true }],
     },
+    spec: desktopPodSpec(template, {
+      user: WARM_POD_USER,
+      session: name,
+      desktopName: t.displayName ?? template.metadata.name!,
+      secretName: vncSecretName(name),
+    }),
+  };
+}
+
+/** The VNC Secret of a warm pod: owned by the pod, so it goes when the pod goes (claimed or not). */
+export function buildWarmPodSecret(pod: V1Pod, password: string): V1Secret {
+  if (!pod.metadata?.uid) throw new Error(`Pod ${pod.metadata?.name} has no uid yet: read it back from the API server first`);
+  const name = pod.metadata.name!;
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: {
+      name: vncSecretName(name),
+      namespace: pod.metadata.namespace!,
+      labels: { [LABELS.partOf]: 'porthole', [LABELS.managedBy]: AGENT_NAME, [LABELS.component]: 'session' },
+      ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name, uid: pod.metadata.uid, controller: true }],
+    },
+    immutable: true,
+    data: secretData(password),
+  };
+}
+
+interface DesktopPodOptions {
+  user: string;
+  session: string;
+  desktopName: string;
+  secretName: string;
+  /** the user's home PVC; absent = a scratch emptyDir (warm pods) */
+  homeClaim?: string;
+}
+
+function desktopPodSpec(template: TemplateResource, o: DesktopPodOptions): V1PodSpec {
+  const t = template.spec;
+  const limits: Record<string, string> = Object.fromEntries(Object.entries(t.resources?.limits ?? {}).map(([k, v]) => [k, String(v)]));
+  const requests: Record<string, string> = Object.fromEntries(Object.entries(t.resources?.requests ?? {}).map(([k, v]) => [k, String(v)]));
+  // Extended resources must be in limits (requests default to them); never overcommitted.
+  if (t.gpu && t.gpu > 0) limits['nvidia.com/gpu'] = String(t.gpu);
+  return {
+    restartPolicy: 'OnFailure',
+    // The desktop never talks to the API server; no token in the pod.
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    hostname: 'desktop',
+    terminationGracePeriodSeconds: 10,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: DESKTOP_UID,
+      runAsGroup: DESKTOP_UID,
+      fsGroup: DESKTOP_UID,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    ...(t.nodeSelector && Object.keys(t.nodeSelector).length ? { nodeSelector: { ...t.nodeSelector } } : {}),
+    ...(t.tolerations?.length ? { tolerations: t.tolerations.map((x) => ({ ...x })) } : {}),
+    containers: [
+      {
+        name: 'desktop',
+        image: t.image,
+        imagePullPolicy: 'IfNotPresent',
+        command: ['/bin/sh', '-c', DESKTOP_SCRIPT],
+        env: [
+          { name: 'HOME', value: HOME_MOUNT },
+          { name: 'USER', value: o.user },
+          { name: 'DISPLAY', value: ':1' },
+          { name: 'PORTHOLE_USER', value: o.user },
+          { name: 'PORTHOLE_SESSION', value: o.session },
+          { name: 'PORTHOLE_DESKTOP_NAME', value: o.desktopName },
+          { name: 'PORTHOLE_DESKTOP_COMMAND', value: 'exec dbus-launch --exit-with-session startxfce4' },
+        ],
+        ports: [{ name: 'vnc', containerPort: VNC_PORT, protocol: 'TCP' }],
+        readinessProbe: { tcpSocket: { port: VNC_PORT }, initialDelaySeconds: 1, periodSeconds: 2, failureThreshold: 3 },
+        resources: { ...(Object.keys(requests).length ? { requests } : {}), ...(Object.keys(limits).length ? { limits } : {}) },
+        securityContext: restrictedContainerSecurity(),
+        volumeMounts: [
+          { name: 'home', mountPath: HOME_MOUNT },
+          { name: 'vnc-secret', mountPath: VNC_SECRET_MOUNT, readOnly: true },
+          { name: 'tmp', mountPath: '/tmp' },
+        ],
+      },
+    ],
+    volumes: [
+      o.homeClaim ? { name: 'home', persistentVolumeClaim: { claimName: o.homeClaim } } : { name: 'home', emptyDir: {} },
+      // 0440 + fsGroup: readable by the desktop user only.
+      { name: 'vnc-secret', secret: { secretName: o.secretName, defaultMode: 0o440, items: [{ key: SECRET_PASSWD_FILE_KEY, path: SECRET_PASSWD_FILE_KEY }] } },
+      { name: 'tmp', emptyDir: {} },
+    ],
+  };
+}
+
+/** The name of the VNC Secret a desktop pod mounts (session pods and warm pods differ). */
+export function podSecretName(pod: V1Pod): string | undefined {
+  return pod.spec?.volumes?.find((v) => v.name === 'vnc-secret')?.secret?.secretName;
+}
+
+function secretData(password: string): Record<string, string> {
+  return {
+    [SECRET_PASSWORD_KEY]: Buffer.from(password, 'utf8').toString('base64'),
+    [SECRET_PASSWD_FILE_KEY]: vncPasswordFile(password).toString('base64'),
   };
 }
 
@@ -162,10 +251,7 @@ export function buildVncSecret(session: SessionResource, namespace: string, pass
     type: 'Opaque',
     metadata: { name: vncSecretName(name), namespace, labels: sessionLabels(session), ownerReferences: [ownerReference(session)] },
     immutable: true,
-    data: {
-      [SECRET_PASSWORD_KEY]: Buffer.from(password, 'utf8').toString('base64'),
-      [SECRET_PASSWD_FILE_KEY]: vncPasswordFile(password).toString('base64'),
-    },
+    data: secretData(password),
   };
 }
 

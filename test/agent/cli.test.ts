@@ -56,10 +56,10 @@ describe('porthole-agent', { timeout: 120_000 }, () => {
     expect((await readFile(join(dir.path, 'data', 'signing-key.pem'), 'utf8'))).toMatch(/BEGIN PRIVATE KEY/);
   });
 
-  it('bad arguments print usage and exit 2; kubernetes says it is not built yet; manifests prints YAML', async () => {
+  it('bad arguments print usage and exit 2; a missing kubeconfig is named; manifests prints YAML', async () => {
     const [bad, kube, manifests, port] = await Promise.all([
       runCli(CLI, ['serve', '--runtime', 'local']),
-      runCli(CLI, ['serve', '--runtime', 'kubernetes', '--listen', '127.0.0.1:0', '--data-dir', join(dir.path, 'k')]),
+      runCli(CLI, ['serve', '--runtime', 'kubernetes', '--listen', '127.0.0.1:0', '--data-dir', join(dir.path, 'k'), '--kubeconfig', join(dir.path, 'no-such-kubeconfig')]),
       runCli(CLI, ['manifests']),
       runCli(CLI, ['serve', '--runtime', 'local', '--listen', 'localhost']),
     ]);
@@ -67,7 +67,7 @@ describe('porthole-agent', { timeout: 120_000 }, () => {
     expect(bad.stderr).toMatch(/--listen HOST:PORT is required/);
     expect(bad.stderr).toMatch(/usage:\n\s+porthole-agent serve/);
     expect(kube.code).toBe(2);
-    expect(kube.stderr).toMatch(/Kubernetes runtime is not built yet; use --runtime local/);
+    expect(kube.stderr).toContain(`--kubeconfig ${join(dir.path, 'no-such-kubeconfig')} does not exist`);
     expect(manifests.code).toBe(0);
     expect(manifests.stdout).toMatch(/^kind: CustomResourceDefinition$/m);
     expect(port.code).toBe(2);

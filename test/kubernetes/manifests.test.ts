@@ -61,14 +61,14 @@ describe('porthole-agent manifests', () => {
     expect(sv.subresources).toEqual({ status: {} });
     expect(sv.additionalPrinterColumns.filter((c: Obj) => !c.priority).map((c: Obj) => c.name)).toEqual(['User', 'Template', 'Phase', 'Age']);
     expect(Object.keys(sv.schema.openAPIV3Schema.properties.status.properties).sort()).toEqual(
-      ['conditions', 'connectedClients', 'lastActiveAt', 'message', 'phase', 'podIP', 'podName', 'reason', 'startedAt'].sort(),
+      ['conditions', 'connectedClients', 'lastActiveAt', 'message', 'phase', 'phaseSince', 'podIP', 'podName', 'reason', 'startedAt', 'viewers'].sort(),
     );
     expect(sv.schema.openAPIV3Schema.properties.status.properties.phase.enum).toContain('Failed');
     const tv = template.spec.versions[0];
     expect(tv.subresources).toBeUndefined();
     expect(tv.additionalPrinterColumns.map((c: Obj) => c.name)).toEqual(['Image', 'GPU', 'Idle', 'Age']);
     expect(Object.keys(tv.schema.openAPIV3Schema.properties.spec.properties).sort()).toEqual(
-      ['allowedGroups', 'allowedUsers', 'description', 'displayName', 'gpu', 'idleTimeoutSeconds', 'image', 'nodeSelector', 'resources', 'tolerations', 'warmPool'].sort(),
+      ['allowedGroups', 'allowedUsers', 'description', 'displayName', 'gpu', 'idleTimeoutSeconds', 'image', 'nodeSelector', 'podAnnotations', 'podLabels', 'resources', 'tolerations', 'warmPool'].sort(),
     );
     // no model names leaked into the wire form
     expect(renderManifestsYaml()).not.toMatch(/_enum|x_kubernetes|_from:/);

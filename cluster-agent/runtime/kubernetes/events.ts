@@ -1,0 +1,39 @@
+/**
+ * Kubernetes Events on a Session (core/v1, what `kubectl describe session` shows), for every phase
+ * transition the reconciler makes. Recording is best-effort: a lost Event never fails a reconcile.
+ */
+import { randomBytes } from 'node:crypto';
+import type { CoreV1Event } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { AGENT_NAME, API_VERSION, type SessionResource } from '../../kubernetes/resources.js';
+import type { DerivedStatus } from './session-status.js';
+import type { KubeClients } from './kube-client.js';
+
+/** Pure: the Event for a transition (reason = the failure reason, else the new phase). */
+export function transitionEvent(session: SessionResource, next: DerivedStatus, instance: string, now: number): CoreV1Event {
+  const at = new Date(now);
+  const name = session.metadata.name!;
+  return {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name: `${name}.${now.toString(16)}${randomBytes(2).toString('hex')}`, namespace: session.metadata.namespace! },
+    involvedObject: { apiVersion: API_VERSION, kind: 'Session', name, namespace: session.metadata.namespace!, uid: session.metadata.uid!, ...(session.metadata.resourceVersion ? { resourceVersion: session.metadata.resourceVersion } : {}) },
+    type: next.phase === 'Failed' ? 'Warning' : 'Normal',
+    reason: next.phase === 'Failed' ? (next.reason ?? 'Failed') : next.phase,
+    message: next.message ?? `Session is ${next.phase}${next.podName ? ` (pod ${next.podName})` : ''}`,
+    source: { component: AGENT_NAME },
+    reportingComponent: `porthole.dev/${AGENT_NAME}`,
+    reportingInstance: instance,
+    firstTimestamp: at,
+    lastTimestamp: at,
+    count: 1,
+  };
+}
+
+export async function recordEvent(clients: KubeClients, event: CoreV1Event, log: Logger): Promise<void> {
+  try {
+    await clients.core.createNamespacedEvent({ namespace: event.metadata.namespace!, body: event });
+  } catch (err) {
+    log.debug({ err, reason: event.reason }, 'could not record an Event');
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * The leader's reconciler: for each Session key, make the cluster match (Secret, home PVC, pod) and
+ * the Session's status match the cluster; for each Template key, keep its warm pool at size. Every
+ * step is idempotent (AlreadyExists and NotFound are fine), so a reconcile interrupted anywhere, by a
+ * crash or a lost leadership, is finished by the next one.
+ */
+import { randomBytes } from 'node:crypto';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { GROUP, SESSION_PLURAL, VERSION, type SessionResource, type TemplateResource } from '../../kubernetes/resources.js';
+import { buildHomeClaim, buildSessionPod, buildVncSecret, buildWarmPod, buildWarmPodSecret } from '../../kubernetes/session-objects.js';
+import { recordEvent, transitionEvent } from './events.js';
+import type { Caches } from './informers.js';
+import { apiMessage, isConflict, isNotFound, mergePatch, statusOf, type KubeClients } from './kube-client.js';
+import { deriveStatus, nextDeadline, statusChanged, statusPatch, TERMINAL, type DerivedStatus } from './session-status.js';
+import { planWarmPool, warmPodName } from './warm-pool.js';
+import type { HandlerResult } from './work-queue.js';
+
+/** A Session carrying this annotation is having a warm pod claimed for it: give the claim a moment. */
+export const WARM_CLAIM_ANNOTATION = 'porthole.dev/warm-claim';
+export const WARM_CLAIM_GRACE_MS = 5_000;
+
+export interface ReconcilerContext {
+  clients: KubeClients;
+  namespace: string;
+  caches: Caches;
+  log: Logger;
+  startTimeoutMs: number;
+  identity: string;
+  now: () => number;
+}
+
+export const newVncPassword = () => randomBytes(12).toString('base64url');
+
+export function ownedBy(obj: { metadata?: { ownerReferences?: { uid: string }[] } }, uid: string | undefined): boolean {
+  return !!uid && (obj.metadata?.ownerReferences?.some((r) => r.uid === uid) ?? false);
+}
+
+/** Ready before not ready, then oldest: the pod a session keeps when it somehow has two. */
+function bestPod(pods: V1Pod[]): V1Pod | undefined {
+  const score = (p: V1Pod) => (p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? 0 : 1);
+  return [...pods].sort((a, b) => score(a) - score(b) || String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp)))[0];
+}
+
+export class Reconciler {
+  /** pods created or deleted by us that the cache has not shown yet (client-go's "expectations") */
+  private readonly expectCreated = new Map<string, Set<string>>();
+  private readonly expectDeleted = new Set<string>();
+  private readonly warmSecretsDone = new Set<string>();
+
+  constructor(private readonly ctx: ReconcilerContext) {}
+
+  async reconcile(key: string): Promise<HandlerResult> {
+    if (key.startsWith('template:')) return this.reconcileWarmPool(key.slice('template:'.length));
+    return this.reconcileSession(key.slice('session:'.length));
+  }
+
+  // ---- sessions ----------------------------------------------------------------------------
+
+  private async reconcileSession(name: string): Promise<HandlerResult> {
+    const { caches, namespace } = this.ctx;
+    const session = caches.sessions.get(name, namespace);
+    if (!session || session.metadata.deletionTimestamp) return; // the garbage collector removes what it owned
+    const uid = session.metadata.uid;
+    const owned = caches.pods.list().filter((p) => ownedBy(p, uid));
+    const live = owned.filter((p) => !p.metadata?.deletionTimestamp);
+    const phase = session.status?.phase ?? 'Pending';
+
+    if (TERMINAL.has(phase) || phase === 'Stopping') {
+      // Ended: the pod goes (the home PVC stays; Secret goes with the Session).
+      await Promise.all(live.map((p) => this.deletePod(p.metadata!.name!)));
+      if (phase === 'Stopping') return this.writeStatus(session, deriveStatus({ session, pod: owned[0], now: this.ctx.now(), startTimeoutMs: this.ctx.startTimeoutMs }));
+      return;
+    }
+
+    let pod = bestPod(live);
+    for (const extra of live.filter((p) => p !== pod)) await this.deletePod(extra.metadata!.name!);
+    let createError: { status: number; message: string } | undefined;
+
+    if (!pod && phase !== 'Running') {
+      const claimAt = session.metadata.annotations?.[WARM_CLAIM_ANNOTATION];
+      const sinceCreate = this.ctx.now() - Date.parse(String(session.metadata.creationTimestamp));
+      if (claimAt && sinceCreate < WARM_CLAIM_GRACE_MS) return { requeueAfterMs: WARM_CLAIM_GRACE_MS - sinceCreate };
+      const template = caches.templates.get(session.spec.template, namespace);
+      if (!template) {
+        return this.writeStatus(session, { phase: 'Failed', reason: 'TemplateNotFound', message: `The template "${session.spec.template}" no longer exists. Ask an administrator, or pick another desktop.` });
+      }
+      // A pod of this name from an earlier Session of the same name may still be going away.
+      const previous = caches.pods.get(name, namespace);
+      if (previous && !ownedBy(previous, uid)) {
+        if (!previous.metadata?.deletionTimestamp && !(previous.metadata?.ownerReferences?.length)) await this.deletePod(name);
+        await this.writeStatus(session, { phase: 'Pending', message: 'Waiting for the previous desktop of this name to finish ending' });
+        return { requeueAfterMs: 1000 };
+      }
+      await this.ensureVncSecret(session);
+      await this.ensureHome(session.spec.user);
+      try {
+        const created = await this.ctx.clients.core.createNamespacedPod({ namespace, body: buildSessionPod({ session, template, namespace }) });
+        this.ctx.log.info({ session: name, pod: created.metadata?.name }, 'created desktop pod');
+        pod = created;
+      } catch (err) {
+        const status = statusOf(err);
+        if (isConflict(err)) return { requeueAfterMs: 500 }; // exists already; the cache will show it
+        if (status === 403 || status === 422 || status === 400) createError = { status, message: apiMessage(err) };
+        else throw err;
+      }
+    }
+
+    const next = deriveStatus({ session, ...(pod ? { pod } : {}), now: this.ctx.now(), startTimeoutMs: this.ctx.startTimeoutMs, ...(createError ? { createError } : {}) });
+    await this.writeStatus(session, next);
+    if (TERMINAL.has(next.phase)) {
+      if (pod && !pod.metadata?.deletionTimestamp) await this.deletePod(pod.metadata!.name!);
+      return;
+    }
+    const due = nextDeadline(session, this.ctx.startTimeoutMs, this.ctx.now());
+    return due !== undefined ? { requeueAfterMs: due + 50 } : undefined;
+  }
+
+  /** Patches status when it differs, guarded by the resourceVersion read (a stop in between wins). */
+  private async writeStatus(session: SessionResource, next: DerivedStatus): Promise<void> {
+    if (!statusChanged(session.status, next)) return;
+    const now = this.ctx.now();
+    const patch = { metadata: { resourceVersion: session.metadata.resourceVersion }, status: statusPatch(session.status, next, now) };
+    try {
+      await this.ctx.clients.custom.patchNamespacedCustomObjectStatus(
+        { group: GROUP, version: VERSION, namespace: this.ctx.namespace, plural: SESSION_PLURAL, name: session.metadata.name!, body: patch },
+        mergePatch(),
+      );
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw err; // 409: changed meanwhile; the queue retries with the fresh object
+    }
+    const prev = session.status?.phase ?? 'Pending';
+    if (prev !== next.phase || session.status?.reason !== next.reason || !session.status?.phase) {
+      this.ctx.log.info({ session: session.metadata.name, phase: next.phase, reason: next.reason }, next.message ?? `session ${next.phase}`);
+      await recordEvent(this.ctx.clients, transitionEvent(session, next, this.ctx.identity, now), this.ctx.log);
+    }
+  }
+
+  private async ensureVncSecret(session: SessionResource): Promise<void> {
+    const body = buildVncSecret(session, this.ctx.namespace, newVncPassword());
+    try {
+      await this.ctx.clients.core.createNamespacedSecret({ namespace: this.ctx.namespace, body });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      const existing = await this.ctx.clients.core.readNamespacedSecret({ name: body.metadata!.name!, namespace: this.ctx.namespace });
+      // An earlier Session's Secret of the same name, not yet collected: wait for the garbage collector.
+      if (!ownedBy(existing, session.metadata.uid)) throw new Error(`Secret ${body.metadata!.name} still belongs to an earlier session; waiting for it to be collected`);
+    }
+  }
+
+  private async ensureHome(user: string): Promise<void> {
+    try {
+      await this.ctx.clients.core.createNamespacedPersistentVolumeClaim({ namespace: this.ctx.namespace, body: buildHomeClaim(user, this.ctx.namespace) });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+  }
+
+  private async deletePod(name: string): Promise<void> {
+    try {
+      await this.ctx.clients.core.deleteNamespacedPod({ name, namespace: this.ctx.namespace });
+      this.expectDeleted.add(name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  // ---- warm pools --------------------------------------------------------------------------
+
+  private async reconcileWarmPool(templateName: string): Promise<HandlerResult> {
+    const { caches, namespace } = this.ctx;
+    const template = caches.templates.get(templateName, namespace) as TemplateResource | undefined;
+    const pods = caches.pods.list();
+    // Forget expectations the cache has caught up with.
+    const expected = this.expectCreated.get(templateName) ?? new Set<string>();
+    for (const n of [...expected]) if (caches.pods.get(n, namespace)) expected.delete(n);
+    for (const n of [...this.expectDeleted]) {
+      const p = caches.pods.get(n, namespace);
+      if (!p || p.metadata?.deletionTimestamp) this.expectDeleted.delete(n);
+    }
+    const visible = pods.filter((p) => !this.expectDeleted.has(p.metadata!.name!));
+    const plan = planWarmPool(template, templateName, visible);
+    for (const n of plan.remove) await this.deletePod(n);
+    // Secrets for warm pods whose creator died between the pod and its Secret.
+    for (const p of visible) {
+      if (p.metadata?.labels?.['porthole.dev/warm'] !== 'true' || p.metadata.labels['porthole.dev/template'] !== templateName) continue;
+      await this.ensureWarmSecret(p);
+    }
+    const toCreate = plan.create - expected.size;
+    if (template && toCreate > 0) {
+      for (let i = 0; i < toCreate; i++) {
+        const name = warmPodName(templateName);
+        const created = await this.ctx.clients.core.createNamespacedPod({ namespace, body: buildWarmPod(template, namespace, name) });
+        expected.add(name);
+        this.expectCreated.set(templateName, expected);
+        await this.ensureWarmSecret(created);
+        this.ctx.log.info({ template: templateName, pod: name }, 'added a warm pod');
+      }
+    }
+    // Come back when the expected pods should have shown up, in case their events were missed.
+    return expected.size > 0 ? { requeueAfterMs: 5000 } : undefined;
+  }
+
+  private async ensureWarmSecret(pod: V1Pod): Promise<void> {
+    const uid = pod.metadata?.uid;
+    if (!uid || this.warmSecretsDone.has(uid)) return;
+    try {
+      await this.ctx.clients.core.createNamespacedSecret({ namespace: this.ctx.namespace, body: buildWarmPodSecret(pod, newVncPassword()) });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+    this.warmSecretsDone.add(uid);
+  }
+}

@@ -1,0 +1,393 @@
+/**
+ * The `kubernetes` runtime: sessions are Session custom resources, desktops are pods. State lives in
+ * the cluster only; every replica answers from its informer caches, and the replica that holds the
+ * leader Lease runs the reconciler. See docs/kubernetes.md.
+ */
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import pino, { type Logger } from 'pino';
+import { UserName, type Session } from '../../contract/index.js';
+import { LEADER_LEASE_NAME } from '../../kubernetes/install-manifests.js';
+import { GROUP, SESSION_PLURAL, sessionName, VERSION, VNC_PORT, type SessionResource } from '../../kubernetes/resources.js';
+import { buildSession, podSecretName, SECRET_PASSWORD_KEY } from '../../kubernetes/session-objects.js';
+import { RuntimeError, type Runtime, type StartResult, type TemplateSpec, type VncEndpoint } from '../types.js';
+import { makeCaches, type Caches } from './informers.js';
+import { apiMessage, isConflict, isNotFound, mergePatch, statusOf, type KubeClients } from './kube-client.js';
+import { LeaderElector } from './leader-election.js';
+import { ownedBy, Reconciler, WARM_CLAIM_ANNOTATION } from './reconciler.js';
+import { deriveStatus, statusPatch, TERMINAL, type DerivedStatus } from './session-status.js';
+import { sessionView, templateSpecOf } from './session-view.js';
+import { ViewerReports } from './viewer-reports.js';
+import { claimable, claimPatch } from './warm-pool.js';
+import { WorkQueue } from './work-queue.js';
+
+export interface KubernetesRuntimeOptions {
+  clients: KubeClients;
+  namespace: string;
+  logger?: Logger;
+  /** from Session creation to Running; default 180 s (image pulls of desktop images are slow) */
+  startTimeoutMs?: number;
+  /** this replica's name in the Lease and in status.viewers; default <hostname>-<pid> */
+  identity?: string;
+  leaseDurationMs?: number;
+  /** how long init() waits for the first list of each cache; default 30 s */
+  syncTimeoutMs?: number;
+}
+
+type SessionObj = SessionResource & KubernetesObject;
+
+function stoppingStatus(s: SessionResource, message: string): DerivedStatus {
+  const st = s.status ?? {};
+  return {
+    phase: 'Stopping',
+    message,
+    ...(st.podName ? { podName: st.podName } : {}),
+    ...(st.podIP ? { podIP: st.podIP } : {}),
+    ...(st.startedAt ? { startedAt: st.startedAt } : {}),
+  };
+}
+const LIVE_OVERLAY_MS = 10_000;
+
+/** resourceVersions are opaque, but etcd's are increasing integers; compare them when they are. */
+function newer(a: string | undefined, b: string | undefined): boolean {
+  if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
+  return BigInt(a) > BigInt(b);
+}
+
+export class KubernetesRuntime extends EventEmitter implements Runtime {
+  readonly kind = 'kubernetes' as const;
+  readonly identity: string;
+  private readonly log: Logger;
+  private readonly ns: string;
+  private readonly clients: KubeClients;
+  private readonly startTimeoutMs: number;
+  private caches?: Caches;
+  private queue?: WorkQueue;
+  private elector?: LeaderElector;
+  private viewers?: ViewerReports;
+  /** objects this replica just wrote, shown until the cache has caught up (read-your-writes) */
+  private readonly overlay = new Map<string, { obj: SessionObj; at: number }>();
+  private closed = false;
+
+  constructor(private readonly opts: KubernetesRuntimeOptions) {
+    super();
+    this.log = opts.logger ?? pino({ level: 'silent' });
+    this.ns = opts.namespace;
+    this.clients = opts.clients;
+    this.startTimeoutMs = opts.startTimeoutMs ?? 180_000;
+    this.identity = opts.identity ?? `${hostname()}-${process.pid}`;
+  }
+
+  // ---- Runtime interface -------------------------------------------------------------------
+
+  /** Lists everything (the informers' first list), then competes for the leader Lease. */
+  async init(): Promise<void> {
+    if (this.caches) return;
+    await this.checkAccess();
+    const caches = makeCaches(this.clients, this.ns, this.log);
+    const reconciler = new Reconciler({
+      clients: this.clients,
+      namespace: this.ns,
+      caches,
+      log: this.log,
+      startTimeoutMs: this.startTimeoutMs,
+      identity: this.identity,
+      now: Date.now,
+    });
+    const queue = new WorkQueue((key) => reconciler.reconcile(key), {
+      onError: (key, err, attempt) => this.log[attempt > 3 ? 'warn' : 'debug']({ key, attempt, err: apiMessage(err) }, 'reconcile failed; retrying'),
+    });
+    caches.sessions.on((kind, s) => {
+      queue.add(`session:${s.metadata.name}`);
+      if (kind !== 'delete') this.emit('session', this.view(s));
+    });
+    caches.templates.on((_kind, t) => queue.add(`template:${t.metadata!.name}`));
+    caches.pods.on((_kind, p) => this.onPod(p, queue));
+    const timeout = this.opts.syncTimeoutMs ?? 30_000;
+    await Promise.all([caches.sessions.start(timeout), caches.templates.start(timeout), caches.pods.start(timeout)]);
+    this.caches = caches;
+    this.queue = queue;
+    this.viewers = new ViewerReports(this.clients, this.ns, this.identity, this.log);
+    this.elector = new LeaderElector({
+      clients: this.clients,
+      namespace: this.ns,
+      name: LEADER_LEASE_NAME,
+      identity: this.identity,
+      log: this.log,
+      ...(this.opts.leaseDurationMs !== undefined ? { leaseDurationMs: this.opts.leaseDurationMs } : {}),
+      onStartedLeading: () => {
+        // A new leader trusts nothing it did not see: every object is looked at once.
+        queue.start();
+        for (const s of caches.sessions.list()) queue.add(`session:${s.metadata.name}`);
+        for (const t of caches.templates.list()) queue.add(`template:${t.metadata!.name}`);
+      },
+      onStoppedLeading: () => queue.stop(),
+    });
+    this.elector.start();
+  }
+
+  get isLeader(): boolean {
+    return this.elector?.isLeader ?? false;
+  }
+
+  /** Resolves when the reconciler has nothing queued (tests). */
+  idle(): Promise<void> {
+    return this.queue?.idle() ?? Promise.resolve();
+  }
+
+  async templates(): Promise<TemplateSpec[]> {
+    return this.ready()
+      .templates.list()
+      .map((t) => templateSpecOf(t));
+  }
+
+  async list(): Promise<Session[]> {
+    return this.sessionObjects().map((s) => this.view(s));
+  }
+
+  async get(id: string): Promise<Session | undefined> {
+    const s = await this.sessionObject(id);
+    return s && this.view(s);
+  }
+
+  async startOrGet(user: string, templateName: string): Promise<StartResult> {
+    const caches = this.ready();
+    if (!UserName.safeParse(user).success) throw new RuntimeError('bad_request', `"${user}" is not a valid user name`);
+    const template = caches.templates.get(templateName, this.ns);
+    if (!template) throw new RuntimeError('not_found', `There is no template "${templateName}" in namespace ${this.ns}`);
+    const name = sessionName(user, templateName);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const existing = await this.fetchSession(name);
+      const phase = existing?.status?.phase ?? 'Pending';
+      // Stopping counts as ended: a start replaces it rather than waiting for its pod to go.
+      if (existing && !existing.metadata.deletionTimestamp && !TERMINAL.has(phase) && phase !== 'Stopping') {
+        return { session: this.view(this.remember(existing)), created: false };
+      }
+      if (existing) await this.deleteEnded(existing);
+      const warm = claimable(caches.pods.list(), templateName).length > 0;
+      const body = buildSession(name, this.ns, user, templateName);
+      if (warm) body.metadata.annotations = { [WARM_CLAIM_ANNOTATION]: 'true' };
+      let created: SessionObj;
+      try {
+        created = (await this.clients.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.ns, plural: SESSION_PLURAL, body })) as SessionObj;
+      } catch (err) {
+        if (isConflict(err)) continue; // a concurrent request (or the old one still going): look again
+        throw this.unavailable(err, 'create the session');
+      }
+      this.remember(created);
+      this.log.info({ session: name, user, template: templateName }, 'session created');
+      if (warm) {
+        const claimed = await this.claimWarmPod(created);
+        if (claimed) return { session: this.view(claimed), created: true };
+      }
+      return { session: this.view(created), created: true };
+    }
+    throw new RuntimeError('conflict', `The desktop "${templateName}" is changing state right now; try again in a moment`);
+  }
+
+  /** Stopping: the pod is deleted now, the leader marks the session Stopped once it is gone. */
+  async stop(id: string, reason?: string): Promise<void> {
+    this.ready();
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const s = await this.fetchSession(id);
+      if (!s) throw new RuntimeError('not_found', `There is no session "${id}"`);
+      const phase = s.status?.phase ?? 'Pending';
+      if (TERMINAL.has(phase) || phase === 'Stopping') return;
+      const message = reason ?? 'The desktop was stopped. Files in your home folder are kept.';
+      const now = Date.now();
+      try {
+        const patched = (await this.clients.custom.patchNamespacedCustomObjectStatus(
+          {
+            group: GROUP,
+            version: VERSION,
+            namespace: this.ns,
+            plural: SESSION_PLURAL,
+            name: id,
+            body: { metadata: { resourceVersion: s.metadata.resourceVersion }, status: statusPatch(s.status, stoppingStatus(s, message), now) },
+          },
+          mergePatch(),
+        )) as SessionObj;
+        this.remember(patched);
+      } catch (err) {
+        if (isConflict(err)) continue;
+        if (isNotFound(err)) return;
+        throw this.unavailable(err, 'stop the session');
+      }
+      for (const pod of this.ready().pods.list().filter((p) => ownedBy(p, s.metadata.uid) && !p.metadata?.deletionTimestamp)) {
+        await this.clients.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: this.ns }).catch((err: unknown) => {
+          if (!isNotFound(err)) this.log.warn({ err: apiMessage(err), session: id }, 'could not delete the pod; the leader retries');
+        });
+      }
+      this.log.info({ session: id, reason }, 'session stopping');
+      return;
+    }
+    throw new RuntimeError('conflict', `The session "${id}" is changing state right now; try again in a moment`);
+  }
+
+  async vncEndpoint(id: string): Promise<VncEndpoint> {
+    const s = await this.sessionObject(id);
+    if (!s) throw new RuntimeError('not_found', `There is no session "${id}"`);
+    const phase = s.status?.phase ?? 'Pending';
+    if (phase !== 'Running') throw new RuntimeError('not_ready', `The desktop ${id} is ${phase}, not Running: it cannot be viewed now`);
+    const pod = this.podOf(s);
+    const ip = pod?.status?.podIP ?? s.status?.podIP;
+    const secretName = pod ? podSecretName(pod) : undefined;
+    if (!pod || !ip || !secretName) throw new RuntimeError('not_ready', `The desktop ${id} has no running pod right now: it cannot be viewed`);
+    let password: string;
+    try {
+      const secret = await this.clients.core.readNamespacedSecret({ name: secretName, namespace: this.ns });
+      const b64 = secret.data?.[SECRET_PASSWORD_KEY];
+      if (!b64) throw new RuntimeError('unavailable', `The desktop's Secret ${secretName} has no password`);
+      password = Buffer.from(b64, 'base64').toString('utf8');
+    } catch (err) {
+      if (err instanceof RuntimeError) throw err;
+      if (isNotFound(err)) throw new RuntimeError('not_ready', `The desktop ${id} is ending: it cannot be viewed now`);
+      throw this.unavailable(err, "read the desktop's VNC secret");
+    }
+    return { kind: 'tcp', host: ip, port: VNC_PORT, password };
+  }
+
+  async setConnectedClients(id: string, count: number): Promise<void> {
+    if (!this.viewers || this.closed) return;
+    await this.viewers.report(id, Math.max(0, Math.floor(count)));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue?.stop();
+    await this.elector?.stop();
+    this.viewers?.close();
+    if (this.caches) await Promise.all([this.caches.sessions.stop(), this.caches.templates.stop(), this.caches.pods.stop()]);
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  private ready(): Caches {
+    if (this.closed) throw new RuntimeError('not_ready', 'The Kubernetes runtime is shutting down');
+    if (!this.caches) throw new RuntimeError('not_ready', 'The Kubernetes runtime has not listed the cluster yet');
+    return this.caches;
+  }
+
+  /** A clear sentence for the usual set-up mistakes, before any informer starts. */
+  private async checkAccess(): Promise<void> {
+    try {
+      await this.clients.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.ns, plural: SESSION_PLURAL, limit: 1 });
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 404) throw new RuntimeError('unavailable', `The Session CRD (sessions.${GROUP}) is not installed: apply \`porthole-agent manifests\` first`);
+      if (status === 401 || status === 403) throw new RuntimeError('unavailable', `The agent may not list sessions in namespace ${this.ns} (${apiMessage(err)}): check its Role`);
+      throw this.unavailable(err, 'reach the Kubernetes API server');
+    }
+  }
+
+  private unavailable(err: unknown, what: string): RuntimeError {
+    const status = statusOf(err);
+    return new RuntimeError('unavailable', `Could not ${what}: ${status ? `the cluster said ${status}: ${apiMessage(err)}` : `the cluster is unreachable (${apiMessage(err)})`}`);
+  }
+
+  private view(s: SessionObj): Session {
+    return sessionView(s, Date.now());
+  }
+
+  private remember(obj: SessionObj): SessionObj {
+    this.overlay.set(obj.metadata.name!, { obj, at: Date.now() });
+    return obj;
+  }
+
+  /** The cache's object, unless this replica just wrote a newer one the watch has not delivered. */
+  private merged(name: string): SessionObj | undefined {
+    const cached = this.caches?.sessions.get(name, this.ns);
+    const o = this.overlay.get(name);
+    if (!o) return cached;
+    if (Date.now() - o.at > LIVE_OVERLAY_MS) {
+      this.overlay.delete(name);
+      return cached;
+    }
+    if (!cached) return o.obj;
+    if (cached.metadata.uid !== o.obj.metadata.uid) return Date.parse(String(o.obj.metadata.creationTimestamp)) >= Date.parse(String(cached.metadata.creationTimestamp)) ? o.obj : cached;
+    return newer(o.obj.metadata.resourceVersion, cached.metadata.resourceVersion) ? o.obj : cached;
+  }
+
+  private sessionObjects(): SessionObj[] {
+    const names = new Set([...this.ready().sessions.list().map((s) => s.metadata.name!), ...this.overlay.keys()]);
+    return [...names].map((n) => this.merged(n)).filter((s): s is SessionObj => !!s);
+  }
+
+  private async sessionObject(id: string): Promise<SessionObj | undefined> {
+    this.ready();
+    return this.merged(id);
+  }
+
+  /** From the API server, not the cache: start and stop decide on the latest state. */
+  private async fetchSession(name: string): Promise<SessionObj | undefined> {
+    try {
+      return (await this.clients.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.ns, plural: SESSION_PLURAL, name })) as SessionObj;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw this.unavailable(err, 'read the session');
+    }
+  }
+
+  /**
+   * A Stopped/Failed session of this user+template: delete it (only that one, by uid) so a fresh
+   * Session of the same name starts clean; its pod and Secret go with it, the home PVC stays.
+   */
+  private async deleteEnded(s: SessionObj): Promise<void> {
+    if (s.metadata.deletionTimestamp) return;
+    try {
+      await this.clients.custom.deleteNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: this.ns,
+        plural: SESSION_PLURAL,
+        name: s.metadata.name!,
+        body: { preconditions: { uid: s.metadata.uid! }, propagationPolicy: 'Background' },
+      });
+      this.log.info({ session: s.metadata.name, phase: s.status?.phase }, 'replacing an ended session');
+    } catch (err) {
+      if (isNotFound(err) || isConflict(err)) return; // gone already, or replaced by a concurrent start
+      throw this.unavailable(err, 'replace the ended session');
+    }
+  }
+
+  /** Hands a ready warm pod to the new session; the loser of a race for a pod tries the next one. */
+  private async claimWarmPod(session: SessionObj): Promise<SessionObj | undefined> {
+    for (const pod of claimable(this.ready().pods.list(), session.spec.template)) {
+      let claimed: V1Pod;
+      try {
+        claimed = await this.clients.core.patchNamespacedPod({ name: pod.metadata!.name!, namespace: this.ns, body: claimPatch(pod, session) }, mergePatch());
+      } catch (err) {
+        if (isConflict(err) || isNotFound(err)) continue;
+        this.log.warn({ err: apiMessage(err) }, 'could not claim a warm pod; the session starts a pod of its own');
+        return undefined;
+      }
+      this.log.info({ session: session.metadata.name, pod: claimed.metadata?.name }, 'claimed a warm pod');
+      const now = Date.now();
+      const next = deriveStatus({ session, pod: claimed, now, startTimeoutMs: this.startTimeoutMs });
+      try {
+        const patched = (await this.clients.custom.patchNamespacedCustomObjectStatus(
+          { group: GROUP, version: VERSION, namespace: this.ns, plural: SESSION_PLURAL, name: session.metadata.name!, body: { status: statusPatch(session.status, next, now) } },
+          mergePatch(),
+        )) as SessionObj;
+        return this.remember(patched);
+      } catch (err) {
+        this.log.debug({ err: apiMessage(err) }, 'status after claim not written; the leader will');
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  private podOf(s: SessionObj): V1Pod | undefined {
+    const pods = this.ready().pods.list().filter((p) => ownedBy(p, s.metadata.uid) && !p.metadata?.deletionTimestamp);
+    return pods.find((p) => p.metadata?.name === s.status?.podName) ?? pods[0];
+  }
+
+  private onPod(p: V1Pod, queue: WorkQueue): void {
+    for (const ref of p.metadata?.ownerReferences ?? []) if (ref.kind === 'Session') queue.add(`session:${ref.name}`);
+    const t = p.metadata?.labels?.['porthole.dev/template'];
+    if (t) queue.add(`template:${t}`);
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Session and Template custom resources as the agent's API shows them. Pure.
+ */
+import type { Session } from '../../contract/index.js';
+import type { SessionCRStatus, SessionResource, TemplateResource } from '../../kubernetes/resources.js';
+import type { TemplateSpec } from '../types.js';
+import { toMillis } from './session-status.js';
+
+/** A replica's viewer count older than this is ignored (that replica died without saying goodbye). */
+export const VIEWERS_STALE_MS = 3 * 60_000;
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 3600;
+
+const iso = (v: Date | string | undefined): string | undefined => {
+  const ms = toMillis(v);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+};
+
+/** Open streams across replicas, and the latest moment any replica saw a viewer. */
+export function viewerSummary(status: SessionCRStatus | undefined, now: number): { connectedClients: number; lastActiveAt?: string } {
+  let count = 0;
+  let last = toMillis(status?.lastActiveAt);
+  for (const v of Object.values(status?.viewers ?? {})) {
+    const seen = toMillis(v.seenAt);
+    if (Number.isNaN(seen)) continue;
+    if (v.count > 0 && now - seen < VIEWERS_STALE_MS) count += v.count;
+    if (Number.isNaN(last) || seen > last) last = seen;
+  }
+  // Someone is watching right now: that is activity as of now.
+  if (count > 0) last = now;
+  return { connectedClients: count, ...(Number.isNaN(last) ? {} : { lastActiveAt: new Date(last).toISOString() }) };
+}
+
+export function sessionView(cr: SessionResource, now: number, expectedStartSeconds?: number): Session {
+  const st = cr.status ?? {};
+  const createdAt = iso(cr.metadata.creationTimestamp as Date | string | undefined) ?? new Date(now).toISOString();
+  const phase = st.phase ?? 'Pending';
+  const terminal = phase === 'Stopped' || phase === 'Failed';
+  const viewers = viewerSummary(st, now);
+  return {
+    id: cr.metadata.name!,
+    user: cr.spec.user,
+    template: cr.spec.template,
+    phase,
+    ...(st.message !== undefined ? { message: st.message } : phase === 'Pending' ? { message: 'Waiting for the cluster to create the desktop' } : {}),
+    ...(st.reason !== undefined ? { reason: st.reason } : {}),
+    createdAt,
+    phaseSince: iso(st.phaseSince) ?? createdAt,
+    ...(st.startedAt ? { startedAt: st.startedAt } : {}),
+    ...(viewers.lastActiveAt ? { lastActiveAt: viewers.lastActiveAt } : {}),
+    connectedClients: terminal ? 0 : viewers.connectedClients,
+    ...(expectedStartSeconds !== undefined ? { expectedStartSeconds } : {}),
+  };
+}
+
+export function templateSpecOf(t: TemplateResource): TemplateSpec {
+  const s = t.spec;
+  return {
+    name: t.metadata.name!,
+    displayName: s.displayName ?? t.metadata.name!,
+    description: s.description ?? '',
+    available: true,
+    protocols: ['vnc'],
+    idleTimeoutSeconds: s.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS,
+    ...(s.allowedUsers?.length ? { allowedUsers: [...s.allowedUsers] } : {}),
+    ...(s.allowedGroups?.length ? { allowedGroups: [...s.allowedGroups] } : {}),
+  };
+}
