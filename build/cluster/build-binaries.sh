@@ -6,12 +6,16 @@
 set -euo pipefail
 K8S_VERSION=${K8S_VERSION:-v1.35.4}
 KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
+# Kubernetes 1.35 needs etcd 3.5+: with Debian bookworm's etcd 3.4 the API server cannot serve "watch list"
+# streams (no RequestWatchProgress), kwok's watches keep failing, and pods wait 10-50 s to be marked Running
+# (measured; 30 ms with 3.5). So etcd is built from its Go module like the rest.
+ETCD_VERSION=${ETCD_VERSION:-v3.5.21}
 cache=${PORTHOLE_CLUSTER_CACHE:-$HOME/.cache/porthole/cluster}
 bin="$cache/$K8S_VERSION/bin"
 mkdir -p "$bin"
 
 need=()
-for b in kube-apiserver kube-controller-manager kube-scheduler kwok kwokctl; do [ -x "$bin/$b" ] || need+=("$b"); done
+for b in kube-apiserver kube-controller-manager kube-scheduler kwok kwokctl etcd; do [ -x "$bin/$b" ] || need+=("$b"); done
 if [ ${#need[@]} -eq 0 ]; then echo "$bin"; exit 0; fi
 command -v go >/dev/null || { echo "porthole: Go is needed to build the test control plane (apt-get install golang-go)" >&2; exit 1; }
 
@@ -53,4 +57,18 @@ done
 for b in kwok kwokctl; do
   [ -x "$bin/$b" ] || { echo "porthole: installing $b ${KWOK_VERSION}" >&2; GOBIN="$bin" go install "sigs.k8s.io/kwok/cmd/$b@${KWOK_VERSION}"; }
 done
+if [ ! -x "$bin/etcd" ]; then
+  # etcd's own go.mod files carry replace directives, so `go install etcd@version` refuses them: build the
+  # server's main package from a wrapper module, as for Kubernetes.
+  echo "porthole: building etcd ${ETCD_VERSION} (first time only; about a minute)" >&2
+  ework="$cache/etcd-${ETCD_VERSION}/src"
+  mkdir -p "$ework"
+  cd "$ework"
+  if [ ! -f go.mod ]; then
+    go mod init porthole.dev/etcd-build >/dev/null 2>&1
+    printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' > tools.go
+    go get "go.etcd.io/etcd/server/v3@${ETCD_VERSION}" >/dev/null 2>&1
+  fi
+  GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$bin/etcd" go.etcd.io/etcd/server/v3
+fi
 echo "$bin"

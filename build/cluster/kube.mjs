@@ -5,6 +5,7 @@
 //   node kube.mjs ensure-nodes CLUSTER_DIR POD_NET_OCTET N       N general KWOK nodes + 1 GPU node (idempotent)
 //   node kube.mjs wait-nodes   CLUSTER_DIR TIMEOUT_S            every node Ready=True
 //   node kube.mjs wait-sa      CLUSTER_DIR TIMEOUT_S            the controller manager made default/default
+//   node kube.mjs ensure-storage CLUSTER_DIR                      a default StorageClass (hostPath provisioner)
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
@@ -141,6 +142,25 @@ switch (cmd) {
       return r.status === 200 || `serviceaccount ${r.status}`;
     });
     break;
+  case 'ensure-storage': {
+    // The controller manager runs with --enable-hostpath-provisioner (kwokctl.yaml): PVCs of this class get
+    // a hostPath PV on this machine, as a CSI driver would give a real volume. Default, so home PVCs that
+    // name no class bind too.
+    const body = {
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+      provisioner: 'kubernetes.io/host-path',
+      reclaimPolicy: 'Delete',
+      volumeBindingMode: 'Immediate',
+    };
+    const r = await api('POST', '/apis/storage.k8s.io/v1/storageclasses', body);
+    if (r.status !== 201 && r.status !== 409) {
+      console.error(`porthole-cluster: creating the StorageClass: ${r.status} ${r.body}`);
+      process.exit(1);
+    }
+    break;
+  }
   default:
     console.error(`porthole-cluster: unknown command ${cmd}`);
     process.exit(2);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts (or finds running) a real Kubernetes control plane on 127.0.0.1 for tests and development:
-# Debian's etcd, kube-apiserver / kube-controller-manager / kube-scheduler built by build-binaries.sh, and the
+# etcd, kube-apiserver / kube-controller-manager / kube-scheduler built by build-binaries.sh, and the
 # kwok controller with fake nodes, all started by `kwokctl --runtime binary` from local files (no downloads).
 # RBAC authorization and the default admission plugins (PodSecurity among them) are on.
 #
@@ -13,7 +13,7 @@
 #                           $PORTHOLE_CLUSTER_DIR/clusters/$PORTHOLE_CLUSTER_NAME
 #   PORTHOLE_CLUSTER_NODES  number of general KWOK nodes (default 2); one GPU node is always added
 #   PORTHOLE_CLUSTER_POD_NET second octet of the pod network 127.X.0.0/16 (default derived from the name)
-#   PORTHOLE_ETCD_BINARY    etcd to run (default: etcd on PATH, Debian's etcd-server)
+#   PORTHOLE_ETCD_BINARY    etcd to run (default: the etcd 3.5 build-binaries.sh builds; Debian's 3.4 is too old)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 log() { echo "porthole-cluster: $*" >&2; }
@@ -28,11 +28,8 @@ pod_net=${PORTHOLE_CLUSTER_POD_NET:-$((16 + $(printf %s "$name" | cksum | cut -d
 
 started=$(date +%s%N)
 bin=$("$here/build-binaries.sh")
-etcd=${PORTHOLE_ETCD_BINARY:-$(command -v etcd || true)}
-if [ -z "$etcd" ] || [ ! -x "$etcd" ]; then
-  log "etcd is not installed: apt-get install etcd-server (or: bash scripts/ensure-deps.sh test)"
-  exit 1
-fi
+etcd=${PORTHOLE_ETCD_BINARY:-$bin/etcd}
+[ -x "$etcd" ] || { log "no etcd at $etcd"; exit 1; }
 
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
@@ -84,5 +81,6 @@ node "$here/kube.mjs" wait-ready "$dir" 120
 node "$here/kube.mjs" ensure-nodes "$dir" "$pod_net" "$nodes"
 node "$here/kube.mjs" wait-nodes "$dir" 60
 node "$here/kube.mjs" wait-sa "$dir" 60
+node "$here/kube.mjs" ensure-storage "$dir"
 log "cluster $name ready in $(( ($(date +%s%N) - started) / 1000000 )) ms; logs in $dir/logs"
 echo "KUBECONFIG=$kubeconfig"
