@@ -18,5 +18,11 @@ export async function setup(project: TestProject) {
 }
 
 export async function teardown() {
-  await cluster?.stop();
+  if (!cluster) return;
+  // For a post-mortem: keep the cluster, its logs and what the tests left (docs/cluster.md).
+  if (process.env.PORTHOLE_KEEP_CLUSTER) {
+    console.error(`porthole: kept cluster ${cluster.name}: KUBECONFIG=${cluster.kubeconfig}; logs beside it in logs/; remove with PORTHOLE_CLUSTER_NAME=${cluster.name} npm run cluster:down`);
+    return;
+  }
+  await cluster.stop();
 }
