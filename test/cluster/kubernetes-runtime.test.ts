@@ -4,7 +4,7 @@
  * real agent processes for the HTTP API, several replicas and a SIGKILL. Each test has its own
  * namespace, so the tests run concurrently.
  */
-import { ApiextensionsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -183,6 +183,53 @@ describe.concurrent('kubernetes runtime on a real control plane', { timeout: 150
     const failed = await phaseOf(r, session.id, ['Failed']);
     expect(failed.reason).toBe('Unschedulable');
     expect(failed.message).toMatch(/0\/\d+ nodes are available/);
+  });
+
+  it('a ResourceQuota with no room for Secrets or PVCs makes the session Failed/Quota with a sentence, not Pending forever', async () => {
+    for (const [resource, what] of [['secrets', /VNC Secret/], ['persistentvolumeclaims', /home folder/]] as const) {
+      const ns = await namespace(`kr-quota-${resource.slice(0, 3)}`);
+      await template(ns, 'xfce');
+      await core.createNamespacedResourceQuota({ namespace: ns, body: { metadata: { name: 'none' }, spec: { hard: { [resource]: '0' } } } });
+      // The quota controller must have computed usage before the admission plugin enforces it.
+      await waitFor('quota status', async () => ((await core.readNamespacedResourceQuota({ name: 'none', namespace: ns })).status?.hard ? true : undefined));
+      const r = await runtime(ns);
+      const { session } = await r.startOrGet('quinn', 'xfce');
+      const failed = await phaseOf(r, session.id, ['Failed']);
+      expect(failed.reason).toBe('Quota');
+      expect(failed.message).toMatch(what);
+      expect(failed.message).toMatch(/exceeded quota/);
+      expect(failed.message).toMatch(/Stop another desktop, or ask an administrator to raise the quota/);
+      expect(await pods(ns)).toHaveLength(0);
+    }
+  });
+
+  it('a start that cannot go on (an earlier pod of the name stuck Terminating) ends as Failed/Timeout at the deadline', async () => {
+    const ns = await namespace('kr-stuck');
+    await template(ns, 'xfce');
+    const id = sessionName('tess', 'xfce');
+    // An un-owned pod of the session's name, held by a finalizer after its delete: Terminating for good.
+    await core.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { name: id, labels: { 'app.kubernetes.io/managed-by': 'porthole-agent' }, finalizers: ['porthole.dev/test-hold'] },
+        spec: { nodeSelector: { 'porthole.dev/no-such-node': 'true' }, containers: [{ name: 'desktop', image: 'registry.example/x:1' }] },
+      },
+    });
+    await core.deleteNamespacedPod({ name: id, namespace: ns });
+    try {
+      const r = await runtime(ns, { startTimeoutMs: 4000 });
+      const { session } = await r.startOrGet('tess', 'xfce');
+      const pending = await waitFor('waiting for the previous pod', async () => {
+        const s = await r.get(session.id);
+        return s?.message?.includes('previous desktop') ? s : undefined;
+      }, SLOW);
+      expect(pending.phase).toBe('Pending');
+      const failed = await phaseOf(r, session.id, ['Failed']);
+      expect(failed.reason).toBe('Timeout');
+      expect(failed.message).toMatch(/did not start within 4 seconds \(its pod was never created; last error: the previous pod .* is still being deleted\)/);
+    } finally {
+      await core.patchNamespacedPod({ name: id, namespace: ns, body: { metadata: { finalizers: null } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    }
   });
 
   it('a warm pool hands a start a running pod at once and refills itself', async () => {

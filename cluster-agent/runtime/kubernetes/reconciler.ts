@@ -12,7 +12,7 @@ import { buildHomeClaim, buildSessionPod, buildVncSecret, buildWarmPod, buildWar
 import { recordEvent, transitionEvent } from './events.js';
 import type { Caches } from './informers.js';
 import { apiMessage, isConflict, isNotFound, mergePatch, statusOf, type KubeClients } from './kube-client.js';
-import { deriveStatus, nextDeadline, statusChanged, statusPatch, TERMINAL, type DerivedStatus } from './session-status.js';
+import { deriveStatus, nextDeadline, statusChanged, statusPatch, TERMINAL, timedOut, type DerivedStatus } from './session-status.js';
 import { planWarmPool, warmPodName } from './warm-pool.js';
 import type { HandlerResult } from './work-queue.js';
 
@@ -42,11 +42,18 @@ function bestPod(pods: V1Pod[]): V1Pod | undefined {
   return [...pods].sort((a, b) => score(a) - score(b) || String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp)))[0];
 }
 
+function tag(err: unknown, what: string): unknown {
+  if (err !== null && typeof err === 'object') (err as { porthole?: string }).porthole = what;
+  return err;
+}
+
 export class Reconciler {
   /** pods created or deleted by us that the cache has not shown yet (client-go's "expectations") */
   private readonly expectCreated = new Map<string, Set<string>>();
   private readonly expectDeleted = new Set<string>();
   private readonly warmSecretsDone = new Set<string>();
+  /** per session: the error that keeps a start from going on (said in the Timeout message) */
+  private readonly lastErrors = new Map<string, string>();
 
   constructor(private readonly ctx: ReconcilerContext) {}
 
@@ -60,7 +67,10 @@ export class Reconciler {
   private async reconcileSession(name: string): Promise<HandlerResult> {
     const { caches, namespace } = this.ctx;
     const session = caches.sessions.get(name, namespace);
-    if (!session || session.metadata.deletionTimestamp) return; // the garbage collector removes what it owned
+    if (!session || session.metadata.deletionTimestamp) {
+      this.lastErrors.delete(name);
+      return; // the garbage collector removes what it owned
+    }
     const uid = session.metadata.uid;
     const owned = caches.pods.list().filter((p) => ownedBy(p, uid));
     const live = owned.filter((p) => !p.metadata?.deletionTimestamp);
@@ -75,12 +85,21 @@ export class Reconciler {
 
     let pod = bestPod(live);
     for (const extra of live.filter((p) => p !== pod)) await this.deletePod(extra.metadata!.name!);
-    let createError: { status: number; message: string } | undefined;
+    let createError: { status: number; message: string; what: string } | undefined;
 
     if (!pod && phase !== 'Running') {
+      // The deadline first: whatever below keeps failing or waiting, the session ends in time.
+      const input = { session, now: this.ctx.now(), startTimeoutMs: this.ctx.startTimeoutMs, ...this.lastErrorOf(name) };
+      const expired = timedOut(input);
+      if (expired) {
+        this.lastErrors.delete(name);
+        return this.writeStatus(session, expired);
+      }
+      const untilDeadline = nextDeadline(session, this.ctx.startTimeoutMs, this.ctx.now()) ?? Infinity;
+      const requeue = (ms: number): HandlerResult => ({ requeueAfterMs: Math.min(ms, untilDeadline + 50) });
       const claimAt = session.metadata.annotations?.[WARM_CLAIM_ANNOTATION];
       const sinceCreate = this.ctx.now() - Date.parse(String(session.metadata.creationTimestamp));
-      if (claimAt && sinceCreate < WARM_CLAIM_GRACE_MS) return { requeueAfterMs: WARM_CLAIM_GRACE_MS - sinceCreate };
+      if (claimAt && sinceCreate < WARM_CLAIM_GRACE_MS) return requeue(WARM_CLAIM_GRACE_MS - sinceCreate);
       const template = caches.templates.get(session.spec.template, namespace);
       if (!template) {
         return this.writeStatus(session, { phase: 'Failed', reason: 'TemplateNotFound', message: `The template "${session.spec.template}" no longer exists. Ask an administrator, or pick another desktop.` });
@@ -89,20 +108,27 @@ export class Reconciler {
       const previous = caches.pods.get(name, namespace);
       if (previous && !ownedBy(previous, uid)) {
         if (!previous.metadata?.deletionTimestamp && !(previous.metadata?.ownerReferences?.length)) await this.deletePod(name);
+        this.lastErrors.set(name, `the previous pod ${name} of this name is still being deleted`);
         await this.writeStatus(session, { phase: 'Pending', message: 'Waiting for the previous desktop of this name to finish ending' });
-        return { requeueAfterMs: 1000 };
+        return requeue(1000);
       }
-      await this.ensureVncSecret(session);
-      await this.ensureHome(session.spec.user);
       try {
+        await this.ensureVncSecret(session);
+        await this.ensureHome(session.spec.user);
         const created = await this.ctx.clients.core.createNamespacedPod({ namespace, body: buildSessionPod({ session, template, namespace }) });
         this.ctx.log.info({ session: name, pod: created.metadata?.name }, 'created desktop pod');
         pod = created;
+        this.lastErrors.delete(name);
       } catch (err) {
         const status = statusOf(err);
-        if (isConflict(err)) return { requeueAfterMs: 500 }; // exists already; the cache will show it
-        if (status === 403 || status === 422 || status === 400) createError = { status, message: apiMessage(err) };
-        else throw err;
+        const what = (err as { porthole?: string }).porthole ?? "the desktop's pod";
+        if (isConflict(err) && what === "the desktop's pod") return requeue(500); // exists already; the cache will show it
+        if (status === 403 || status === 422 || status === 400) createError = { status, message: apiMessage(err), what };
+        else {
+          // 500, 429, a webhook down, a Secret not collected yet: retried with backoff until the deadline.
+          this.lastErrors.set(name, `${what}: ${apiMessage(err)}`);
+          throw Object.assign(err as object, { retryWithinMs: untilDeadline + 50 });
+        }
       }
     }
 
@@ -137,15 +163,24 @@ export class Reconciler {
     }
   }
 
+  private lastErrorOf(name: string): { lastError?: string } {
+    const e = this.lastErrors.get(name);
+    return e ? { lastError: e } : {};
+  }
+
+  /** Errors are tagged with what was being made, for the session's message. */
   private async ensureVncSecret(session: SessionResource): Promise<void> {
     const body = buildVncSecret(session, this.ctx.namespace, newVncPassword());
+    const what = "the desktop's VNC Secret";
     try {
       await this.ctx.clients.core.createNamespacedSecret({ namespace: this.ctx.namespace, body });
     } catch (err) {
-      if (!isConflict(err)) throw err;
-      const existing = await this.ctx.clients.core.readNamespacedSecret({ name: body.metadata!.name!, namespace: this.ctx.namespace });
+      if (!isConflict(err)) throw tag(err, what);
+      const existing = await this.ctx.clients.core.readNamespacedSecret({ name: body.metadata!.name!, namespace: this.ctx.namespace }).catch((e: unknown) => {
+        throw tag(e, what);
+      });
       // An earlier Session's Secret of the same name, not yet collected: wait for the garbage collector.
-      if (!ownedBy(existing, session.metadata.uid)) throw new Error(`Secret ${body.metadata!.name} still belongs to an earlier session; waiting for it to be collected`);
+      if (!ownedBy(existing, session.metadata.uid)) throw tag(new Error(`Secret ${body.metadata!.name} still belongs to an earlier session; waiting for it to be collected`), what);
     }
   }
 
@@ -153,7 +188,7 @@ export class Reconciler {
     try {
       await this.ctx.clients.core.createNamespacedPersistentVolumeClaim({ namespace: this.ctx.namespace, body: buildHomeClaim(user, this.ctx.namespace) });
     } catch (err) {
-      if (!isConflict(err)) throw err;
+      if (!isConflict(err)) throw tag(err, 'the home folder (PersistentVolumeClaim)');
     }
   }
 

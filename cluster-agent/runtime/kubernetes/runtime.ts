@@ -122,7 +122,11 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
         for (const s of caches.sessions.list()) queue.add(`session:${s.metadata.name}`);
         for (const t of caches.templates.list()) queue.add(`template:${t.metadata!.name}`);
       },
-      onStoppedLeading: () => queue.stop(),
+      // Nothing new starts, and the reconciles already running finish before close() hands the Lease back.
+      onStoppedLeading: async () => {
+        queue.stop();
+        await queue.drain();
+      },
     });
     this.elector.start();
   }
@@ -256,8 +260,10 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.queue?.stop();
+    // The elector stops the queue and waits for running reconciles before it releases the Lease.
     await this.elector?.stop();
+    this.queue?.stop();
+    await this.queue?.drain();
     this.viewers?.close();
     if (this.caches) await Promise.all([this.caches.sessions.stop(), this.caches.templates.stop(), this.caches.pods.stop()]);
   }

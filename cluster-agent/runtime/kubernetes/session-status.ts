@@ -23,8 +23,10 @@ export interface StatusInput {
   pod?: V1Pod;
   now: number;
   startTimeoutMs: number;
-  /** the API server refused to create the pod (e.g. 403 exceeded quota) */
-  createError?: { status: number; message: string };
+  /** the API server refused to create the pod, its Secret or its home PVC (e.g. 403 exceeded quota) */
+  createError?: { status: number; message: string; what?: string };
+  /** the last error of an earlier reconcile (said in the Timeout message) */
+  lastError?: string;
 }
 
 /** Timestamps come as strings from watches and as Dates from typed lists; both are fine here. */
@@ -77,11 +79,12 @@ export function deriveStatus(input: StatusInput): DerivedStatus {
 
   if (input.createError) {
     const { status, message } = input.createError;
-    if (status === 403 && /exceeded quota/i.test(message)) {
-      return failed('Quota', `The namespace's resource quota has no room for this desktop (${message}). Stop another desktop, or ask an administrator to raise the quota.`);
+    const what = input.createError.what ?? "the desktop's pod";
+    if (isQuotaError(status, message)) {
+      return failed('Quota', `The namespace's resource quota has no room for ${what} (${message}). Stop another desktop, or ask an administrator to raise the quota.`);
     }
     if (status === 403 || status === 422 || status === 400) {
-      return failed('Rejected', `The cluster refused the desktop's pod (${message}). ${ADMIN_HINT}`);
+      return failed('Rejected', `The cluster refused ${what} (${message}). ${ADMIN_HINT}`);
     }
   }
 
@@ -139,8 +142,19 @@ export function deriveStatus(input: StatusInput): DerivedStatus {
   return { phase: 'Starting', ...ids, message: 'Starting the desktop' };
 }
 
-/** Failed/Timeout (or Unschedulable with the scheduler's words) once past the start deadline. */
-function timedOut(input: StatusInput): DerivedStatus | undefined {
+/** A create refused by a ResourceQuota (403 "exceeded quota"). */
+export function isQuotaError(status: number | undefined, message: string): boolean {
+  return status === 403 && /exceeded quota/i.test(message);
+}
+
+/**
+ * Failed/Timeout (or Unschedulable with the scheduler's words) once past the start deadline; undefined
+ * before it. The reconciler asks this first on every pass of a session without a pod, so a session
+ * whose Secret, PVC or pod cannot be made (errors retried with backoff) still ends.
+ */
+export function timedOut(input: StatusInput): DerivedStatus | undefined {
+  const phase = input.session.status?.phase ?? 'Pending';
+  if (phase !== 'Pending' && phase !== 'Starting') return undefined;
   const created = toMillis(input.session.metadata.creationTimestamp as Date | string | undefined);
   if (Number.isNaN(created) || input.now < created + input.startTimeoutMs) return undefined;
   const pod = input.pod;
@@ -155,7 +169,9 @@ function timedOut(input: StatusInput): DerivedStatus | undefined {
       ...ids,
     };
   }
-  const where = !pod ? 'its pod was never created' : !pod.spec?.nodeName ? 'it was never placed on a node' : 'it did not become ready';
+  const where = !pod
+    ? `its pod was never created${input.lastError ? `; last error: ${input.lastError}` : ''}`
+    : !pod.spec?.nodeName ? 'it was never placed on a node' : 'it did not become ready';
   return { phase: 'Failed', reason: 'Timeout', message: `The desktop did not start within ${limit} seconds (${where}). ${RESTART_HINT}`, ...ids };
 }
 

@@ -34,6 +34,7 @@ export class WorkQueue {
   private readonly max: number;
   private readonly concurrency: number;
   private idleWaiters: (() => void)[] = [];
+  private drainWaiters: (() => void)[] = [];
 
   constructor(
     private readonly handler: (key: string) => Promise<HandlerResult>,
@@ -93,6 +94,15 @@ export class WorkQueue {
     this.timers.set(key, t);
   }
 
+  /**
+   * Resolves when no handler is running. After stop() nothing new starts, so this is "every reconcile
+   * begun while leading has finished": a leader waits for it before handing the Lease back.
+   */
+  drain(): Promise<void> {
+    if (this.active.size === 0) return Promise.resolve();
+    return new Promise((ok) => this.drainWaiters.push(ok));
+  }
+
   /** Resolves when nothing is queued or being processed (tests). Scheduled retries do not count. */
   idle(): Promise<void> {
     if (this.queue.length === 0 && this.active.size === 0) return Promise.resolve();
@@ -105,6 +115,11 @@ export class WorkQueue {
       this.queued.delete(key);
       this.active.add(key);
       void this.process(key);
+    }
+    if (this.active.size === 0 && this.drainWaiters.length > 0) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of waiters) w();
     }
     if (this.queue.length === 0 && this.active.size === 0) {
       const waiters = this.idleWaiters;
@@ -122,7 +137,10 @@ export class WorkQueue {
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
       this.opts.onError?.(key, err, n);
-      if (this.running) this.addAfter(key, backoffDelay(n, this.base, this.max));
+      // A handler may ask for its retry no later than a deadline of its own (a session's start timeout).
+      const cap = (err as { retryWithinMs?: unknown } | null)?.retryWithinMs;
+      const delay = Math.min(backoffDelay(n, this.base, this.max), typeof cap === 'number' ? cap : Infinity);
+      if (this.running) this.addAfter(key, delay);
     } finally {
       this.active.delete(key);
       if (this.dirty.delete(key)) this.add(key);
