@@ -45,6 +45,11 @@ export interface Runtime extends EventEmitter {
   setConnectedClients(id: string, count: number): Promise<void>;
   /** stop watching; desktops keep running so the next agent adopts them */
   close(): Promise<void>;
+  /**
+   * Whether this replica can serve right now (e.g. its caches of the cluster are current); /readyz
+   * answers 503 with `message` when not ok. Optional; additive: absent means healthy once init() ran.
+   */
+  healthy?(): { ok: boolean; message: string };
 }
 
 /**

@@ -10,10 +10,12 @@ export async function probeRoutes(app: FastifyInstance, deps: AgentDeps): Promis
   r.get(
     '/readyz',
     { schema: { summary: 'The runtime is initialised and requests can be served', tags: ['probes'], response: { 200: Health, 503: Health } } },
-    async (_req, reply) =>
-      deps.isReady()
-        ? { status: 'ok' as const, checks: { runtime: `${deps.runtime.kind}: ready` } }
-        : reply.code(503).send({ status: 'not_ready', checks: { runtime: `${deps.runtime.kind}: initialising` } }),
+    async (_req, reply) => {
+      if (!deps.isReady()) return reply.code(503).send({ status: 'not_ready', checks: { runtime: `${deps.runtime.kind}: initialising` } });
+      const health = deps.runtime.healthy?.();
+      if (health && !health.ok) return reply.code(503).send({ status: 'not_ready', checks: { runtime: `${deps.runtime.kind}: ${health.message}` } });
+      return { status: 'ok' as const, checks: { runtime: `${deps.runtime.kind}: ready` } };
+    },
   );
   r.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['probes'] } }, async (_req, reply) => {
     return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());

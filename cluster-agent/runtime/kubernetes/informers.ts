@@ -13,7 +13,23 @@ import type { KubeClients } from './kube-client.js';
 
 export type Change<T> = (kind: 'add' | 'update' | 'delete', obj: T) => void;
 
-/** A ListWatch that restarts itself after errors (with backoff) and can be awaited until first listed. */
+/** A cache whose watch has been failing (and not re-established) this long makes the replica not ready. */
+export const CACHE_UNHEALTHY_AFTER_MS = 15_000;
+
+export interface CacheHealth {
+  ok: boolean;
+  /** since when the watch has been failing without coming back (undefined: it is fine) */
+  failingSince?: number;
+  lastError?: string;
+}
+
+/**
+ * A ListWatch that restarts itself after errors (with backoff) and can be awaited until first listed.
+ * Two ways a ListWatch fails: the list or an open watch fails (its 'error' event), or `start()` itself
+ * rejects (opening the watch threw, e.g. credentials could not be read) with no event: both restart.
+ * A dead connection that says nothing is found by the watch's TCP keepalive (client-node sets 30 s),
+ * which ends the watch with an error.
+ */
 export class Cache<T extends KubernetesObject> {
   readonly lw: ListWatch<T>;
   private synced = false;
@@ -21,6 +37,8 @@ export class Cache<T extends KubernetesObject> {
   private stopped = false;
   private lastError: unknown;
   private lastErrorAt = 0;
+  private errorCount = 0;
+  private failingSince?: number;
   private restartTimer?: NodeJS.Timeout;
 
   constructor(
@@ -31,7 +49,7 @@ export class Cache<T extends KubernetesObject> {
     private readonly log: Logger,
     labelSelector?: string,
   ) {
-    this.lw = new ListWatch<T>(path, new Watch(clients.kc), listFn, false, labelSelector);
+    this.lw = new ListWatch<T>(path, neverRejecting(new Watch(clients.kc)), listFn, false, labelSelector);
     this.lw.on('connect', () => undefined);
     this.lw.on('error', (err: unknown) => this.onError(err));
   }
@@ -47,7 +65,7 @@ export class Cache<T extends KubernetesObject> {
     const deadline = Date.now() + timeoutMs;
     for (let attempt = 1; ; attempt++) {
       this.lastError = undefined;
-      await this.lw.start();
+      await this.lw.start().catch((err: unknown) => (this.lastError = err ?? new Error('the watch could not be started')));
       if (this.lastError === undefined) {
         this.synced = true;
         this.failures = 0;
@@ -60,6 +78,17 @@ export class Cache<T extends KubernetesObject> {
 
   get isSynced(): boolean {
     return this.synced;
+  }
+
+  /** Not ok once the watch has been failing for `unhealthyAfterMs` without coming back. */
+  health(now = Date.now(), unhealthyAfterMs = CACHE_UNHEALTHY_AFTER_MS): CacheHealth {
+    if (this.failingSince === undefined) return { ok: true };
+    const err = this.lastError;
+    return {
+      ok: now - this.failingSince < unhealthyAfterMs,
+      failingSince: this.failingSince,
+      ...(err !== undefined ? { lastError: err instanceof Error ? err.message : String(err) } : {}),
+    };
   }
 
   list(): T[] {
@@ -78,7 +107,9 @@ export class Cache<T extends KubernetesObject> {
 
   private onError(err: unknown): void {
     this.lastError = err;
+    this.errorCount++;
     if (!this.synced || this.stopped) return; // start() handles its own retries
+    this.failingSince ??= Date.now();
     // The ListWatch does not restart itself after an error; the cache would go stale silently.
     if (Date.now() - this.lastErrorAt > 60_000) this.failures = 0;
     this.lastErrorAt = Date.now();
@@ -87,10 +118,34 @@ export class Cache<T extends KubernetesObject> {
     this.log.warn({ err, cache: this.what, retryInMs: delay }, 'watch failed; restarting');
     this.restartTimer = setTimeout(() => {
       if (this.stopped) return;
-      this.lw.start().catch(() => undefined); // a failure comes back through onError
+      const errorsBefore = this.errorCount;
+      this.lw.start().then(
+        () => {
+          // start() resolves once the list and the watch request went through, or after reporting an error.
+          if (this.errorCount === errorsBefore) this.failingSince = undefined;
+        },
+        // Rejected without an 'error' event (opening the watch threw): restart all the same.
+        (e: unknown) => this.onError(e ?? new Error('the watch could not be restarted')),
+      );
     }, delay);
     this.restartTimer.unref();
   }
+}
+
+/**
+ * ListWatch restarts a watch that ended by itself from inside the old watch's done callback, without
+ * catching: a watch() that rejects there (rather than calling done with the error) would be an
+ * unhandled rejection and a cache that silently stops. Turn such a rejection into done(err), which
+ * ListWatch reports as an 'error' event, which restarts the cache.
+ */
+function neverRejecting(watch: Watch): Watch {
+  return {
+    watch: (path: string, query: Parameters<Watch['watch']>[1], cb: Parameters<Watch['watch']>[2], done: (err: unknown) => void) =>
+      watch.watch(path, query, cb, done).catch((err: unknown) => {
+        done(err ?? new Error('the watch could not be opened'));
+        return new AbortController();
+      }),
+  } as unknown as Watch;
 }
 
 /** Typed lists deserialize into models (Dates, renamed fields); turn them back into wire form. */

@@ -105,7 +105,14 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
     caches.templates.on((_kind, t) => queue.add(`template:${t.metadata!.name}`));
     caches.pods.on((_kind, p) => this.onPod(p, queue));
     const timeout = this.opts.syncTimeoutMs ?? 30_000;
-    await Promise.all([caches.sessions.start(timeout), caches.templates.start(timeout), caches.pods.start(timeout)]);
+    const all = [caches.sessions, caches.templates, caches.pods];
+    const started = await Promise.allSettled(all.map((c) => c.start(timeout)));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      // No watch may outlive a failed init (it would keep the process and the API server busy).
+      await Promise.all(all.map((c) => c.stop()));
+      throw failed.reason;
+    }
     this.caches = caches;
     this.queue = queue;
     this.viewers = new ViewerReports(this.clients, this.ns, this.identity, this.log);
@@ -129,6 +136,19 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
       },
     });
     this.elector.start();
+  }
+
+  /** Not ok when a cache's watch has been failing for a while: this replica's answers would be stale. */
+  healthy(): { ok: boolean; message: string } {
+    if (!this.caches) return { ok: false, message: 'not initialised' };
+    const bad = Object.entries(this.caches)
+      .map(([name, c]) => ({ name, h: (c as Caches['pods']).health() }))
+      .filter((x) => !x.h.ok);
+    if (bad.length === 0) return { ok: true, message: 'ready' };
+    return {
+      ok: false,
+      message: bad.map(({ name, h }) => `the ${name} watch has failed for ${Math.round((Date.now() - h.failingSince!) / 1000)} s (${h.lastError ?? 'no detail'})`).join('; '),
+    };
   }
 
   get isLeader(): boolean {
