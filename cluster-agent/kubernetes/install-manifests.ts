@@ -17,7 +17,7 @@ import { ObjectSerializer } from '@kubernetes/client-node/dist/serializer.js';
 import { stringify } from 'yaml';
 import { sessionCrd, templateCrd } from './crds.js';
 import { xfceTemplate } from './default-templates.js';
-import { AGENT_NAME, GROUP, LABELS, SESSION_PLURAL, TEMPLATE_PLURAL, VNC_PORT } from './resources.js';
+import { AGENT_NAME, DESKTOP_NAME, GROUP, LABELS, SESSION_PLURAL, TEMPLATE_PLURAL, VNC_PORT } from './resources.js';
 
 export const DEFAULT_NAMESPACE = 'porthole';
 export const DEFAULT_AGENT_IMAGE = 'ghcr.io/porthole-dev/porthole-agent:0.1.0';
@@ -136,7 +136,10 @@ export function installObjects(opts: ManifestOptions = {}): { type: string; obje
     metadata: meta(AGENT_NAME),
     spec: { selector: agentSelector, ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }] },
   };
-  const sessionPods = { matchExpressions: [{ key: LABELS.session, operator: 'Exists' }] };
+  // Every desktop pod: a session's, and a warm-pool pod not yet claimed (it has no session label but
+  // already runs a VNC server). Both builders in session-objects.ts set these two labels, after the
+  // template's podLabels, so a template cannot take its pods out of the policy.
+  const sessionPods = { matchLabels: { [LABELS.name]: DESKTOP_NAME, [LABELS.component]: 'session' } };
   const denyAll: V1NetworkPolicy = {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',

@@ -31,6 +31,8 @@ export const LABELS = {
 export const USER_ANNOTATION = 'porthole.dev/user-name';
 
 export const AGENT_NAME = 'porthole-agent';
+/** app.kubernetes.io/name of every desktop pod (session and warm-pool); the NetworkPolicies select on it. */
+export const DESKTOP_NAME = 'porthole-desktop';
 
 export type Quantity = string | number;
 

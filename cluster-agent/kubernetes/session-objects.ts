@@ -8,6 +8,7 @@ import { vncPasswordFile } from '../vnc/des.js';
 import {
   API_VERSION,
   AGENT_NAME,
+  DESKTOP_NAME,
   homeClaimName,
   LABELS,
   USER_ANNOTATION,
@@ -30,7 +31,7 @@ export const SECRET_PASSWD_FILE_KEY = 'passwd';
 
 export function sessionLabels(session: SessionResource): Record<string, string> {
   return {
-    [LABELS.name]: 'porthole-desktop',
+    [LABELS.name]: DESKTOP_NAME,
     [LABELS.partOf]: 'porthole',
     [LABELS.managedBy]: AGENT_NAME,
     [LABELS.component]: 'session',
@@ -126,7 +127,7 @@ export function buildWarmPod(template: TemplateResource, namespace: string, name
       namespace,
       labels: {
         ...t.podLabels,
-        [LABELS.name]: 'porthole-desktop',
+        [LABELS.name]: DESKTOP_NAME,
         [LABELS.partOf]: 'porthole',
         [LABELS.managedBy]: AGENT_NAME,
         [LABELS.component]: 'session',

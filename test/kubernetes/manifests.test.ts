@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseCommand } from '../../cluster-agent/agent/args.js';
+import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
 import { agentRules, renderManifestsYaml } from '../../cluster-agent/kubernetes/install-manifests.js';
+import { sessionName } from '../../cluster-agent/kubernetes/resources.js';
+import { buildSession, buildSessionPod, buildWarmPod } from '../../cluster-agent/kubernetes/session-objects.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed YAML is walked freely in assertions
 type Obj = Record<string, any>;
@@ -106,7 +109,19 @@ describe('porthole-agent manifests', () => {
   it('NetworkPolicies deny ingress to session pods except 5901 from agent pods; PDB keeps one agent', () => {
     const all = docs();
     const [deny, allow] = find(all, 'NetworkPolicy');
-    expect(deny!.spec).toEqual({ podSelector: { matchExpressions: [{ key: 'porthole.dev/session', operator: 'Exists' }] }, policyTypes: ['Ingress'] });
+    expect(deny!.spec).toEqual({ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'porthole-desktop', 'app.kubernetes.io/component': 'session' } }, policyTypes: ['Ingress'] });
+    expect(allow!.spec.podSelector).toEqual(deny!.spec.podSelector);
+    // Both policies cover a session's pod and a warm-pool pod (no session label yet, VNC already up),
+    // even when the template tries to relabel its pods; the agent's own pods are not covered.
+    const t = xfceTemplate('porthole');
+    t.metadata.uid = 'tuid';
+    t.spec.podLabels = { 'app.kubernetes.io/name': 'other', 'app.kubernetes.io/component': 'other' };
+    const s = buildSession(sessionName('alice', 'xfce'), 'porthole', 'alice', 'xfce');
+    s.metadata.uid = 'suid';
+    const selects = (labels: Record<string, string> | undefined) => Object.entries(deny!.spec.podSelector.matchLabels).every(([k, v]) => labels?.[k] === v);
+    expect(selects(buildSessionPod({ session: s, template: t, namespace: 'porthole' }).metadata?.labels)).toBe(true);
+    expect(selects(buildWarmPod(t, 'porthole', 'warm-xfce-1').metadata?.labels)).toBe(true);
+    expect(selects(find(all, 'Deployment')[0]!.spec.template.metadata.labels)).toBe(false);
     expect(allow!.spec.ingress).toEqual([{ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'porthole-agent' } } }], ports: [{ protocol: 'TCP', port: 5901 }] }]);
     const dep = find(all, 'Deployment')[0]!;
     expect(dep.spec.template.metadata.labels).toMatchObject(allow!.spec.ingress[0].from[0].podSelector.matchLabels);
