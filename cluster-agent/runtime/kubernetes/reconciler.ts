@@ -42,15 +42,29 @@ function bestPod(pods: V1Pod[]): V1Pod | undefined {
   return [...pods].sort((a, b) => score(a) - score(b) || String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp)))[0];
 }
 
+/** client-go's ExpectationsTimeout: 5 minutes there; a minute is plenty for one namespace's watch. */
+export const EXPECTATION_TTL_MS = 60_000;
+
+/** Pure: the expected-create entries still worth waiting for (not seen yet, not older than the TTL). */
+export function pruneExpectations(expected: Map<string, number> | undefined, seen: (name: string) => boolean, now: number, ttlMs = EXPECTATION_TTL_MS): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [name, at] of expected ?? []) if (!seen(name) && now - at < ttlMs) out.set(name, at);
+  return out;
+}
+
 function tag(err: unknown, what: string): unknown {
   if (err !== null && typeof err === 'object') (err as { porthole?: string }).porthole = what;
   return err;
 }
 
 export class Reconciler {
-  /** pods created or deleted by us that the cache has not shown yet (client-go's "expectations") */
-  private readonly expectCreated = new Map<string, Set<string>>();
-  private readonly expectDeleted = new Set<string>();
+  /**
+   * Pods created or deleted by us that the cache has not shown yet (client-go's "expectations"), with
+   * when: an expectation older than EXPECTATION_TTL_MS is dropped (a create whose event never came,
+   * or whose pod was deleted before we saw it, must not hold the pool below size for ever).
+   */
+  private readonly expectCreated = new Map<string, Map<string, number>>();
+  private readonly expectDeleted = new Map<string, number>();
   private readonly warmSecretsDone = new Set<string>();
   /** per session: the error that keeps a start from going on (said in the Timeout message) */
   private readonly lastErrors = new Map<string, string>();
@@ -78,13 +92,13 @@ export class Reconciler {
 
     if (TERMINAL.has(phase) || phase === 'Stopping') {
       // Ended: the pod goes (the home PVC stays; Secret goes with the Session).
-      await Promise.all(live.map((p) => this.deletePod(p.metadata!.name!)));
+      await Promise.all(live.map((p) => this.deletePod(p)));
       if (phase === 'Stopping') return this.writeStatus(session, deriveStatus({ session, pod: owned[0], now: this.ctx.now(), startTimeoutMs: this.ctx.startTimeoutMs }));
       return;
     }
 
     let pod = bestPod(live);
-    for (const extra of live.filter((p) => p !== pod)) await this.deletePod(extra.metadata!.name!);
+    for (const extra of live.filter((p) => p !== pod)) await this.deletePod(extra);
     let createError: { status: number; message: string; what: string } | undefined;
 
     if (!pod && phase !== 'Running') {
@@ -107,7 +121,7 @@ export class Reconciler {
       // A pod of this name from an earlier Session of the same name may still be going away.
       const previous = caches.pods.get(name, namespace);
       if (previous && !ownedBy(previous, uid)) {
-        if (!previous.metadata?.deletionTimestamp && !(previous.metadata?.ownerReferences?.length)) await this.deletePod(name);
+        if (!previous.metadata?.deletionTimestamp && !(previous.metadata?.ownerReferences?.length)) await this.deletePod(previous);
         this.lastErrors.set(name, `the previous pod ${name} of this name is still being deleted`);
         await this.writeStatus(session, { phase: 'Pending', message: 'Waiting for the previous desktop of this name to finish ending' });
         return requeue(1000);
@@ -135,7 +149,7 @@ export class Reconciler {
     const next = deriveStatus({ session, ...(pod ? { pod } : {}), now: this.ctx.now(), startTimeoutMs: this.ctx.startTimeoutMs, ...(createError ? { createError } : {}) });
     await this.writeStatus(session, next);
     if (TERMINAL.has(next.phase)) {
-      if (pod && !pod.metadata?.deletionTimestamp) await this.deletePod(pod.metadata!.name!);
+      if (pod && !pod.metadata?.deletionTimestamp) await this.deletePod(pod);
       return;
     }
     const due = nextDeadline(session, this.ctx.startTimeoutMs, this.ctx.now());
@@ -192,12 +206,19 @@ export class Reconciler {
     }
   }
 
-  private async deletePod(name: string): Promise<void> {
+  /**
+   * Deletes the pod we saw, not whatever now has its name: the uid (and, when given, the
+   * resourceVersion) is a precondition, and a 409 means it is another pod or it changed meanwhile.
+   */
+  private async deletePod(pod: V1Pod, pre: { resourceVersion?: string | undefined } = {}): Promise<void> {
+    const name = pod.metadata!.name!;
+    const preconditions = { ...(pod.metadata?.uid ? { uid: pod.metadata.uid } : {}), ...(pre.resourceVersion ? { resourceVersion: pre.resourceVersion } : {}) };
     try {
-      await this.ctx.clients.core.deleteNamespacedPod({ name, namespace: this.ctx.namespace });
-      this.expectDeleted.add(name);
+      await this.ctx.clients.core.deleteNamespacedPod({ name, namespace: this.ctx.namespace, body: { preconditions } });
+      this.expectDeleted.set(name, this.ctx.now());
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (isNotFound(err) || isConflict(err)) return; // gone, or not the pod we decided about: its event brings us back
+      throw err;
     }
   }
 
@@ -205,34 +226,42 @@ export class Reconciler {
 
   private async reconcileWarmPool(templateName: string): Promise<HandlerResult> {
     const { caches, namespace } = this.ctx;
+    const now = this.ctx.now();
     const template = caches.templates.get(templateName, namespace) as TemplateResource | undefined;
     const pods = caches.pods.list();
-    // Forget expectations the cache has caught up with.
-    const expected = this.expectCreated.get(templateName) ?? new Set<string>();
-    for (const n of [...expected]) if (caches.pods.get(n, namespace)) expected.delete(n);
-    for (const n of [...this.expectDeleted]) {
+    // Forget expectations the cache has caught up with, and those too old to still be coming.
+    const expected = pruneExpectations(this.expectCreated.get(templateName), (n) => !!caches.pods.get(n, namespace), now);
+    this.expectCreated.set(templateName, expected);
+    for (const [n, at] of [...this.expectDeleted]) {
       const p = caches.pods.get(n, namespace);
-      if (!p || p.metadata?.deletionTimestamp) this.expectDeleted.delete(n);
+      if (!p || p.metadata?.deletionTimestamp || now - at > EXPECTATION_TTL_MS) this.expectDeleted.delete(n);
     }
     const visible = pods.filter((p) => !this.expectDeleted.has(p.metadata!.name!));
     const plan = planWarmPool(template, templateName, visible);
-    for (const n of plan.remove) await this.deletePod(n);
+    for (const n of plan.remove) {
+      const pod = caches.pods.get(n, namespace);
+      // Only the pod as we saw it: if a start claimed it meanwhile (its resourceVersion changed), it stays.
+      if (pod) await this.deletePod(pod, { resourceVersion: pod.metadata?.resourceVersion });
+    }
     // Secrets for warm pods whose creator died between the pod and its Secret.
     for (const p of visible) {
       if (p.metadata?.labels?.['porthole.dev/warm'] !== 'true' || p.metadata.labels['porthole.dev/template'] !== templateName) continue;
       await this.ensureWarmSecret(p);
     }
+    // Remember Secrets only for pods that still exist.
+    const uids = new Set(pods.map((p) => p.metadata?.uid));
+    for (const uid of [...this.warmSecretsDone]) if (!uids.has(uid)) this.warmSecretsDone.delete(uid);
     const toCreate = plan.create - expected.size;
     if (template && toCreate > 0) {
       for (let i = 0; i < toCreate; i++) {
         const name = warmPodName(templateName);
         const created = await this.ctx.clients.core.createNamespacedPod({ namespace, body: buildWarmPod(template, namespace, name) });
-        expected.add(name);
-        this.expectCreated.set(templateName, expected);
+        expected.set(name, this.ctx.now());
         await this.ensureWarmSecret(created);
         this.ctx.log.info({ template: templateName, pod: name }, 'added a warm pod');
       }
     }
+    if (expected.size === 0) this.expectCreated.delete(templateName);
     // Come back when the expected pods should have shown up, in case their events were missed.
     return expected.size > 0 ? { requeueAfterMs: 5000 } : undefined;
   }
