@@ -50,6 +50,7 @@ export function createMetrics(runtime: Runtime, opts: { defaultMetrics?: boolean
     buckets: [0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120],
     registers: [registry],
   });
+  for (const metric of runtime.metrics?.() ?? []) registry.registerMetric(metric);
   // Asked of the runtime at scrape time so it is never stale.
   new Gauge({
     name: 'porthole_sessions',

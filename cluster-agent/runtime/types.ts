@@ -3,6 +3,7 @@
  * connect tokens, the gateway and the idle reaper are runtime-agnostic and talk only to this.
  */
 import type { EventEmitter } from 'node:events';
+import type { Metric } from 'prom-client';
 import type { Session, Template } from '../contract/index.js';
 
 /** A template as the runtime knows it: the public view plus who may use it. */
@@ -45,6 +46,8 @@ export interface Runtime extends EventEmitter {
   setConnectedClients(id: string, count: number): Promise<void>;
   /** stop watching; desktops keep running so the next agent adopts them */
   close(): Promise<void>;
+  /** runtime-specific Prometheus metrics, registered on the agent's /metrics (optional; additive) */
+  metrics?(): Metric[];
   /**
    * Whether this replica can serve right now (e.g. its caches of the cluster are current); /readyz
    * answers 503 with `message` when not ok. Optional; additive: absent means healthy once init() ran.

@@ -114,9 +114,8 @@ describe.concurrent('kubernetes runtime on a real control plane', { timeout: 150
     expect(ea).toMatchObject({ kind: 'tcp', port: 5901 });
     expect((ea as { host: string }).host).toMatch(new RegExp(`^127\\.${podNet}\\.`));
     expect((ea as { password: string }).password.length).toBeGreaterThanOrEqual(8);
-    // Events on the Session tell the story.
-    const events = await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${id}` });
-    expect(events.items.map((e) => e.reason)).toContain('Running');
+    // Events on the Session tell the story (sent in the background, so they may trail the status).
+    await waitFor('a Running Event', async () => (await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${id}` })).items.some((e) => e.reason === 'Running') || undefined);
 
     // The template's idleTimeoutSeconds (1 s) applies: a sweep on a non-leader replica stops it.
     await new Promise((r) => setTimeout(r, 1100));
@@ -165,8 +164,8 @@ describe.concurrent('kubernetes runtime on a real control plane', { timeout: 150
     expect(failed.message).toMatch(/exit code 1/);
     expect(failed.message).toContain('Xvnc exited');
     await waitFor('failed pod removed', async () => ((await pods(ns)).length === 0 ? true : undefined), SLOW);
-    const events = await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${session.id}` });
-    expect(events.items.find((e) => e.reason === 'Crashed')?.type).toBe('Warning');
+    const crashed = await waitFor('a Crashed Event', async () => (await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${session.id}` })).items.find((e) => e.reason === 'Crashed'));
+    expect(crashed.type).toBe('Warning');
   });
 
   it("an unschedulable template says why in the scheduler's words, then fails as Unschedulable", async () => {
@@ -294,6 +293,11 @@ describe.concurrent('kubernetes runtime on a real control plane', { timeout: 150
     expect(lease.spec?.holderIdentity).toMatch(new RegExp(`-(${mine.map((p) => p.child.pid).join('|')})$`));
     const connect = await fetch(new URL(routes.connect(aliceId), urlB), { method: 'POST', headers: { authorization: `Bearer ${alice}` } });
     expect(connect.status).toBe(200);
+    // What each replica sent to the API server is on its /metrics: the leader created the pods.
+    const metrics = await Promise.all([urlA, urlB].map(async (u) => (await fetch(new URL('/metrics', u))).text()));
+    const count = (text: string, verb: string, resource: string) => Number(new RegExp(`^porthole_kubernetes_requests_total\\{verb="${verb}",resource="${resource}",code="20\\d"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    expect(metrics.map((m) => count(m, 'create', 'pods')).sort()).toEqual([0, 2]);
+    for (const m of metrics) expect(count(m, 'watch', 'sessions')).toBeGreaterThanOrEqual(1);
   });
 
   it('an agent SIGKILLed mid-provisioning loses nothing: a new process finishes the start', async () => {

@@ -2,6 +2,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { sessionName, type SessionCRStatus, type SessionResource } from '../../cluster-agent/kubernetes/resources.js';
 import { buildSession } from '../../cluster-agent/kubernetes/session-objects.js';
+import { requestKind } from '../../cluster-agent/runtime/kubernetes/kube-client.js';
 import { mayAcquire } from '../../cluster-agent/runtime/kubernetes/leader-election.js';
 import { deriveStatus, nextDeadline, statusPatch } from '../../cluster-agent/runtime/kubernetes/session-status.js';
 import { sessionView, templateSpecOf, viewerSummary } from '../../cluster-agent/runtime/kubernetes/session-view.js';
@@ -200,5 +201,19 @@ describe('work queue and leader election', () => {
     expect(mayAcquire(lease('me'), 'me', 0, 15_000)).toBe(true);
     expect(mayAcquire(lease('other'), 'me', 14_999, 15_000)).toBe(false);
     expect(mayAcquire(lease('other'), 'me', 15_000, 15_000)).toBe(true);
+  });
+});
+
+describe('API request metric', () => {
+  it('names verb and resource as the API server does (list vs get, subresources, watches)', () => {
+    const base = 'https://127.0.0.1:6443';
+    expect(requestKind('GET', `${base}/apis/porthole.dev/v1alpha1/namespaces/ns/sessions?limit=1`)).toEqual({ verb: 'list', resource: 'sessions' });
+    expect(requestKind('GET', `${base}/apis/porthole.dev/v1alpha1/namespaces/ns/sessions/s1`)).toEqual({ verb: 'get', resource: 'sessions' });
+    expect(requestKind('PATCH', `${base}/apis/porthole.dev/v1alpha1/namespaces/ns/sessions/s1/status`)).toEqual({ verb: 'patch', resource: 'sessions/status' });
+    expect(requestKind('POST', `${base}/api/v1/namespaces/ns/pods`)).toEqual({ verb: 'create', resource: 'pods' });
+    expect(requestKind('DELETE', `${base}/api/v1/namespaces/ns/pods/p`)).toEqual({ verb: 'delete', resource: 'pods' });
+    expect(requestKind('PUT', `${base}/apis/coordination.k8s.io/v1/namespaces/ns/leases/l`)).toEqual({ verb: 'update', resource: 'leases' });
+    expect(requestKind('GET', '/api/v1/namespaces/ns/pods?watch=true&labelSelector=a%3Db')).toEqual({ verb: 'watch', resource: 'pods' });
+    expect(requestKind('GET', `${base}/api/v1/namespaces/ns`)).toEqual({ verb: 'get', resource: 'namespaces' });
   });
 });

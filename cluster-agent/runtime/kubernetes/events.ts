@@ -1,6 +1,7 @@
 /**
  * Kubernetes Events on a Session (core/v1, what `kubectl describe session` shows), for every phase
- * transition the reconciler makes. Recording is best-effort: a lost Event never fails a reconcile.
+ * transition the reconciler makes. Recording is best-effort: a lost Event never fails a reconcile, and
+ * the reconciler does not wait for it (EventSink sends them in the background, as client-go's recorder does).
  */
 import { randomBytes } from 'node:crypto';
 import type { CoreV1Event } from '@kubernetes/client-node';
@@ -35,5 +36,42 @@ export async function recordEvent(clients: KubeClients, event: CoreV1Event, log:
     await clients.core.createNamespacedEvent({ namespace: event.metadata.namespace!, body: event });
   } catch (err) {
     log.debug({ err, reason: event.reason }, 'could not record an Event');
+  }
+}
+
+/**
+ * Sends Events in the background, a few at a time, so a reconcile never waits for one. Under a burst
+ * (a thousand sessions starting) at most `maxBacklog` wait; beyond that they are dropped (logged at
+ * debug), as client-go's broadcaster drops when its queue is full.
+ */
+export class EventSink {
+  private readonly backlog: CoreV1Event[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly clients: KubeClients,
+    private readonly log: Logger,
+    private readonly concurrency = 8,
+    private readonly maxBacklog = 2000,
+  ) {}
+
+  record(event: CoreV1Event): void {
+    if (this.backlog.length >= this.maxBacklog) {
+      this.log.debug({ reason: event.reason, object: event.involvedObject.name }, 'too many Events queued; dropping one');
+      return;
+    }
+    this.backlog.push(event);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.concurrency && this.backlog.length > 0) {
+      const event = this.backlog.shift()!;
+      this.inFlight++;
+      void recordEvent(this.clients, event, this.log).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
   }
 }

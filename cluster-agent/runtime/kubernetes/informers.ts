@@ -4,7 +4,7 @@
  * Objects are kept in wire form (JSON as the API server sends it) whether they came from the initial
  * list or a watch event.
  */
-import { ListWatch, Watch, type KubernetesListObject, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import { ListWatch, type KubernetesListObject, type KubernetesObject, type V1Pod, type Watch } from '@kubernetes/client-node';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/serializer.js';
 import type { Logger } from 'pino';
 import { AGENT_NAME, GROUP, LABELS, SESSION_PLURAL, TEMPLATE_PLURAL, VERSION, type SessionResource, type TemplateResource } from '../../kubernetes/resources.js';
@@ -49,7 +49,7 @@ export class Cache<T extends KubernetesObject> {
     private readonly log: Logger,
     labelSelector?: string,
   ) {
-    this.lw = new ListWatch<T>(path, neverRejecting(new Watch(clients.kc)), listFn, false, labelSelector);
+    this.lw = new ListWatch<T>(path, neverRejecting(clients.watch), listFn, false, labelSelector);
     this.lw.on('connect', () => undefined);
     this.lw.on('error', (err: unknown) => this.onError(err));
   }

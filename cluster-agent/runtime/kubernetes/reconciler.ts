@@ -9,7 +9,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, SESSION_PLURAL, VERSION, type SessionResource, type TemplateResource } from '../../kubernetes/resources.js';
 import { buildHomeClaim, buildSessionPod, buildVncSecret, buildWarmPod, buildWarmPodSecret } from '../../kubernetes/session-objects.js';
-import { recordEvent, transitionEvent } from './events.js';
+import { EventSink, transitionEvent } from './events.js';
 import type { Caches } from './informers.js';
 import { apiMessage, isConflict, isNotFound, mergePatch, statusOf, type KubeClients } from './kube-client.js';
 import { deriveStatus, nextDeadline, statusChanged, statusPatch, TERMINAL, timedOut, type DerivedStatus } from './session-status.js';
@@ -69,7 +69,11 @@ export class Reconciler {
   /** per session: the error that keeps a start from going on (said in the Timeout message) */
   private readonly lastErrors = new Map<string, string>();
 
-  constructor(private readonly ctx: ReconcilerContext) {}
+  private readonly events: EventSink;
+
+  constructor(private readonly ctx: ReconcilerContext) {
+    this.events = new EventSink(ctx.clients, ctx.log);
+  }
 
   async reconcile(key: string): Promise<HandlerResult> {
     if (key.startsWith('template:')) return this.reconcileWarmPool(key.slice('template:'.length));
@@ -173,7 +177,7 @@ export class Reconciler {
     const prev = session.status?.phase ?? 'Pending';
     if (prev !== next.phase || session.status?.reason !== next.reason || !session.status?.phase) {
       this.ctx.log.info({ session: session.metadata.name, phase: next.phase, reason: next.reason }, next.message ?? `session ${next.phase}`);
-      await recordEvent(this.ctx.clients, transitionEvent(session, next, this.ctx.identity, now), this.ctx.log);
+      this.events.record(transitionEvent(session, next, this.ctx.identity, now));
     }
   }
 

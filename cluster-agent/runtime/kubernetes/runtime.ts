@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
+import type { Metric } from 'prom-client';
 import { UserName, type Session } from '../../contract/index.js';
 import { LEADER_LEASE_NAME } from '../../kubernetes/install-manifests.js';
 import { GROUP, SESSION_PLURAL, sessionName, VERSION, VNC_PORT, type SessionResource } from '../../kubernetes/resources.js';
@@ -48,6 +49,12 @@ function stoppingStatus(s: SessionResource, message: string): DerivedStatus {
   };
 }
 const LIVE_OVERLAY_MS = 10_000;
+/**
+ * Reconciles run at once. A start is a few sequential API round trips (Secret and PVC, pod, status),
+ * so with 4 workers 1000 sessions queued at once waited over a minute for their turn while the cluster
+ * was idle (bench/kubernetes-sessions.ts); 32 keeps the API server busy without flooding it.
+ */
+const RECONCILE_WORKERS = 32;
 
 /** resourceVersions are opaque, but etcd's are increasing integers; compare them when they are. */
 function newer(a: string | undefined, b: string | undefined): boolean {
@@ -96,6 +103,7 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
       now: Date.now,
     });
     const queue = new WorkQueue((key) => reconciler.reconcile(key), {
+      concurrency: RECONCILE_WORKERS,
       onError: (key, err, attempt) => this.log[attempt > 3 ? 'warn' : 'debug']({ key, attempt, err: apiMessage(err) }, 'reconcile failed; retrying'),
     });
     caches.sessions.on((kind, s) => {
@@ -149,6 +157,11 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
       ok: false,
       message: bad.map(({ name, h }) => `the ${name} watch has failed for ${Math.round((Date.now() - h.failingSince!) / 1000)} s (${h.lastError ?? 'no detail'})`).join('; '),
     };
+  }
+
+  /** porthole_kubernetes_requests_total: what this replica sends to the API server */
+  metrics(): Metric[] {
+    return [this.clients.requests];
   }
 
   get isLeader(): boolean {
