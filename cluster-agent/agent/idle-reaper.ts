@@ -10,6 +10,10 @@ export interface IdleVerdict {
   id: string;
   idleSeconds: number;
   reason: string;
+  /** which incarnation of the session was judged, and by which timeout: the runtime re-checks both */
+  createdAt: string;
+  startedAt?: string;
+  timeoutSeconds: number;
 }
 
 /** "30 minutes", "1 minute", "45 seconds": what the person reads in the session's message. */
@@ -33,7 +37,7 @@ export function findIdleSessions(sessions: Session[], timeoutOf: (template: stri
     if (Number.isNaN(since)) continue;
     const idleSeconds = Math.floor((now - since) / 1000);
     if (idleSeconds >= timeout) {
-      out.push({ id: s.id, idleSeconds, reason: `Idle: no client for ${describeDuration(timeout)}` });
+      out.push({ id: s.id, idleSeconds, reason: `Idle: no client for ${describeDuration(timeout)}`, createdAt: s.createdAt, ...(s.startedAt ? { startedAt: s.startedAt } : {}), timeoutSeconds: timeout });
     }
   }
   return out;
@@ -57,7 +61,8 @@ export function startIdleReaper(opts: IdleReaperOptions): { sweep: () => Promise
     const verdicts = findIdleSessions(sessions, (n) => timeouts.get(n), now(), opts.override);
     for (const v of verdicts) {
       opts.logger?.info({ session: v.id, idleSeconds: v.idleSeconds }, 'stopping idle session');
-      await opts.runtime.stop(v.id, v.reason).catch((err: unknown) => opts.logger?.warn({ err, session: v.id }, 'could not stop idle session'));
+      // The list may be a moment old: the runtime stops only this incarnation, and only if still idle.
+      await opts.runtime.stop(v.id, v.reason, { createdAt: v.createdAt, ...(v.startedAt ? { startedAt: v.startedAt } : {}), idleTimeoutSeconds: v.timeoutSeconds }).catch((err: unknown) => opts.logger?.warn({ err, session: v.id }, 'could not stop idle session'));
     }
     return verdicts;
   };

@@ -24,6 +24,13 @@ export interface StartResult {
   created: boolean;
 }
 
+/** What a stop was decided on (createdAt has 1 s resolution; startedAt, once Running, has ms). */
+export interface StopExpectation {
+  createdAt?: string;
+  startedAt?: string;
+  idleTimeoutSeconds?: number;
+}
+
 /**
  * Events: 'session' (session: Session) whenever a session's phase, message or activity changes.
  * Implementations must persist enough state that a new agent process adopts running desktops.
@@ -38,21 +45,25 @@ export interface Runtime extends EventEmitter {
   get(id: string): Promise<Session | undefined>;
   /** the user's live (not Stopped/Failed) session of that template, else a new one */
   startOrGet(user: string, template: string): Promise<StartResult>;
-  /** end the session; the user's home is kept. Idempotent. */
-  stop(id: string, reason?: string): Promise<void>;
+  /**
+   * end the session; the user's home is kept. Idempotent. `expect` (optional; additive) names what the
+   * caller decided about: a session of this id with another createdAt (a fresh restart) is left alone,
+   * and with idleTimeoutSeconds the runtime stops it only if it is still idle that long.
+   */
+  stop(id: string, reason?: string, expect?: StopExpectation): Promise<void>;
   /** only for a Running session */
   vncEndpoint(id: string): Promise<VncEndpoint>;
   /** the gateway reports stream opens/closes so idle time and connectedClients are tracked */
   setConnectedClients(id: string, count: number): Promise<void>;
   /** stop watching; desktops keep running so the next agent adopts them */
   close(): Promise<void>;
-  /** runtime-specific Prometheus metrics, registered on the agent's /metrics (optional; additive) */
-  metrics?(): Metric[];
   /**
    * Whether this replica can serve right now (e.g. its caches of the cluster are current); /readyz
    * answers 503 with `message` when not ok. Optional; additive: absent means healthy once init() ran.
    */
   healthy?(): { ok: boolean; message: string };
+  /** runtime-specific Prometheus metrics, registered on the agent's /metrics (optional; additive) */
+  metrics?(): Metric[];
 }
 
 /**

@@ -73,7 +73,7 @@ describe('idle reaper decisions', () => {
 
   it('stops a running session without clients once its template timeout has passed since last activity', () => {
     const v = findIdleSessions([session({ lastActiveAt: '2026-01-01T00:01:05Z' })], timeouts, t0 + 660_000);
-    expect(v).toEqual([{ id: 's1', idleSeconds: 600, reason: 'Idle: no client for 10 minutes' }]);
+    expect(v).toEqual([{ id: 's1', idleSeconds: 600, reason: 'Idle: no client for 10 minutes', createdAt: '2026-01-01T00:00:00Z', startedAt: '2026-01-01T00:00:05Z', timeoutSeconds: 600 }]);
     expect(findIdleSessions([session({ lastActiveAt: '2026-01-01T00:01:05Z' })], timeouts, t0 + 659_000)).toEqual([]);
   });
 

@@ -231,6 +231,33 @@ describe.concurrent('kubernetes runtime on a real control plane', { timeout: 150
     }
   });
 
+  it('a stop decided on an older view leaves a fresh restart and a watched session alone; a still-idle one stops', async () => {
+    const ns = await namespace('kr-stopguard');
+    await template(ns, 'xfce');
+    const r = await runtime(ns);
+    const { session } = await r.startOrGet('uma', 'xfce');
+    const old = await phaseOf(r, session.id, ['Running']);
+    await r.stop(session.id, 'test');
+    await phaseOf(r, session.id, ['Stopped']);
+    await r.startOrGet('uma', 'xfce');
+    const fresh = await phaseOf(r, session.id, ['Running']);
+    expect(fresh.startedAt).not.toBe(old.startedAt);
+    // An idle verdict about the old incarnation (a stale sweep) does not stop the user's new desktop.
+    await r.stop(session.id, 'Idle: no client for 1 second', { createdAt: old.createdAt, startedAt: old.startedAt!, idleTimeoutSeconds: 1 });
+    expect((await r.get(session.id))?.phase).toBe('Running');
+    // A viewer on this replica counts at once, and an idle stop re-checks it.
+    await new Promise((ok) => setTimeout(ok, 1100));
+    await r.setConnectedClients(session.id, 1);
+    expect((await r.get(session.id))?.connectedClients).toBe(1);
+    await r.stop(session.id, 'Idle: no client for 1 second', { createdAt: fresh.createdAt, startedAt: fresh.startedAt!, idleTimeoutSeconds: 1 });
+    expect((await r.get(session.id))?.phase).toBe('Running');
+    // The same verdict when it is true: the viewer left a while ago.
+    await r.setConnectedClients(session.id, 0);
+    await new Promise((ok) => setTimeout(ok, 1100));
+    await r.stop(session.id, 'Idle: no client for 1 second', { createdAt: fresh.createdAt, startedAt: fresh.startedAt!, idleTimeoutSeconds: 1 });
+    expect((await phaseOf(r, session.id, ['Stopping', 'Stopped'])).message).toMatch(/Idle/);
+  });
+
   it('a warm pool hands a start a running pod at once and refills itself', async () => {
     const ns = await namespace('kr-warm');
     await template(ns, 'warm', { warmPool: { replicas: 1 } });

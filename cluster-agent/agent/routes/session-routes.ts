@@ -88,7 +88,7 @@ export async function sessionRoutes(app: FastifyInstance, deps: AgentDeps): Prom
     async (req, reply) => {
       const user = principalOf(req).name;
       const s = await ownSession(user, req.params.id);
-      await deps.runtime.stop(s.id, `Stopped by ${user}`);
+      await deps.runtime.stop(s.id, `Stopped by ${user}`, { createdAt: s.createdAt, ...(s.startedAt ? { startedAt: s.startedAt } : {}) });
       return reply.code(202).send((await deps.runtime.get(s.id)) ?? s);
     },
   );

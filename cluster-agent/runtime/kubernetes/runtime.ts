@@ -12,7 +12,8 @@ import { UserName, type Session } from '../../contract/index.js';
 import { LEADER_LEASE_NAME } from '../../kubernetes/install-manifests.js';
 import { GROUP, SESSION_PLURAL, sessionName, VERSION, VNC_PORT, type SessionResource } from '../../kubernetes/resources.js';
 import { buildSession, podSecretName, SECRET_PASSWORD_KEY } from '../../kubernetes/session-objects.js';
-import { RuntimeError, type Runtime, type StartResult, type TemplateSpec, type VncEndpoint } from '../types.js';
+import { findIdleSessions } from '../../agent/idle-reaper.js';
+import { RuntimeError, type Runtime, type StartResult, type StopExpectation, type TemplateSpec, type VncEndpoint } from '../types.js';
 import { makeCaches, type Caches } from './informers.js';
 import { apiMessage, isConflict, isNotFound, mergePatch, statusOf, type KubeClients } from './kube-client.js';
 import { LeaderElector } from './leader-election.js';
@@ -123,7 +124,7 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
     }
     this.caches = caches;
     this.queue = queue;
-    this.viewers = new ViewerReports(this.clients, this.ns, this.identity, this.log);
+    this.viewers = new ViewerReports(this.clients, this.ns, this.identity, this.log, undefined, undefined, (id) => caches.sessions.get(id, this.ns)?.status?.viewers);
     this.elector = new LeaderElector({
       clients: this.clients,
       namespace: this.ns,
@@ -146,6 +147,11 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
     this.elector.start();
   }
 
+  /** porthole_kubernetes_requests_total: what this replica sends to the API server */
+  metrics(): Metric[] {
+    return [this.clients.requests];
+  }
+
   /** Not ok when a cache's watch has been failing for a while: this replica's answers would be stale. */
   healthy(): { ok: boolean; message: string } {
     if (!this.caches) return { ok: false, message: 'not initialised' };
@@ -157,11 +163,6 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
       ok: false,
       message: bad.map(({ name, h }) => `the ${name} watch has failed for ${Math.round((Date.now() - h.failingSince!) / 1000)} s (${h.lastError ?? 'no detail'})`).join('; '),
     };
-  }
-
-  /** porthole_kubernetes_requests_total: what this replica sends to the API server */
-  metrics(): Metric[] {
-    return [this.clients.requests];
   }
 
   get isLeader(): boolean {
@@ -224,13 +225,24 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
   }
 
   /** Stopping: the pod is deleted now, the leader marks the session Stopped once it is gone. */
-  async stop(id: string, reason?: string): Promise<void> {
+  async stop(id: string, reason?: string, expect: StopExpectation = {}): Promise<void> {
     this.ready();
     for (let attempt = 0; attempt < 5; attempt++) {
       const s = await this.fetchSession(id);
       if (!s) throw new RuntimeError('not_found', `There is no session "${id}"`);
       const phase = s.status?.phase ?? 'Pending';
       if (TERMINAL.has(phase) || phase === 'Stopping') return;
+      // Decided on an older view: leave a fresh restart of the same id, or a session watched meanwhile, alone.
+      const view = this.view(s);
+      const sameTime = (a: string | undefined, b: string) => a !== undefined && Date.parse(a) === Date.parse(b);
+      if ((expect.createdAt !== undefined && !sameTime(view.createdAt, expect.createdAt)) || (expect.startedAt !== undefined && !sameTime(view.startedAt, expect.startedAt))) {
+        this.log.info({ session: id, expected: expect.createdAt, actual: view.createdAt }, 'not stopping: the session was replaced by a new one');
+        return;
+      }
+      if (expect.idleTimeoutSeconds !== undefined && findIdleSessions([view], () => expect.idleTimeoutSeconds, Date.now()).length === 0) {
+        this.log.info({ session: id }, 'not stopping: the session is no longer idle');
+        return;
+      }
       const message = reason ?? 'The desktop was stopped. Files in your home folder are kept.';
       const now = Date.now();
       try {
@@ -241,6 +253,7 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
             namespace: this.ns,
             plural: SESSION_PLURAL,
             name: id,
+            // The resourceVersion read guards the checks above: anything written since (a viewer) means look again.
             body: { metadata: { resourceVersion: s.metadata.resourceVersion }, status: statusPatch(s.status, stoppingStatus(s, message), now) },
           },
           mergePatch(),
@@ -297,7 +310,7 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
     await this.elector?.stop();
     this.queue?.stop();
     await this.queue?.drain();
-    this.viewers?.close();
+    await this.viewers?.close();
     if (this.caches) await Promise.all([this.caches.sessions.stop(), this.caches.templates.stop(), this.caches.pods.stop()]);
   }
 
@@ -326,8 +339,16 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
     return new RuntimeError('unavailable', `Could not ${what}: ${status ? `the cluster said ${status}: ${apiMessage(err)}` : `the cluster is unreachable (${apiMessage(err)})`}`);
   }
 
+  /** The API view, with this replica's own open streams counted as of now (its write may still be on the way). */
   private view(s: SessionObj): Session {
-    return sessionView(s, Date.now());
+    const local = this.viewers?.localCount(s.metadata.name!);
+    const st = s.status ?? {};
+    const mine = st.viewers?.[this.identity];
+    if (local === undefined || (mine?.count === local && local === 0)) return sessionView(s, Date.now());
+    // Open streams here are activity as of now; a 0 not yet written only takes our count away.
+    const entry = local > 0 ? { count: local, seenAt: new Date().toISOString() } : mine ? { ...mine, count: 0 } : undefined;
+    if (!entry) return sessionView(s, Date.now());
+    return sessionView({ ...s, status: { ...st, viewers: { ...st.viewers, [this.identity]: entry } } }, Date.now());
   }
 
   private remember(obj: SessionObj): SessionObj {
