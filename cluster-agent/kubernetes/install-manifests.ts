@@ -34,8 +34,13 @@ const agentSelector = { [LABELS.name]: AGENT_NAME };
 const agentLabels = { ...agentSelector, [LABELS.partOf]: 'porthole', [LABELS.component]: 'agent' };
 
 /**
- * Only the verbs the Kubernetes runtime calls. No delete on pods/secrets (owner references do that),
- * no update on spec of Templates (admins own them), nothing cluster-scoped.
+ * The verbs the Kubernetes runtime calls, all namespaced. Pods are deleted by the reconciler (ended
+ * sessions, extra and warm-pool pods) and by stop(); Secrets and PVCs are never deleted (the garbage
+ * collector removes Secrets through owner references; homes outlive sessions). No write on Templates
+ * (admins own them). `secrets get` is for the whole namespace: it reads the session VNC Secrets and
+ * the agent's own signing-key Secret (docs/kubernetes.md says how to split it). A few read verbs the
+ * code does not call today (pods get, persistentvolumeclaims get, sessions/status get, templates get,
+ * events patch) are still granted: test/cluster/rbac.test.ts shows each by a real call; see the docs.
  */
 export function agentRules(): V1PolicyRule[] {
   return [

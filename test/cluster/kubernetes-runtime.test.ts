@@ -14,6 +14,7 @@ import { sessionCrd, templateCrd } from '../../cluster-agent/kubernetes/crds.js'
 import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
 import { LEADER_LEASE_NAME, toWire } from '../../cluster-agent/kubernetes/install-manifests.js';
 import { homeClaimName, sessionName, vncSecretName, type TemplateCRSpec } from '../../cluster-agent/kubernetes/resources.js';
+import { buildSession } from '../../cluster-agent/kubernetes/session-objects.js';
 import { KubernetesRuntime, makeClients } from '../../cluster-agent/runtime/kubernetes/index.js';
 import { login } from '../support/agent-api.js';
 import { kubeConfigFrom } from '../support/cluster.js';
@@ -256,6 +257,16 @@ describe.concurrent('kubernetes runtime on a real control plane', { timeout: 150
     await new Promise((ok) => setTimeout(ok, 1100));
     await r.stop(session.id, 'Idle: no client for 1 second', { createdAt: fresh.createdAt, startedAt: fresh.startedAt!, idleTimeoutSeconds: 1 });
     expect((await phaseOf(r, session.id, ['Stopping', 'Stopped'])).message).toMatch(/Idle/);
+  });
+
+  it("a Session of the start's name that belongs to another user is never handed out (409)", async () => {
+    const ns = await namespace('kr-collide');
+    await template(ns, 'xfce');
+    const r = await runtime(ns);
+    const name = sessionName('vic', 'xfce');
+    // As a hash collision (or a hand-made object) would leave it: vic's name, mallory's session.
+    await custom.createNamespacedCustomObject({ group: 'porthole.dev', version: 'v1alpha1', namespace: ns, plural: 'sessions', body: buildSession(name, ns, 'mallory', 'xfce') });
+    await expect(r.startOrGet('vic', 'xfce')).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/already used by another user/) });
   });
 
   it('a warm pool hands a start a running pod at once and refills itself', async () => {

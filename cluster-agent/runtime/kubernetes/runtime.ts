@@ -199,6 +199,11 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
       const existing = await this.fetchSession(name);
       const phase = existing?.status?.phase ?? 'Pending';
       // Stopping counts as ended: a start replaces it rather than waiting for its pod to go.
+      // The name is a hash of user and template: never hand out a Session that is somebody else's.
+      if (existing && (existing.spec?.user !== user || existing.spec?.template !== templateName)) {
+        this.log.error({ session: name, user, template: templateName, holder: existing.spec?.user, holderTemplate: existing.spec?.template }, 'session name collision');
+        throw new RuntimeError('conflict', `The session name ${name} is already used by another user's or template's session; ask an administrator to delete that Session`);
+      }
       if (existing && !existing.metadata.deletionTimestamp && !TERMINAL.has(phase) && phase !== 'Stopping') {
         return { session: this.view(this.remember(existing)), created: false };
       }
