@@ -91,6 +91,7 @@ async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> 
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') process.stderr.write(`porthole-agent: ${cmd.host}:${cmd.port} is already in use; pick another --listen port (0 = any free one)\n`);
     else if (e.code === 'EADDRNOTAVAIL') process.stderr.write(`porthole-agent: ${cmd.host} is not an address of this machine; check --listen\n`);
+    else if (err instanceof RuntimeError) process.stderr.write(`porthole-agent: ${err.message}\n`);
     else process.stderr.write(`porthole-agent: could not start: ${e.message}\n`);
     return 1;
   }

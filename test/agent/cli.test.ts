@@ -1,5 +1,5 @@
 /** The real `porthole-agent` process: what an admin or a script sees on stdout, stderr and exit codes. */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { routes } from '../../cluster-agent/contract/index.js';
@@ -73,6 +73,18 @@ describe('porthole-agent', { timeout: 120_000 }, () => {
     expect(port.code).toBe(2);
     expect(port.stderr).toMatch(/--listen must be HOST:PORT/);
     expect(bad.stdout + kube.stdout).toBe('');
+  });
+
+  it('says which API server it cannot reach, and exits 1', async () => {
+    // A kubeconfig whose server is a closed loopback port: nothing answers.
+    const kubeconfig = join(dir.path, 'unreachable-kubeconfig');
+    await writeFile(
+      kubeconfig,
+      ['apiVersion: v1', 'kind: Config', 'clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]', 'users: [{name: u, user: {token: t}}]', 'contexts: [{name: x, context: {cluster: c, user: u, namespace: porthole}}]', 'current-context: x', ''].join('\n'),
+    );
+    const r = await runCli(CLI, ['serve', '--runtime', 'kubernetes', '--listen', '127.0.0.1:0', '--data-dir', join(dir.path, 'k2'), '--kubeconfig', kubeconfig]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^porthole-agent: Cannot reach the Kubernetes API server at https:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/m);
   });
 
   it('says so when the port is taken', async () => {

@@ -335,6 +335,7 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
       const status = statusOf(err);
       if (status === 404) throw new RuntimeError('unavailable', `The Session CRD (sessions.${GROUP}) is not installed: apply \`porthole-agent manifests\` first`);
       if (status === 401 || status === 403) throw new RuntimeError('unavailable', `The agent may not list sessions in namespace ${this.ns} (${apiMessage(err)}): check its Role`);
+      if (status === undefined) throw new RuntimeError('unavailable', `Cannot reach the Kubernetes API server at ${this.clients.kc.getCurrentCluster()?.server ?? '(no server in the kubeconfig)'}: ${apiMessage(err)}`);
       throw this.unavailable(err, 'reach the Kubernetes API server');
     }
   }

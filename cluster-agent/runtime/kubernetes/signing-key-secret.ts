@@ -6,7 +6,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { newSigningKeyPem, signingKeyFromPem, type SigningKey } from '../../agent/signing-key.js';
 import { AGENT_NAME, LABELS } from '../../kubernetes/resources.js';
 import { RuntimeError } from '../types.js';
-import { apiMessage, isConflict, type KubeClients } from './kube-client.js';
+import { apiMessage, isConflict, statusOf, type KubeClients } from './kube-client.js';
 
 export const SIGNING_KEY_SECRET = 'porthole-agent-signing-key';
 const KEY = 'signing-key.pem';
@@ -27,6 +27,10 @@ export async function loadOrCreateSigningKeySecret(clients: KubeClients, namespa
     return await loadOrCreate(clients, namespace);
   } catch (err) {
     if (err instanceof RuntimeError) throw err;
+    const status = statusOf(err);
+    // No HTTP status: nothing answered (wrong address, API server down, TLS failure).
+    if (status === undefined) throw new RuntimeError('unavailable', `Cannot reach the Kubernetes API server at ${clients.kc.getCurrentCluster()?.server ?? '(no server in the kubeconfig)'}: ${apiMessage(err)}`);
+    if (status === 401 || status === 403) throw new RuntimeError('unavailable', `The agent may not read or create the Secret ${namespace}/${SIGNING_KEY_SECRET} (${apiMessage(err)}): check its Role (\`porthole-agent manifests\`)`);
     throw new RuntimeError('unavailable', `Could not read or create the signing-key Secret ${namespace}/${SIGNING_KEY_SECRET}: ${apiMessage(err)}`);
   }
 }
