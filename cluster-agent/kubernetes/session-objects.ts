@@ -64,7 +64,9 @@ export function restrictedContainerSecurity(): V1SecurityContext {
 /**
  * Xvnc and the desktop in one container. The session ends (exit 0, pod Succeeded) when the desktop's
  * programs exit (logout); Xvnc dying is a crash (exit 1), which restartPolicy OnFailure retries and
- * the kubelet reports as CrashLoopBackOff when it keeps happening.
+ * the kubelet reports as CrashLoopBackOff when it keeps happening. The runtime calls the session
+ * Failed/Crashed on CrashLoopBackOff, after 3 restarts, or when the pod itself is Failed (not on the
+ * first non-zero exit: see CRASH_RESTARTS in runtime/kubernetes/session-status.ts).
  */
 export const DESKTOP_SCRIPT = `set -u
 Xvnc :1 -rfbport ${VNC_PORT} -SecurityTypes VncAuth -PasswordFile ${VNC_SECRET_MOUNT}/${SECRET_PASSWD_FILE_KEY} \\

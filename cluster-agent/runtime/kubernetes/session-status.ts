@@ -40,6 +40,9 @@ const ADMIN_HINT = 'Ask an administrator to check the template.';
 
 export const TERMINAL: ReadonlySet<Phase> = new Set(['Stopped', 'Failed']);
 
+/** Restarts (restartPolicy OnFailure) after which a desktop that keeps exiting non-zero is Failed/Crashed. */
+export const CRASH_RESTARTS = 3;
+
 function seconds(ms: number): string {
   return String(Math.round(ms / 1000));
 }
@@ -113,9 +116,14 @@ export function deriveStatus(input: StatusInput): DerivedStatus {
     const how = last ? ` (exit code ${last.exitCode}${last.reason ? `, ${last.reason}` : ''})` : '';
     return failed('Crashed', `The desktop keeps crashing${how}. ${RESTART_HINT}`);
   }
-  if (terminated && terminated.exitCode !== 0) {
-    const why = [terminated.reason, terminated.message].filter(Boolean).join(': ');
-    return failed('Crashed', `The desktop stopped unexpectedly (exit code ${terminated.exitCode}${why ? `, ${why}` : ''}). ${RESTART_HINT}`);
+  // restartPolicy OnFailure: one non-zero exit is restarted by the kubelet. It is a crash only when the
+  // pod gave up (Failed), the kubelet backs off (above), or it has been restarted CRASH_RESTARTS times.
+  const restarts = container?.restartCount ?? 0;
+  const lastExit = terminated && terminated.exitCode !== 0 ? terminated : container?.lastState?.terminated;
+  if (lastExit && lastExit.exitCode !== 0 && (podPhase === 'Failed' || restarts >= CRASH_RESTARTS)) {
+    const why = [lastExit.reason, lastExit.message].filter(Boolean).join(': ');
+    const times = restarts >= CRASH_RESTARTS ? `, restarted ${restarts} times` : '';
+    return failed('Crashed', `The desktop stopped unexpectedly (exit code ${lastExit.exitCode}${why ? `, ${why}` : ''}${times}). ${RESTART_HINT}`);
   }
   if (podPhase === 'Failed') {
     const why = pod.status?.message ?? pod.status?.reason ?? 'no reason given';
@@ -135,6 +143,9 @@ export function deriveStatus(input: StatusInput): DerivedStatus {
     return { phase: 'Pending', ...ids, message: `No node can run this desktop yet: ${scheduled.message ?? 'the scheduler found no fitting node'}` };
   }
   if (!pod.spec?.nodeName) return { phase: 'Pending', ...ids, message: 'Waiting for a node to run the desktop' };
+  if (terminated && terminated.exitCode !== 0) {
+    return { phase: 'Starting', ...ids, message: `The desktop exited (exit code ${terminated.exitCode}); the cluster is starting it again` };
+  }
   if (waiting?.reason === 'ErrImagePull') return { phase: 'Starting', ...ids, message: `Pulling the desktop image failed once, retrying: ${waiting.message ?? ''}`.trim() };
   if (waiting?.reason === 'ContainerCreating' || waiting?.reason === 'PodInitializing' || !container) {
     return { phase: 'Starting', ...ids, message: 'Starting the desktop (pulling the image, mounting the home folder)' };
