@@ -38,21 +38,21 @@ const agentLabels = { ...agentSelector, [LABELS.partOf]: 'porthole', [LABELS.com
  * sessions, extra and warm-pool pods) and by stop(); Secrets and PVCs are never deleted (the garbage
  * collector removes Secrets through owner references; homes outlive sessions). No write on Templates
  * (admins own them). `secrets get` is for the whole namespace: it reads the session VNC Secrets and
- * the agent's own signing-key Secret (docs/kubernetes.md says how to split it). A few read verbs the
- * code does not call today (pods get, persistentvolumeclaims get, sessions/status get, templates get,
- * events patch) are still granted: test/cluster/rbac.test.ts shows each by a real call; see the docs.
+ * the agent's own signing-key Secret (docs/kubernetes.md says how to split it). Pods, PVCs and
+ * Templates are read from informer caches (list/watch) or found by create's AlreadyExists, so they need
+ * no `get`; Events are only created. test/cluster/rbac.test.ts shows each verb by a real call.
  */
 export function agentRules(): V1PolicyRule[] {
   return [
     { apiGroups: [GROUP], resources: [SESSION_PLURAL], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
-    { apiGroups: [GROUP], resources: [`${SESSION_PLURAL}/status`], verbs: ['get', 'patch'] },
-    { apiGroups: [GROUP], resources: [TEMPLATE_PLURAL], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [GROUP], resources: [`${SESSION_PLURAL}/status`], verbs: ['patch'] },
+    { apiGroups: [GROUP], resources: [TEMPLATE_PLURAL], verbs: ['list', 'watch'] },
     // patch: a start claims a warm-pool pod by re-labelling it and making the Session its owner,
     // guarded by resourceVersion (runtime/kubernetes/warm-pool.ts). Nothing else patches pods.
-    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete', 'patch'] },
+    { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch', 'create', 'delete', 'patch'] },
     { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create'] },
-    { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['get', 'create'] },
-    { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['create'] },
+    { apiGroups: [''], resources: ['events'], verbs: ['create'] },
     // create cannot be limited by name; get/update can.
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [LEADER_LEASE_NAME], verbs: ['get', 'update'] },
