@@ -37,14 +37,40 @@ export interface ConnectClaims {
   expiresAt: Date;
 }
 
-export class TokenService {
+/**
+ * Remembers which connect tokens were used. claim() is true the first time a token id is claimed and
+ * false ever after (until the token has expired anyway). In memory for one agent; in the cluster for
+ * replicas (runtime/kubernetes/connect-token-ledger.ts), so a URL opens once across all of them.
+ */
+export interface ConnectTokenLedger {
+  claim(claims: { jti: string; user: string; session: string; exp: number }): Promise<boolean>;
+}
+
+export class MemoryConnectTokenLedger implements ConnectTokenLedger {
   /** connect-token ids already used, with their expiry (seconds): remembered until they expire anyway */
-  private readonly usedConnectTokens = new Map<string, number>();
+  private readonly used = new Map<string, number>();
+
+  constructor(private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000)) {}
+
+  claim({ jti, exp }: { jti: string; exp: number }): Promise<boolean> {
+    const now = this.nowSeconds();
+    for (const [id, e] of this.used) if (e < now) this.used.delete(id);
+    if (this.used.has(jti)) return Promise.resolve(false);
+    this.used.set(jti, exp);
+    return Promise.resolve(true);
+  }
+}
+
+export class TokenService {
+  private readonly ledger: ConnectTokenLedger;
 
   constructor(
     private readonly key: SigningKey,
     private readonly now: () => number = Date.now,
-  ) {}
+    ledger?: ConnectTokenLedger,
+  ) {
+    this.ledger = ledger ?? new MemoryConnectTokenLedger(() => this.nowSeconds());
+  }
 
   private nowSeconds(): number {
     return Math.floor(this.now() / 1000);
@@ -118,16 +144,9 @@ export class TokenService {
       throw new TokenError('invalid', 'The connect token is not valid (not signed by this agent, or altered)');
     }
     if (sid !== session) throw new TokenError('wrong_session', 'This connect token was issued for a different session');
-    this.forgetExpired();
-    if (this.usedConnectTokens.has(jti)) {
+    if (!(await this.ledger.claim({ jti, user: sub, session: sid, exp }))) {
       throw new TokenError('reused', 'This connect token was already used; ask for a new one with POST /connect');
     }
-    this.usedConnectTokens.set(jti, exp);
     return { user: sub, session: sid, jti, expiresAt: new Date(exp * 1000) };
-  }
-
-  private forgetExpired(): void {
-    const now = this.nowSeconds();
-    for (const [jti, exp] of this.usedConnectTokens) if (exp < now) this.usedConnectTokens.delete(jti);
   }
 }

@@ -7,12 +7,12 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Runtime } from '../runtime/types.js';
-import { TokenService } from './access-tokens.js';
+import { TokenService, type ConnectTokenLedger } from './access-tokens.js';
 import { ConnectedClients } from './connected-clients.js';
 import type { AgentDeps } from './deps.js';
 import { startIdleReaper } from './idle-reaper.js';
 import { createMetrics } from './metrics.js';
-import { RefreshTokenStore } from './refresh-tokens.js';
+import { RefreshTokenStore, type RefreshTokens } from './refresh-tokens.js';
 import { buildServer } from './server.js';
 import { loadOrCreateSigningKey, type SigningKey } from './signing-key.js';
 import { UserDirectory } from './user-directory.js';
@@ -33,6 +33,10 @@ export interface AgentOptions {
   defaultMetrics?: boolean;
   /** where the token-signing key comes from; default `<dataDir>/signing-key.pem` (replicas share a Secret instead) */
   loadSigningKey?: () => Promise<SigningKey>;
+  /** where refresh tokens live; default `<dataDir>/refresh-tokens.json` (replicas share Secrets instead) */
+  openRefreshTokens?: () => Promise<RefreshTokens>;
+  /** which connect tokens were used; default in memory (replicas record them in the cluster instead) */
+  connectTokenLedger?: ConnectTokenLedger;
 }
 
 export interface RunningAgent {
@@ -60,8 +64,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const deps: AgentDeps = {
     runtime: opts.runtime,
     users,
-    tokens: new TokenService(key),
-    refreshTokens: await RefreshTokenStore.open(opts.dataDir),
+    tokens: new TokenService(key, Date.now, opts.connectTokenLedger),
+    refreshTokens: await (opts.openRefreshTokens ?? (() => RefreshTokenStore.open(opts.dataDir)))(),
     metrics: createMetrics(opts.runtime, { defaultMetrics: opts.defaultMetrics }),
     clients: new ConnectedClients(opts.runtime, opts.logger),
     logger: opts.logger,

@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { RuntimeError, type Runtime } from '../runtime/types.js';
 import { startAgent, type RunningAgent } from './agent.js';
+import type { ConnectTokenLedger } from './access-tokens.js';
 import { parseCommand, USAGE, UsageError, type Command } from './args.js';
 import type { SigningKey } from './signing-key.js';
+import type { RefreshTokens } from './refresh-tokens.js';
 import { upsertUser, UsersFileError } from './users-file.js';
 
 const EXIT_USAGE = 2;
@@ -42,6 +44,8 @@ interface CreatedRuntime {
   runtime: Runtime;
   /** the kubernetes runtime keeps the token key in a Secret so every replica verifies every token */
   loadSigningKey?: () => Promise<SigningKey>;
+  openRefreshTokens?: () => Promise<RefreshTokens>;
+  connectTokenLedger?: ConnectTokenLedger;
 }
 
 async function createRuntime(cmd: Extract<Command, { kind: 'serve' }>, logger: pino.Logger): Promise<CreatedRuntime> {
@@ -85,6 +89,8 @@ async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> 
       ...(cmd.publicUrl !== undefined ? { publicUrl: cmd.publicUrl } : {}),
       ...(cmd.idleTimeout !== undefined ? { idleTimeoutOverride: cmd.idleTimeout } : {}),
       ...(created.loadSigningKey ? { loadSigningKey: created.loadSigningKey } : {}),
+      ...(created.openRefreshTokens ? { openRefreshTokens: created.openRefreshTokens } : {}),
+      ...(created.connectTokenLedger ? { connectTokenLedger: created.connectTokenLedger } : {}),
     });
   } catch (err) {
     await runtime.close();

@@ -4,14 +4,14 @@ import type { Runtime } from '../runtime/types.js';
 import type { TokenService } from './access-tokens.js';
 import type { ConnectedClients } from './connected-clients.js';
 import type { AgentMetrics } from './metrics.js';
-import type { RefreshTokenStore } from './refresh-tokens.js';
+import type { RefreshTokens } from './refresh-tokens.js';
 import type { UserDirectory } from './user-directory.js';
 
 export interface AgentDeps {
   runtime: Runtime;
   users: UserDirectory;
   tokens: TokenService;
-  refreshTokens: RefreshTokenStore;
+  refreshTokens: RefreshTokens;
   metrics: AgentMetrics;
   clients: ConnectedClients;
   logger: Logger;

@@ -27,9 +27,23 @@ export type RefreshOutcome =
   | { ok: true; user: string; token: string }
   | { ok: false; problem: 'unknown' | 'expired' | 'reused' };
 
-const digest = (token: string) => createHash('sha256').update(token).digest('base64url');
+/**
+ * Where refresh tokens live: this file store (local runtime, one agent) or Secrets in the cluster
+ * (kubernetes runtime: every replica sees the same tokens; runtime/kubernetes/refresh-token-secrets.ts).
+ */
+export interface RefreshTokens {
+  /** A new family, at login. */
+  issue(user: string): Promise<string>;
+  /** Exchanges a token for a new one of the same family; a rotated token presented again revokes the family. */
+  rotate(token: string): Promise<RefreshOutcome>;
+  /** Logout: the presented token's whole family ends. Unknown tokens are fine (idempotent). */
+  revoke(token: string): Promise<void>;
+}
 
-export class RefreshTokenStore {
+export const refreshTokenDigest = (token: string) => createHash('sha256').update(token).digest('base64url');
+const digest = refreshTokenDigest;
+
+export class RefreshTokenStore implements RefreshTokens {
   private tokens = new Map<string, Entry>();
   /** mutations run one at a time so two refreshes of the same token cannot both succeed */
   private queue: Promise<unknown> = Promise.resolve();

@@ -37,8 +37,9 @@ const agentLabels = { ...agentSelector, [LABELS.partOf]: 'porthole', [LABELS.com
  * The verbs the Kubernetes runtime calls, all namespaced. Pods are deleted by the reconciler (ended
  * sessions, extra and warm-pool pods) and by stop(); Secrets and PVCs are never deleted (the garbage
  * collector removes Secrets through owner references; homes outlive sessions). No write on Templates
- * (admins own them). `secrets get` is for the whole namespace: it reads the session VNC Secrets and
- * the agent's own signing-key Secret (docs/kubernetes.md says how to split it). Pods, PVCs and
+ * (admins own them). `secrets get` is for the whole namespace: it reads the session VNC Secrets, the
+ * agent's own signing-key Secret and the per-user refresh-token Secrets, which are also the only Secrets
+ * it updates (docs/kubernetes.md says how to split it). Pods, PVCs and
  * Templates are read from informer caches (list/watch) or found by create's AlreadyExists, so they need
  * no `get`; Events are only created. test/cluster/rbac.test.ts shows each verb by a real call.
  */
@@ -50,8 +51,12 @@ export function agentRules(): V1PolicyRule[] {
     // patch: a start claims a warm-pool pod by re-labelling it and making the Session its owner,
     // guarded by resourceVersion (runtime/kubernetes/warm-pool.ts). Nothing else patches pods.
     { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch', 'create', 'delete', 'patch'] },
-    { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create'] },
+    // update: refresh tokens, one Secret per user, replaced with a resourceVersion precondition
+    // (runtime/kubernetes/refresh-token-secrets.ts). Names are per user, so update cannot be limited by name.
+    { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'update'] },
     { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['create'] },
+    // create: phase-transition Events, and one named Event per used connect token (single use across
+    // replicas: a second create of that name is AlreadyExists; runtime/kubernetes/connect-token-ledger.ts).
     { apiGroups: [''], resources: ['events'], verbs: ['create'] },
     // create cannot be limited by name; get/update can.
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },

@@ -24,6 +24,7 @@ import { routes, Session } from '../../cluster-agent/contract/index.js';
 import { agentRules, installManifests, LEADER_LEASE_NAME } from '../../cluster-agent/kubernetes/install-manifests.js';
 import { AGENT_NAME, GROUP, SESSION_PLURAL, sessionName, TEMPLATE_PLURAL, VERSION, type SessionResource, type TemplateResource } from '../../cluster-agent/kubernetes/resources.js';
 import { buildHomeClaim, buildSession, buildSessionPod, buildVncSecret } from '../../cluster-agent/kubernetes/session-objects.js';
+import { refreshSecretName, userKey } from '../../cluster-agent/runtime/kubernetes/refresh-token-secrets.js';
 import { login } from '../support/agent-api.js';
 import { kubeConfigFrom } from '../support/cluster.js';
 import { createNamespace, deleteNamespaces, ensureCrds, rawRequest, refusal, ServerSideApply, uniqueName } from '../support/kube.js';
@@ -135,6 +136,14 @@ describe('the shipped RBAC, used with the agent ServiceAccount token', () => {
       ['porthole.dev|sessions/status|patch', () => custom.patchNamespacedCustomObjectStatus({ ...cr(SESSION_PLURAL), name, body: { status: { phase: 'Pending', message: 'rbac test' } } }, mergePatch)],
       ['|secrets|create', () => core.createNamespacedSecret({ namespace: ns, body: buildVncSecret(session!, ns, 'pw') })],
       ['|secrets|get', () => core.readNamespacedSecret({ namespace: ns, name: `${name}-vnc` })],
+      [
+        '|secrets|update',
+        async () => {
+          // A refresh-token Secret is replaced with the resourceVersion it was read at.
+          const created = await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: refreshSecretName(userKey(user)) }, stringData: { 'tokens.json': '{}' } } });
+          return core.replaceNamespacedSecret({ namespace: ns, name: created.metadata!.name!, body: { metadata: { name: created.metadata!.name!, resourceVersion: created.metadata!.resourceVersion! }, stringData: { 'tokens.json': '{"version":1}' } } });
+        },
+      ],
       ['|persistentvolumeclaims|create', () => core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: buildHomeClaim(user, ns) })],
       ['|pods|create', () => core.createNamespacedPod({ namespace: ns, body: buildSessionPod({ session: session!, template: template!, namespace: ns }) })],
       ['|pods|list', () => core.listNamespacedPod({ namespace: ns, labelSelector: 'app.kubernetes.io/component=session' })],

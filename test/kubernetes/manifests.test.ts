@@ -90,6 +90,7 @@ describe('porthole-agent manifests', () => {
     const verbs = (res: string) => rules.filter((r) => r.resources.includes(res)).flatMap((r) => r.verbs);
     expect(verbs('persistentvolumeclaims')).not.toContain('delete');
     expect(verbs('secrets')).not.toContain('list');
+    expect(verbs('secrets')).toEqual(['get', 'create', 'update']);
     expect(verbs('templates')).toEqual(['list', 'watch']);
     expect(verbs('leases')).toEqual(['create', 'get', 'update']);
   });

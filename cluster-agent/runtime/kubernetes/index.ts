@@ -4,7 +4,11 @@
  */
 import type { Logger } from 'pino';
 import type { SigningKey } from '../../agent/signing-key.js';
+import type { ConnectTokenLedger } from '../../agent/access-tokens.js';
+import type { RefreshTokens } from '../../agent/refresh-tokens.js';
+import { KubernetesConnectTokenLedger } from './connect-token-ledger.js';
 import { loadKubeConfig, makeClients } from './kube-client.js';
+import { KubernetesRefreshTokens } from './refresh-token-secrets.js';
 import { KubernetesRuntime, type KubernetesRuntimeOptions } from './runtime.js';
 import { loadOrCreateSigningKeySecret } from './signing-key-secret.js';
 
@@ -20,14 +24,24 @@ export interface CreateOptions extends Partial<Omit<KubernetesRuntimeOptions, 'c
 }
 
 /**
- * The runtime (not yet initialised: the agent calls init()) and the signing-key loader that keeps the
- * token key in a Secret shared by every replica.
+ * The runtime (not yet initialised: the agent calls init()) and the token state every replica shares:
+ * the signing key (a Secret), refresh tokens (a Secret per user) and used connect tokens (named Events).
  */
-export function createKubernetesRuntime(opts: CreateOptions): { runtime: KubernetesRuntime; loadSigningKey: () => Promise<SigningKey> } {
+export function createKubernetesRuntime(opts: CreateOptions): {
+  runtime: KubernetesRuntime;
+  loadSigningKey: () => Promise<SigningKey>;
+  openRefreshTokens: () => Promise<RefreshTokens>;
+  connectTokenLedger: ConnectTokenLedger;
+} {
   const kc = loadKubeConfig(opts.kubeconfig);
   const clients = makeClients(kc);
   // In a pod the ServiceAccount's namespace is the natural default.
   const namespace = opts.namespace ?? (kc.getContextObject(kc.getCurrentContext())?.namespace || DEFAULT_RUNTIME_NAMESPACE);
   const runtime = new KubernetesRuntime({ ...opts, clients, namespace });
-  return { runtime, loadSigningKey: () => loadOrCreateSigningKeySecret(clients, namespace) };
+  return {
+    runtime,
+    loadSigningKey: () => loadOrCreateSigningKeySecret(clients, namespace),
+    openRefreshTokens: () => Promise.resolve(new KubernetesRefreshTokens(clients, namespace)),
+    connectTokenLedger: new KubernetesConnectTokenLedger(clients, namespace, runtime.identity),
+  };
 }
