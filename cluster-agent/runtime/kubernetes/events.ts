@@ -1,6 +1,6 @@
 /**
  * Kubernetes Events on a Session (core/v1, what `kubectl describe session` shows), for every phase
- * transition the reconciler makes. Recording is best-effort: a lost Event never fails a reconcile, and
+ * transition worth telling (worthAnEvent). Recording is best-effort: a lost Event never fails a reconcile, and
  * the reconciler does not wait for it (EventSink sends them in the background, as client-go's recorder does).
  */
 import { randomBytes } from 'node:crypto';
@@ -9,6 +9,15 @@ import type { Logger } from 'pino';
 import { AGENT_NAME, API_VERSION, type SessionResource } from '../../kubernetes/resources.js';
 import type { DerivedStatus } from './session-status.js';
 import type { KubeClients } from './kube-client.js';
+
+/**
+ * Pure: whether a status change deserves an Event. Routine steps (Pending, Starting) do not: at a
+ * thousand starts they were a quarter of the agent's API requests and tell nobody anything that the
+ * Session's status does not. Running, the end of a session, failures and problems met on the way do.
+ */
+export function worthAnEvent(next: DerivedStatus): boolean {
+  return (next.phase !== 'Pending' && next.phase !== 'Starting') || next.reason !== undefined || next.warning === true;
+}
 
 /** Pure: the Event for a transition (reason = the failure reason, else the new phase). */
 export function transitionEvent(session: SessionResource, next: DerivedStatus, instance: string, now: number): CoreV1Event {
@@ -19,7 +28,7 @@ export function transitionEvent(session: SessionResource, next: DerivedStatus, i
     kind: 'Event',
     metadata: { name: `${name}.${now.toString(16)}${randomBytes(2).toString('hex')}`, namespace: session.metadata.namespace! },
     involvedObject: { apiVersion: API_VERSION, kind: 'Session', name, namespace: session.metadata.namespace!, uid: session.metadata.uid!, ...(session.metadata.resourceVersion ? { resourceVersion: session.metadata.resourceVersion } : {}) },
-    type: next.phase === 'Failed' ? 'Warning' : 'Normal',
+    type: next.phase === 'Failed' || next.warning ? 'Warning' : 'Normal',
     reason: next.phase === 'Failed' ? (next.reason ?? 'Failed') : next.phase,
     message: next.message ?? `Session is ${next.phase}${next.podName ? ` (pod ${next.podName})` : ''}`,
     source: { component: AGENT_NAME },

@@ -9,7 +9,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, SESSION_PLURAL, VERSION, type SessionResource, type TemplateResource } from '../../kubernetes/resources.js';
 import { buildHomeClaim, buildSessionPod, buildVncSecret, buildWarmPod, buildWarmPodSecret } from '../../kubernetes/session-objects.js';
-import { EventSink, transitionEvent } from './events.js';
+import { EventSink, transitionEvent, worthAnEvent } from './events.js';
 import type { Caches } from './informers.js';
 import { apiMessage, isConflict, isNotFound, mergePatch, statusOf, type KubeClients } from './kube-client.js';
 import { deriveStatus, nextDeadline, statusChanged, statusPatch, TERMINAL, timedOut, type DerivedStatus } from './session-status.js';
@@ -177,7 +177,7 @@ export class Reconciler {
     const prev = session.status?.phase ?? 'Pending';
     if (prev !== next.phase || session.status?.reason !== next.reason || !session.status?.phase) {
       this.ctx.log.info({ session: session.metadata.name, phase: next.phase, reason: next.reason }, next.message ?? `session ${next.phase}`);
-      this.events.record(transitionEvent(session, next, this.ctx.identity, now));
+      if (worthAnEvent(next)) this.events.record(transitionEvent(session, next, this.ctx.identity, now));
     }
   }
 

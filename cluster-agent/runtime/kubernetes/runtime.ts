@@ -196,7 +196,10 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
     if (!template) throw new RuntimeError('not_found', `There is no template "${templateName}" in namespace ${this.ns}`);
     const name = sessionName(user, templateName);
     for (let attempt = 0; attempt < 5; attempt++) {
-      const existing = await this.fetchSession(name);
+      // A name the cache has never seen is almost always new: create at once (a stale cache only costs
+      // an AlreadyExists and a second round that reads it). One GET less per new session.
+      const known = attempt > 0 || caches.sessions.get(name, this.ns) !== undefined;
+      const existing = known ? await this.fetchSession(name) : undefined;
       const phase = existing?.status?.phase ?? 'Pending';
       // Stopping counts as ended: a start replaces it rather than waiting for its pod to go.
       // The name is a hash of user and template: never hand out a Session that is somebody else's.

@@ -15,6 +15,8 @@ export interface DerivedStatus {
   podName?: string;
   podIP?: string;
   startedAt?: string;
+  /** a problem a person should hear of while the session still waits (worth an Event); not stored */
+  warning?: true;
 }
 
 export interface StatusInput {
@@ -140,13 +142,13 @@ export function deriveStatus(input: StatusInput): DerivedStatus {
   if (timeout) return timeout;
   const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
   if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
-    return { phase: 'Pending', ...ids, message: `No node can run this desktop yet: ${scheduled.message ?? 'the scheduler found no fitting node'}` };
+    return { phase: 'Pending', ...ids, warning: true, message: `No node can run this desktop yet: ${scheduled.message ?? 'the scheduler found no fitting node'}` };
   }
   if (!pod.spec?.nodeName) return { phase: 'Pending', ...ids, message: 'Waiting for a node to run the desktop' };
   if (terminated && terminated.exitCode !== 0) {
-    return { phase: 'Starting', ...ids, message: `The desktop exited (exit code ${terminated.exitCode}); the cluster is starting it again` };
+    return { phase: 'Starting', ...ids, warning: true, message: `The desktop exited (exit code ${terminated.exitCode}); the cluster is starting it again` };
   }
-  if (waiting?.reason === 'ErrImagePull') return { phase: 'Starting', ...ids, message: `Pulling the desktop image failed once, retrying: ${waiting.message ?? ''}`.trim() };
+  if (waiting?.reason === 'ErrImagePull') return { phase: 'Starting', ...ids, warning: true, message: `Pulling the desktop image failed once, retrying: ${waiting.message ?? ''}`.trim() };
   if (waiting?.reason === 'ContainerCreating' || waiting?.reason === 'PodInitializing' || !container) {
     return { phase: 'Starting', ...ids, message: 'Starting the desktop (pulling the image, mounting the home folder)' };
   }
