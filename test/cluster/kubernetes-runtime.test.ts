@@ -4,20 +4,20 @@
  * real agent processes for the HTTP API, several replicas and a SIGKILL. Each test has its own
  * namespace, so the tests run concurrently.
  */
-import { ApiextensionsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { routes, Session, SessionList } from '../../cluster-agent/contract/index.js';
 import { startIdleReaper } from '../../cluster-agent/agent/idle-reaper.js';
-import { sessionCrd, templateCrd } from '../../cluster-agent/kubernetes/crds.js';
 import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
-import { LEADER_LEASE_NAME, toWire } from '../../cluster-agent/kubernetes/install-manifests.js';
+import { LEADER_LEASE_NAME } from '../../cluster-agent/kubernetes/install-manifests.js';
 import { homeClaimName, sessionName, vncSecretName, type TemplateCRSpec } from '../../cluster-agent/kubernetes/resources.js';
 import { buildSession } from '../../cluster-agent/kubernetes/session-objects.js';
 import { KubernetesRuntime, makeClients } from '../../cluster-agent/runtime/kubernetes/index.js';
 import { login } from '../support/agent-api.js';
 import { kubeConfigFrom } from '../support/cluster.js';
+import { ensureCrds } from '../support/kube.js';
 import { runCli, startCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
 
 const kc = kubeConfigFrom(inject('kubeconfig'));
@@ -35,18 +35,9 @@ const processes: Started[] = [];
 const dirs: ReturnType<typeof tempDir>[] = [];
 
 beforeAll(async () => {
-  // Cluster-scoped and shared by every test file: create once, AlreadyExists is fine.
-  const ext = kc.makeApiClient(ApiextensionsV1Api);
-  for (const crd of [sessionCrd(), templateCrd()]) {
-    await ext.createCustomResourceDefinition({ body: toWire('V1CustomResourceDefinition', crd) as never }).catch((e: { code?: number }) => {
-      if (e.code !== 409) throw e;
-    });
-  }
-  await waitFor('CRDs established', async () => {
-    const list = await ext.listCustomResourceDefinition();
-    const ok = (n: string) => list.items.find((c) => c.metadata?.name === n)?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-    return ok('sessions.porthole.dev') && ok('templates.porthole.dev');
-  });
+  // Cluster-scoped and shared by every test file: server-side apply, as the other files do (a plain
+  // create here would make their apply conflict over field ownership).
+  await ensureCrds(kc);
 });
 
 afterAll(async () => {

@@ -4,18 +4,17 @@
  * replicas, a restart with an empty data dir forgets nothing) and connect tokens single-use across
  * replicas (a named Event per used token).
  */
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { routes, Session, TokenResponse } from '../../cluster-agent/contract/index.js';
-import { sessionCrd, templateCrd } from '../../cluster-agent/kubernetes/crds.js';
 import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
-import { toWire } from '../../cluster-agent/kubernetes/install-manifests.js';
 import { sessionName } from '../../cluster-agent/kubernetes/resources.js';
 import { STREAM_OPENED_REASON } from '../../cluster-agent/runtime/kubernetes/connect-token-ledger.js';
 import { REFRESH_COMPONENT, refreshSecretName, userKey } from '../../cluster-agent/runtime/kubernetes/refresh-token-secrets.js';
 import { openWs } from '../agent/support.js';
 import { kubeConfigFrom } from '../support/cluster.js';
+import { ensureCrds } from '../support/kube.js';
 import { runCli, startCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
 
 const kc = kubeConfigFrom(inject('kubeconfig'));
@@ -29,17 +28,9 @@ const processes: Started[] = [];
 const dirs: ReturnType<typeof tempDir>[] = [];
 
 beforeAll(async () => {
-  const ext = kc.makeApiClient(ApiextensionsV1Api);
-  for (const crd of [sessionCrd(), templateCrd()]) {
-    await ext.createCustomResourceDefinition({ body: toWire('V1CustomResourceDefinition', crd) as never }).catch((e: { code?: number }) => {
-      if (e.code !== 409) throw e;
-    });
-  }
-  await waitFor('CRDs established', async () => {
-    const list = await ext.listCustomResourceDefinition();
-    const ok = (n: string) => list.items.find((c) => c.metadata?.name === n)?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-    return ok('sessions.porthole.dev') && ok('templates.porthole.dev');
-  });
+  // Cluster-scoped and shared by every test file: server-side apply, as the other files do (a plain
+  // create here would make their apply conflict over field ownership).
+  await ensureCrds(kc);
 });
 
 afterAll(async () => {
