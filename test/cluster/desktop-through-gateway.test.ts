@@ -72,6 +72,11 @@ describe('a desktop on Kubernetes, through the agent', () => {
     // Someone else cannot connect to it: the session does not exist for them.
     const mallory = await login(agentUrl, 'mallory', 'mallory-password');
     expect((await call(mallory, routes.connect(id), { method: 'POST' })).status).toBe(404);
+    // Their own start of the same template comes with the typical start time, learnt from alice's.
+    const theirs = Session.parse(await (await call(mallory, routes.sessions, { method: 'POST', body: JSON.stringify({ template: 'xfce' }) })).json());
+    expect(theirs.id).not.toBe(id);
+    expect(theirs.expectedStartSeconds).toBeGreaterThanOrEqual(0);
+    expect(theirs.expectedStartSeconds).toBeLessThan(60);
 
     const connect = ConnectResponse.parse(await (await call(alice, routes.connect(id), { method: 'POST' })).json());
     const rfb = await RfbClient.connect({ kind: 'ws', url: connect.vnc.url });

@@ -5,7 +5,7 @@ import { buildSession } from '../../cluster-agent/kubernetes/session-objects.js'
 import { requestKind } from '../../cluster-agent/runtime/kubernetes/kube-client.js';
 import { mayAcquire } from '../../cluster-agent/runtime/kubernetes/leader-election.js';
 import { deriveStatus, nextDeadline, statusPatch } from '../../cluster-agent/runtime/kubernetes/session-status.js';
-import { sessionView, templateSpecOf, viewerSummary } from '../../cluster-agent/runtime/kubernetes/session-view.js';
+import { expectedStartSeconds, sessionView, templateSpecOf, viewerSummary } from '../../cluster-agent/runtime/kubernetes/session-view.js';
 import { claimable, claimPatch, planWarmPool } from '../../cluster-agent/runtime/kubernetes/warm-pool.js';
 import { backoffDelay, WorkQueue } from '../../cluster-agent/runtime/kubernetes/work-queue.js';
 import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
@@ -215,5 +215,23 @@ describe('API request metric', () => {
     expect(requestKind('PUT', `${base}/apis/coordination.k8s.io/v1/namespaces/ns/leases/l`)).toEqual({ verb: 'update', resource: 'leases' });
     expect(requestKind('GET', '/api/v1/namespaces/ns/pods?watch=true&labelSelector=a%3Db')).toEqual({ verb: 'watch', resource: 'pods' });
     expect(requestKind('GET', `${base}/api/v1/namespaces/ns`)).toEqual({ verb: 'get', resource: 'namespaces' });
+  });
+});
+
+describe('the typical start time shown while a desktop starts', () => {
+  const at = (s: number) => new Date(Date.UTC(2026, 10, 23, 9, 0, s)).toISOString();
+  const sample = (name: string, template: string, created: number, started?: number): SessionResource => ({
+    apiVersion: 'porthole.dev/v1alpha1',
+    kind: 'Session',
+    metadata: { name, namespace: 'ns', creationTimestamp: at(created) as unknown as Date },
+    spec: { user: name, template },
+    status: { phase: started === undefined ? 'Pending' : 'Running', ...(started === undefined ? {} : { startedAt: at(started) }) },
+  });
+
+  it('is the median of the latest starts of that template, and unknown before any', () => {
+    const sessions = [sample('a', 'xfce', 0, 4), sample('b', 'xfce', 10, 30), sample('c', 'xfce', 20, 26), sample('d', 'gpu', 0, 50), sample('e', 'xfce', 40)];
+    expect(expectedStartSeconds(sessions, 'xfce')).toBe(6);
+    expect(expectedStartSeconds(sessions, 'gpu')).toBe(50);
+    expect(expectedStartSeconds(sessions, 'terminal')).toBeUndefined();
   });
 });

@@ -19,7 +19,7 @@ import { apiMessage, isConflict, isNotFound, mergePatch, statusOf, type KubeClie
 import { LeaderElector } from './leader-election.js';
 import { ownedBy, Reconciler, WARM_CLAIM_ANNOTATION } from './reconciler.js';
 import { deriveStatus, statusPatch, TERMINAL, type DerivedStatus } from './session-status.js';
-import { sessionView, templateSpecOf } from './session-view.js';
+import { expectedStartSeconds, sessionView, templateSpecOf } from './session-view.js';
 import { ViewerReports } from './viewer-reports.js';
 import { claimable, claimPatch } from './warm-pool.js';
 import { WorkQueue } from './work-queue.js';
@@ -353,11 +353,14 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
     const local = this.viewers?.localCount(s.metadata.name!);
     const st = s.status ?? {};
     const mine = st.viewers?.[this.identity];
-    if (local === undefined || (mine?.count === local && local === 0)) return sessionView(s, Date.now());
+    // Only a session still starting needs the estimate (the launcher's progress bar).
+    const starting = !st.phase || st.phase === 'Pending' || st.phase === 'Starting';
+    const expected = starting && this.caches ? expectedStartSeconds(this.caches.sessions.list(), s.spec.template) : undefined;
+    if (local === undefined || (mine?.count === local && local === 0)) return sessionView(s, Date.now(), expected);
     // Open streams here are activity as of now; a 0 not yet written only takes our count away.
     const entry = local > 0 ? { count: local, seenAt: new Date().toISOString() } : mine ? { ...mine, count: 0 } : undefined;
-    if (!entry) return sessionView(s, Date.now());
-    return sessionView({ ...s, status: { ...st, viewers: { ...st.viewers, [this.identity]: entry } } }, Date.now());
+    if (!entry) return sessionView(s, Date.now(), expected);
+    return sessionView({ ...s, status: { ...st, viewers: { ...st.viewers, [this.identity]: entry } } }, Date.now(), expected);
   }
 
   private remember(obj: SessionObj): SessionObj {

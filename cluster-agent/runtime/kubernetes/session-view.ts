@@ -30,6 +30,29 @@ export function viewerSummary(status: SessionCRStatus | undefined, now: number):
   return { connectedClients: count, ...(Number.isNaN(last) ? {} : { lastActiveAt: new Date(last).toISOString() }) };
 }
 
+/** How many recent starts the estimate looks at. */
+const START_SAMPLES = 20;
+
+/**
+ * The typical start time of a template, from the Sessions the cluster holds (every user's latest one):
+ * the median of createdAt -> startedAt over the most recent starts. The launcher shows it as "usually
+ * takes about N s"; undefined until a start of that template has been seen.
+ */
+export function expectedStartSeconds(sessions: SessionResource[], template: string): number | undefined {
+  const samples = sessions
+    .filter((s) => s.spec.template === template && s.status?.startedAt)
+    .map((s) => ({ started: toMillis(s.status!.startedAt), created: toMillis(s.metadata.creationTimestamp as Date | string | undefined) }))
+    .filter((x) => !Number.isNaN(x.started) && !Number.isNaN(x.created) && x.started >= x.created)
+    .sort((a, b) => b.started - a.started)
+    .slice(0, START_SAMPLES)
+    .map((x) => (x.started - x.created) / 1000)
+    .sort((a, b) => a - b);
+  if (samples.length === 0) return undefined;
+  const mid = Math.floor(samples.length / 2);
+  const median = samples.length % 2 ? samples[mid]! : (samples[mid - 1]! + samples[mid]!) / 2;
+  return Math.round(median * 10) / 10;
+}
+
 export function sessionView(cr: SessionResource, now: number, expectedStartSeconds?: number): Session {
   const st = cr.status ?? {};
   const createdAt = iso(cr.metadata.creationTimestamp as Date | string | undefined) ?? new Date(now).toISOString();
