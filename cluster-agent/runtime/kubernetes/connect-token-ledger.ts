@@ -11,8 +11,8 @@
 import { createHash } from 'node:crypto';
 import type { CoreV1Event } from '@kubernetes/client-node';
 import type { ConnectTokenLedger } from '../../agent/access-tokens.js';
-import { AGENT_NAME, API_VERSION } from '../../kubernetes/resources.js';
 import { RuntimeError } from '../types.js';
+import { sessionEvent } from './events.js';
 import { apiMessage, isConflict, type KubeClients } from './kube-client.js';
 
 export const STREAM_OPENED_REASON = 'StreamOpened';
@@ -20,22 +20,18 @@ export const STREAM_OPENED_REASON = 'StreamOpened';
 /** Pure: the Event that marks a connect token used. Its name is the whole point: one per token id. */
 export function connectTokenEvent(namespace: string, claims: { jti: string; user: string; session: string }, instance: string, now: number): CoreV1Event {
   const id = createHash('sha256').update(claims.jti).digest('hex').slice(0, 32);
-  const at = new Date(now);
-  return {
-    apiVersion: 'v1',
-    kind: 'Event',
-    metadata: { name: `${claims.session}.connect-${id}`, namespace },
-    involvedObject: { apiVersion: API_VERSION, kind: 'Session', name: claims.session, namespace },
-    type: 'Normal',
-    reason: STREAM_OPENED_REASON,
-    message: `${claims.user} opened a stream (connect token ${id.slice(0, 8)})`,
-    source: { component: AGENT_NAME },
-    reportingComponent: `porthole.dev/${AGENT_NAME}`,
-    reportingInstance: instance,
-    firstTimestamp: at,
-    lastTimestamp: at,
-    count: 1,
-  };
+  return sessionEvent(
+    {
+      eventName: `${claims.session}.connect-${id}`,
+      namespace,
+      session: { name: claims.session },
+      type: 'Normal',
+      reason: STREAM_OPENED_REASON,
+      message: `${claims.user} opened a stream (connect token ${id.slice(0, 8)})`,
+    },
+    instance,
+    now,
+  );
 }
 
 export class KubernetesConnectTokenLedger implements ConnectTokenLedger {

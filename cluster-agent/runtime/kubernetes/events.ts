@@ -19,18 +19,29 @@ export function worthAnEvent(next: DerivedStatus): boolean {
   return (next.phase !== 'Pending' && next.phase !== 'Starting') || next.reason !== undefined || next.warning === true;
 }
 
-/** Pure: the Event for a transition (reason = the failure reason, else the new phase). */
-export function transitionEvent(session: SessionResource, next: DerivedStatus, instance: string, now: number): CoreV1Event {
+/** What differs between the Events the agent records on a Session; the envelope is the same for all. */
+export interface SessionEventFields {
+  /** the Event's own name (unique per event, or chosen to be unique on purpose) */
+  eventName: string;
+  namespace: string;
+  session: { name: string; uid?: string; resourceVersion?: string };
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+/** Pure: a core/v1 Event about a Session, reported by this agent instance at `now`. */
+export function sessionEvent(f: SessionEventFields, instance: string, now: number): CoreV1Event {
   const at = new Date(now);
-  const name = session.metadata.name!;
+  const { name, uid, resourceVersion } = f.session;
   return {
     apiVersion: 'v1',
     kind: 'Event',
-    metadata: { name: `${name}.${now.toString(16)}${randomBytes(2).toString('hex')}`, namespace: session.metadata.namespace! },
-    involvedObject: { apiVersion: API_VERSION, kind: 'Session', name, namespace: session.metadata.namespace!, uid: session.metadata.uid!, ...(session.metadata.resourceVersion ? { resourceVersion: session.metadata.resourceVersion } : {}) },
-    type: next.phase === 'Failed' || next.warning ? 'Warning' : 'Normal',
-    reason: next.phase === 'Failed' ? (next.reason ?? 'Failed') : next.phase,
-    message: next.message ?? `Session is ${next.phase}${next.podName ? ` (pod ${next.podName})` : ''}`,
+    metadata: { name: f.eventName, namespace: f.namespace },
+    involvedObject: { apiVersion: API_VERSION, kind: 'Session', name, namespace: f.namespace, ...(uid ? { uid } : {}), ...(resourceVersion ? { resourceVersion } : {}) },
+    type: f.type,
+    reason: f.reason,
+    message: f.message,
     source: { component: AGENT_NAME },
     reportingComponent: `porthole.dev/${AGENT_NAME}`,
     reportingInstance: instance,
@@ -38,6 +49,23 @@ export function transitionEvent(session: SessionResource, next: DerivedStatus, i
     lastTimestamp: at,
     count: 1,
   };
+}
+
+/** Pure: the Event for a transition (reason = the failure reason, else the new phase). */
+export function transitionEvent(session: SessionResource, next: DerivedStatus, instance: string, now: number): CoreV1Event {
+  const name = session.metadata.name!;
+  return sessionEvent(
+    {
+      eventName: `${name}.${now.toString(16)}${randomBytes(2).toString('hex')}`,
+      namespace: session.metadata.namespace!,
+      session: { name, uid: session.metadata.uid!, ...(session.metadata.resourceVersion ? { resourceVersion: session.metadata.resourceVersion } : {}) },
+      type: next.phase === 'Failed' || next.warning ? 'Warning' : 'Normal',
+      reason: next.phase === 'Failed' ? (next.reason ?? 'Failed') : next.phase,
+      message: next.message ?? `Session is ${next.phase}${next.podName ? ` (pod ${next.podName})` : ''}`,
+    },
+    instance,
+    now,
+  );
 }
 
 export async function recordEvent(clients: KubeClients, event: CoreV1Event, log: Logger): Promise<void> {
