@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAgentClient } from '../../main/core/agent-client.js';
 import { PortholeError } from '../../preload/api.js';
+import { failure } from '../support/porthole-error.js';
 
 const servers: Server[] = [];
 
@@ -24,16 +25,6 @@ async function closedPort(): Promise<string> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((ok) => server.close(() => ok()));
   return `http://127.0.0.1:${port}`;
-}
-
-async function failure(p: Promise<unknown>): Promise<PortholeError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof PortholeError) return e;
-    throw e;
-  }
-  throw new Error('expected a failure');
 }
 
 afterAll(async () => {

@@ -10,10 +10,11 @@ import { routes } from '../../cluster-agent/contract/index.js';
 import { SIGN_IN_KEY } from '../../main/core/auth.js';
 import { createLauncherCore, MemorySecretStore, type LauncherCore } from '../../main/core/index.js';
 import { silentLogger } from '../../main/core/logger.js';
-import { PortholeError, type LauncherEvent, type SessionEvent } from '../../preload/api.js';
+import type { LauncherEvent, SessionEvent } from '../../preload/api.js';
 import { stopAllSessions } from '../support/agent-api.js';
 import { runCli, startCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
 import { RfbClient } from '../support/rfb-client.js';
+import { failure } from '../support/porthole-error.js';
 
 const AGENT = 'cluster-agent/agent/cli.ts';
 const PASSWORD = 'launcher core pw';
@@ -31,16 +32,6 @@ function core(opts: Parameters<typeof createLauncherCore>[0] = {}): LauncherCore
   const c = createLauncherCore({ secretStore: new MemorySecretStore(), logger: silentLogger, ...opts });
   cores.push(c);
   return c;
-}
-
-async function failure(p: Promise<unknown>): Promise<PortholeError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof PortholeError) return e;
-    throw e;
-  }
-  throw new Error('expected a failure');
 }
 
 async function storedRefreshToken(store: MemorySecretStore): Promise<string | undefined> {
