@@ -5,13 +5,13 @@
  * VncAuth with the Secret's password) shows a drawn screen. Deleting the pod ends the desktop.
  */
 import { connect } from 'node:net';
-import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
-import { GROUP, SESSION_PLURAL, sessionName, VERSION, VNC_PORT, type SessionResource } from '../../cluster-agent/kubernetes/resources.js';
-import { buildHomeClaim, buildSession, buildSessionPod, buildVncSecret, SECRET_PASSWORD_KEY } from '../../cluster-agent/kubernetes/session-objects.js';
+import { VNC_PORT } from '../../cluster-agent/kubernetes/resources.js';
+import { buildHomeClaim, buildSessionPod, buildVncSecret, SECRET_PASSWORD_KEY } from '../../cluster-agent/kubernetes/session-objects.js';
 import { kubeConfigFrom } from '../support/cluster.js';
-import { createNamespace, deleteNamespaces, ensureCrds } from '../support/kube.js';
+import { createNamespace, createSessionResource, deleteNamespaces, ensureCrds } from '../support/kube.js';
 import { DESKTOP_COLOURS, PodDesktops } from '../support/pod-desktops.js';
 import { waitFor } from '../support/processes.js';
 import { RfbClient } from '../support/rfb-client.js';
@@ -45,14 +45,7 @@ function tryConnect(host: string, port: number): Promise<string> {
 describe('session pods reached the way the agent reaches them (stand-in container: Xvnc on the pod IP)', () => {
   it("a session's pod gets a loopback pod IP and shows a drawn desktop on podIP:5901 with the Secret's password", async () => {
     const user = 'erin';
-    const custom = kc.makeApiClient(CustomObjectsApi);
-    const session = (await custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ns,
-      plural: SESSION_PLURAL,
-      body: buildSession(sessionName(user, 'xfce'), ns, user, 'xfce'),
-    })) as SessionResource;
+    const session = await createSessionResource(kc, ns, user, 'xfce');
     const template = xfceTemplate(ns);
     template.spec.resources = { requests: { cpu: '10m', memory: '16Mi' } };
     const password = `pw-${Math.random().toString(36).slice(2, 10)}`;

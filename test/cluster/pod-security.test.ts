@@ -8,10 +8,10 @@ import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
 import { installObjects } from '../../cluster-agent/kubernetes/install-manifests.js';
-import { GROUP, SESSION_PLURAL, sessionName, TEMPLATE_PLURAL, VERSION, type SessionResource, type TemplateResource } from '../../cluster-agent/kubernetes/resources.js';
-import { buildHomeClaim, buildSession, buildSessionPod, buildVncSecret, buildWarmPod } from '../../cluster-agent/kubernetes/session-objects.js';
+import { GROUP, TEMPLATE_PLURAL, VERSION, type SessionResource, type TemplateResource } from '../../cluster-agent/kubernetes/resources.js';
+import { buildHomeClaim, buildSessionPod, buildVncSecret, buildWarmPod } from '../../cluster-agent/kubernetes/session-objects.js';
 import { kubeConfigFrom } from '../support/cluster.js';
-import { createNamespace, deleteNamespaces, ensureCrds, refusal } from '../support/kube.js';
+import { createNamespace, createSessionResource, deleteNamespaces, ensureCrds, refusal } from '../support/kube.js';
 
 const kc = kubeConfigFrom(inject('kubeconfig'));
 const core = kc.makeApiClient(CoreV1Api);
@@ -28,13 +28,7 @@ beforeAll(async () => {
   await ensureCrds(kc);
   // Real Session and Template objects, so the owner references carry real uids.
   const user = 'alice';
-  session = (await custom.createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: ns,
-    plural: SESSION_PLURAL,
-    body: buildSession(sessionName(user, 'xfce'), ns, user, 'xfce'),
-  })) as SessionResource;
+  session = await createSessionResource(kc, ns, user, 'xfce');
   template = (await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: TEMPLATE_PLURAL, body: xfceTemplate(ns) })) as TemplateResource;
 });
 

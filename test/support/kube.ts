@@ -6,6 +6,7 @@ import { request } from 'node:https';
 import {
   ApiextensionsV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   HttpMethod,
   KubeConfig,
   KubernetesObjectApi,
@@ -14,6 +15,8 @@ import {
 } from '@kubernetes/client-node';
 import { sessionCrd, templateCrd } from '../../cluster-agent/kubernetes/crds.js';
 import { toWire } from '../../cluster-agent/kubernetes/install-manifests.js';
+import { GROUP, SESSION_PLURAL, sessionName, VERSION, type SessionResource } from '../../cluster-agent/kubernetes/resources.js';
+import { buildSession } from '../../cluster-agent/kubernetes/session-objects.js';
 import { waitFor } from './processes.js';
 
 /** The field manager `kubectl apply --server-side` would be told to use for our manifests. */
@@ -107,6 +110,17 @@ export async function ensureCrds(kc: KubeConfig): Promise<void> {
       list.items.find((c) => c.metadata?.name === name)?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
     return established('sessions.porthole.dev') && established('templates.porthole.dev');
   });
+}
+
+/** A real Session of user+template (as the runtime names it), read back with its uid for owner references. */
+export async function createSessionResource(kc: KubeConfig, namespace: string, user: string, template: string): Promise<SessionResource> {
+  return (await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural: SESSION_PLURAL,
+    body: buildSession(sessionName(user, template), namespace, user, template),
+  })) as SessionResource;
 }
 
 /** A request the typed clients do not make (e.g. POST pods/exec): status code and body text. */
