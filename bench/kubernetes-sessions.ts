@@ -26,9 +26,9 @@ import { GROUP, SESSION_PLURAL, sessionName, TEMPLATE_PLURAL, VERSION, type Sess
 import { buildHomeClaim, buildSession, buildSessionPod, buildVncSecret } from '../cluster-agent/kubernetes/session-objects.js';
 import { REQUESTS_METRIC } from '../cluster-agent/runtime/kubernetes/kube-client.js';
 import { login } from '../test/support/agent-api.js';
-import { kubeConfigFrom, startTestCluster, type TestCluster } from '../test/support/cluster.js';
+import { kubeConfigFrom, startKubernetesAgent, startTestCluster, type TestCluster } from '../test/support/cluster.js';
 import { createNamespace, ensureCrds } from '../test/support/kube.js';
-import { startCli, stopProcess, tempDir, waitFor, type Started } from '../test/support/processes.js';
+import { stopProcess, tempDir, waitFor, type Started } from '../test/support/processes.js';
 import { percentile, printResult, printTable, round } from './stats.js';
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 1000);
@@ -38,8 +38,6 @@ const USERS = Math.ceil(SESSIONS / TEMPLATES);
 /** How long a phase may take before the sessions not yet Running are reported as failed. */
 const PHASE_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_SECONDS ?? 900) * 1000;
 const PASSWORD = 'bench-password';
-const CLI = 'cluster-agent/agent/cli.ts';
-const LISTENING = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/;
 const COMPONENTS = ['kube-apiserver', 'etcd', 'kube-controller-manager', 'kube-scheduler', 'kwok-controller'] as const;
 
 const templateName = (i: number) => `t${i % TEMPLATES}`;
@@ -262,13 +260,13 @@ async function agentPhase(kc: KubeConfig, cluster: TestCluster, pids: Record<str
   await writeUsersFile(usersFile);
   // BENCH_AGENT_CPU_PROF=DIR: the agent writes a V8 CPU profile there when it exits (for finding its hot spots).
   const profDir = process.env.BENCH_AGENT_CPU_PROF;
-  const agent: Started = await startCli(
-    CLI,
-    ['serve', '--runtime', 'kubernetes', '--kubeconfig', cluster.kubeconfig, '--namespace', ns, '--listen', '127.0.0.1:0', '--users', usersFile, '--data-dir', join(dir, 'data')],
-    LISTENING,
-    60_000,
-    profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
-  );
+  const agent: Started = await startKubernetesAgent({
+    kubeconfig: cluster.kubeconfig,
+    namespace: ns,
+    users: usersFile,
+    dataDir: join(dir, 'data'),
+    nodeArgs: profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
+  });
   cleanup(() => stopProcess(agent.child));
   const url = agent.match[1]!;
   const pid = agent.child.pid!;

@@ -13,10 +13,10 @@ import { ConnectResponse, routes, Session } from '../../cluster-agent/contract/i
 import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
 import { GROUP, TEMPLATE_PLURAL, VERSION } from '../../cluster-agent/kubernetes/resources.js';
 import { login } from '../support/agent-api.js';
-import { kubeConfigFrom } from '../support/cluster.js';
+import { kubeConfigFrom, startKubernetesAgent } from '../support/cluster.js';
 import { createNamespace, deleteNamespaces, ensureCrds } from '../support/kube.js';
 import { DESKTOP_COLOURS, PodDesktops } from '../support/pod-desktops.js';
-import { runCli, startCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
+import { runCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
 import { RfbClient } from '../support/rfb-client.js';
 
 const CLI = 'cluster-agent/agent/cli.ts';
@@ -36,7 +36,7 @@ beforeAll(async () => {
   desktops = await PodDesktops.start(kc, ns);
   const users = join(dir.path, 'users.yaml');
   for (const u of ['alice', 'mallory']) expect((await runCli(CLI, ['users', 'add', u, '--file', users, '--password-stdin'], `${u}-password`)).code).toBe(0);
-  agent = await startCli(CLI, ['serve', '--runtime', 'kubernetes', '--kubeconfig', inject('kubeconfig'), '--namespace', ns, '--listen', '127.0.0.1:0', '--users', users, '--data-dir', join(dir.path, 'data')], /^listening on (\S+)/, 60_000);
+  agent = await startKubernetesAgent({ kubeconfig: inject('kubeconfig'), namespace: ns, users, dataDir: join(dir.path, 'data') });
   agentUrl = agent.match[1]!;
 });
 

@@ -10,9 +10,9 @@ import { routes, Session } from '../../cluster-agent/contract/index.js';
 import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
 import { GROUP, TEMPLATE_PLURAL, VERSION, type TemplateCRSpec } from '../../cluster-agent/kubernetes/resources.js';
 import { login } from '../support/agent-api.js';
-import { kubeConfigFrom } from '../support/cluster.js';
+import { kubeConfigFrom, startKubernetesAgent } from '../support/cluster.js';
 import { createNamespace, deleteNamespaces, ensureCrds } from '../support/kube.js';
-import { runCli, startCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
+import { runCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
 
 const CLI = 'cluster-agent/agent/cli.ts';
 const kc = kubeConfigFrom(inject('kubeconfig'));
@@ -49,7 +49,7 @@ beforeAll(async () => {
   await template('cuda-untolerated', { gpu: 1 });
   const users = join(dir.path, 'users.yaml');
   expect((await runCli(CLI, ['users', 'add', 'gina', '--file', users, '--password-stdin'], 'gina-password')).code).toBe(0);
-  agent = await startCli(CLI, ['serve', '--runtime', 'kubernetes', '--kubeconfig', inject('kubeconfig'), '--namespace', ns, '--listen', '127.0.0.1:0', '--users', users, '--data-dir', join(dir.path, 'data')], /^listening on (\S+)/, 60_000);
+  agent = await startKubernetesAgent({ kubeconfig: inject('kubeconfig'), namespace: ns, users, dataDir: join(dir.path, 'data') });
   agentUrl = agent.match[1]!;
   token = await login(agentUrl, 'gina', 'gina-password');
 });

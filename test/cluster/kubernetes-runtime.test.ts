@@ -16,16 +16,15 @@ import { homeClaimName, sessionName, vncSecretName, type TemplateCRSpec } from '
 import { buildSession } from '../../cluster-agent/kubernetes/session-objects.js';
 import { KubernetesRuntime, makeClients } from '../../cluster-agent/runtime/kubernetes/index.js';
 import { login } from '../support/agent-api.js';
-import { kubeConfigFrom } from '../support/cluster.js';
+import { kubeConfigFrom, startKubernetesAgent } from '../support/cluster.js';
 import { ensureCrds } from '../support/kube.js';
-import { runCli, startCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
+import { runCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
 
 const kc = kubeConfigFrom(inject('kubeconfig'));
 const podNet = inject('podNet');
 const core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const CLI = 'cluster-agent/agent/cli.ts';
-const LISTENING = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/;
 /** KWOK on this machine can take tens of seconds to mark a pod Running; these waits are for that, not speed checks. */
 const SLOW = 90_000;
 const log = pino({ level: process.env.PORTHOLE_TEST_LOG ?? 'silent' });
@@ -288,7 +287,7 @@ describe.concurrent('kubernetes runtime on a real control plane', { timeout: 150
     for (const u of ['alice', 'bob']) expect((await runCli(CLI, ['users', 'add', u, '--file', users, '--password-stdin'], `${u}-pw`)).code).toBe(0);
     const mine: Started[] = [];
     const serve = async (n: number) => {
-      const s = await startCli(CLI, ['serve', '--runtime', 'kubernetes', '--kubeconfig', inject('kubeconfig'), '--namespace', ns, '--listen', '127.0.0.1:0', '--users', users, '--data-dir', join(dir.path, `data${n}`)], LISTENING, 60_000);
+      const s = await startKubernetesAgent({ kubeconfig: inject('kubeconfig'), namespace: ns, users, dataDir: join(dir.path, `data${n}`) });
       processes.push(s);
       mine.push(s);
       return s.match[1]!;
@@ -336,14 +335,14 @@ describe.concurrent('kubernetes runtime on a real control plane', { timeout: 150
     dirs.push(dir);
     const users = join(dir.path, 'users.yaml');
     expect((await runCli(CLI, ['users', 'add', 'frank', '--file', users, '--password-stdin'], 'frank-pw')).code).toBe(0);
-    const args = ['serve', '--runtime', 'kubernetes', '--kubeconfig', inject('kubeconfig'), '--namespace', ns, '--listen', '127.0.0.1:0', '--users', users, '--data-dir', join(dir.path, 'data')];
-    const first = await startCli(CLI, args, LISTENING, 60_000);
+    const agentOptions = { kubeconfig: inject('kubeconfig'), namespace: ns, users, dataDir: join(dir.path, 'data') };
+    const first = await startKubernetesAgent(agentOptions);
     processes.push(first);
     const token = await login(first.match[1]!, 'frank', 'frank-pw');
     const res = await fetch(new URL(routes.sessions, first.match[1]!), { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ template: 'xfce' }) });
     expect(res.status).toBe(202);
     await stopProcess(first.child, 'SIGKILL');
-    const second = await startCli(CLI, args, LISTENING, 60_000);
+    const second = await startKubernetesAgent(agentOptions);
     processes.push(second);
     // The access token of the killed process still works: the key is in the cluster, not the process.
     const id = sessionName('frank', 'xfce');

@@ -26,9 +26,9 @@ import { AGENT_NAME, GROUP, SESSION_PLURAL, sessionName, TEMPLATE_PLURAL, VERSIO
 import { buildHomeClaim, buildSession, buildSessionPod, buildVncSecret } from '../../cluster-agent/kubernetes/session-objects.js';
 import { refreshSecretName, userKey } from '../../cluster-agent/runtime/kubernetes/refresh-token-secrets.js';
 import { login } from '../support/agent-api.js';
-import { kubeConfigFrom } from '../support/cluster.js';
+import { kubeConfigFrom, startKubernetesAgent } from '../support/cluster.js';
 import { createNamespace, deleteNamespaces, ensureCrds, rawRequest, refusal, ServerSideApply, uniqueName } from '../support/kube.js';
-import { runCli, startCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
+import { runCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
 
 const admin = kubeConfigFrom(inject('kubeconfig'));
 const ns = uniqueName('rbac');
@@ -231,12 +231,7 @@ describe('the shipped RBAC, used with the agent ServiceAccount token', () => {
     writeFileSync(kubeconfig, agent.exportConfig(), { mode: 0o600 });
     const users = join(dir.path, 'users.yaml');
     expect((await runCli('cluster-agent/agent/cli.ts', ['users', 'add', 'dana', '--file', users, '--password-stdin'], 'dana-pw')).code).toBe(0);
-    agentProcess = await startCli(
-      'cluster-agent/agent/cli.ts',
-      ['serve', '--runtime', 'kubernetes', '--kubeconfig', kubeconfig, '--namespace', ns, '--listen', '127.0.0.1:0', '--users', users, '--data-dir', join(dir.path, 'data')],
-      /^listening on (http:\/\/127\.0\.0\.1:\d+)$/,
-      45_000,
-    );
+    agentProcess = await startKubernetesAgent({ kubeconfig, namespace: ns, users, dataDir: join(dir.path, 'data'), timeoutMs: 45_000 });
     const url = agentProcess.match[1]!;
     const token = await login(url, 'dana', 'dana-pw');
     const auth = { authorization: `Bearer ${token}` };

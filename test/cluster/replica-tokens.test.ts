@@ -13,15 +13,14 @@ import { sessionName } from '../../cluster-agent/kubernetes/resources.js';
 import { STREAM_OPENED_REASON } from '../../cluster-agent/runtime/kubernetes/connect-token-ledger.js';
 import { REFRESH_COMPONENT, refreshSecretName, userKey } from '../../cluster-agent/runtime/kubernetes/refresh-token-secrets.js';
 import { openWs } from '../agent/support.js';
-import { kubeConfigFrom } from '../support/cluster.js';
+import { kubeConfigFrom, startKubernetesAgent } from '../support/cluster.js';
 import { ensureCrds } from '../support/kube.js';
-import { runCli, startCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
+import { runCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
 
 const kc = kubeConfigFrom(inject('kubeconfig'));
 const core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const CLI = 'cluster-agent/agent/cli.ts';
-const LISTENING = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/;
 const SLOW = 90_000;
 
 const processes: Started[] = [];
@@ -55,7 +54,7 @@ async function setup(prefix: string, users: string[]): Promise<{ ns: string; use
 /** A real agent process; each call gets its own (empty) data dir, as an agent pod's emptyDir. */
 let dataDirs = 0;
 async function serve(s: { ns: string; usersFile: string; dir: string }): Promise<{ url: string; proc: Started }> {
-  const proc = await startCli(CLI, ['serve', '--runtime', 'kubernetes', '--kubeconfig', inject('kubeconfig'), '--namespace', s.ns, '--listen', '127.0.0.1:0', '--users', s.usersFile, '--data-dir', join(s.dir, `data${dataDirs++}`)], LISTENING, 60_000);
+  const proc = await startKubernetesAgent({ kubeconfig: inject('kubeconfig'), namespace: s.ns, users: s.usersFile, dataDir: join(s.dir, `data${dataDirs++}`) });
   processes.push(proc);
   return { url: proc.match[1]!, proc };
 }

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import { repoRoot } from './processes.js';
+import { repoRoot, startCli, type Started } from './processes.js';
 
 const run = promisify(execFile);
 
@@ -47,4 +47,27 @@ export function kubeConfigFrom(path: string): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromFile(path);
   return kc;
+}
+
+export const AGENT_CLI = 'cluster-agent/agent/cli.ts';
+
+export interface KubernetesAgentOptions {
+  kubeconfig: string;
+  namespace: string;
+  users: string;
+  dataDir: string;
+  timeoutMs?: number;
+  /** extra `node` flags, e.g. --cpu-prof */
+  nodeArgs?: string[];
+}
+
+/** A real agent process on the kubernetes runtime, listening on a free loopback port (match[1] is its URL). */
+export function startKubernetesAgent(o: KubernetesAgentOptions): Promise<Started> {
+  return startCli(
+    AGENT_CLI,
+    ['serve', '--runtime', 'kubernetes', '--kubeconfig', o.kubeconfig, '--namespace', o.namespace, '--listen', '127.0.0.1:0', '--users', o.users, '--data-dir', o.dataDir],
+    /^listening on (http:\/\/127\.0\.0\.1:\d+)$/,
+    o.timeoutMs ?? 60_000,
+    o.nodeArgs ?? [],
+  );
 }
