@@ -164,9 +164,11 @@ describe.concurrent('kubernetes runtime on a real control plane', { timeout: 150
     await template(ns, 'nowhere', { nodeSelector: { 'porthole.dev/no-such-node': 'true' } });
     const r = await runtime(ns, { startTimeoutMs: 8000 });
     const { session } = await r.startOrGet('dave', 'nowhere');
-    const pending = await waitFor('scheduler message', async () => {
+    // The scheduler's first try can come before the new home PVC is bound ("pod has unbound immediate
+    // PersistentVolumeClaims"); wait for its verdict on the nodes themselves.
+    const pending = await waitFor('scheduler message about the nodes', async () => {
       const s = await r.get(session.id);
-      return s?.message?.includes('nodes are available') ? s : undefined;
+      return s?.message?.includes('nodes are available') && s.message.includes('node affinity/selector') ? s : undefined;
     }, SLOW);
     expect(pending.phase).toBe('Pending');
     expect(pending.message).toMatch(/node affinity\/selector/);
