@@ -20,14 +20,30 @@ export class TokenError extends Error {
   constructor(
     readonly problem: TokenProblem,
     message: string,
+    /** what exactly is wrong, when it is more than "bad signature": e.g. 'it has no "exp" claim' */
+    readonly detail?: string,
   ) {
     super(message);
   }
 }
 
+/**
+ * Every token this agent issues carries all of these; one without any of them was not made here
+ * (or was made to live for ever), so it is refused rather than trusted with defaults.
+ */
+const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'iat', 'exp'];
+
+function invalid(what: string, detail?: string): TokenError {
+  return new TokenError('invalid', `The ${what} is not valid (${detail ?? 'not signed by this agent, or altered'})`, detail);
+}
+
 function classify(err: unknown, what: string): TokenError {
   if (err instanceof joseErrors.JWTExpired) return new TokenError('expired', `The ${what} has expired`);
-  return new TokenError('invalid', `The ${what} is not valid (not signed by this agent, or altered)`);
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    return invalid(what, err.reason === 'missing' ? `it has no "${err.claim}" claim` : `its "${err.claim}" claim is wrong`);
+  }
+  if (err instanceof TokenError) return err;
+  return invalid(what);
 }
 
 export interface ConnectClaims {
@@ -98,8 +114,11 @@ export class TokenService {
         algorithms: ['EdDSA'],
         currentDate: new Date(this.now()),
         clockTolerance: 0,
+        requiredClaims: REQUIRED_CLAIMS,
+        maxTokenAge: ACCESS_TOKEN_SECONDS,
       });
-      if (payload.typ !== 'access' || typeof payload.sub !== 'string') throw new Error('not an access token');
+      if (payload.typ !== 'access') throw invalid('access token', 'it is not an access token');
+      if (typeof payload.sub !== 'string') throw invalid('access token', 'its "sub" claim is wrong');
       return payload.sub;
     } catch (err) {
       throw classify(err, 'access token');
@@ -135,13 +154,16 @@ export class TokenService {
         currentDate: new Date(this.now()),
         clockTolerance: 0,
         maxTokenAge: CONNECT_TOKEN_SECONDS,
+        requiredClaims: [...REQUIRED_CLAIMS, 'jti', 'sid'],
       }));
     } catch (err) {
       throw classify(err, 'connect token');
     }
     const { sub, sid, jti, exp } = payload;
-    if (payload.typ !== 'connect' || typeof sub !== 'string' || typeof sid !== 'string' || typeof jti !== 'string' || typeof exp !== 'number') {
-      throw new TokenError('invalid', 'The connect token is not valid (not signed by this agent, or altered)');
+    if (payload.typ !== 'connect') throw invalid('connect token', 'it is not a connect token');
+    if (typeof sub !== 'string' || typeof sid !== 'string' || typeof jti !== 'string' || typeof exp !== 'number') {
+      const claim = typeof sub !== 'string' ? 'sub' : typeof sid !== 'string' ? 'sid' : typeof jti !== 'string' ? 'jti' : 'exp';
+      throw invalid('connect token', `its "${claim}" claim is wrong`);
     }
     if (sid !== session) throw new TokenError('wrong_session', 'This connect token was issued for a different session');
     if (!(await this.ledger.claim({ jti, user: sub, session: sid, exp }))) {

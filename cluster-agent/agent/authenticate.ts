@@ -39,7 +39,8 @@ export function makeAuthenticate(deps: Pick<AgentDeps, 'tokens' | 'users'>) {
       if (err instanceof TokenError && err.problem === 'expired') {
         throw unauthorized('The access token has expired; refresh it with /api/v1/auth/refresh', challenge('invalid_token', 'expired'));
       }
-      throw unauthorized('The access token is not valid; sign in again', challenge('invalid_token', 'invalid'));
+      const detail = err instanceof TokenError && err.detail ? ` (${err.detail})` : '';
+      throw unauthorized(`The access token is not valid${detail}; sign in again`, challenge('invalid_token', 'invalid'));
     }
     const user = await deps.users.lookup(name);
     if (!user) throw unauthorized(`The account "${name}" no longer exists on this agent; ask an administrator`, challenge('invalid_token', 'unknown user'));
