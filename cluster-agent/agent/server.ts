@@ -9,19 +9,16 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { AgentDeps } from './deps.js';
 import { installErrorHandling } from './error-handling.js';
+import { redactUrl } from './redact-url.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { probeRoutes } from './routes/probe-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
 import { streamRoutes } from './routes/stream-routes.js';
 
-/** Log lines must not carry connect tokens (they open a desktop for a minute). */
-export function redactUrl(url: string): string {
-  return url.replace(/([?&]token=)[^&]*/g, '$1[redacted]');
-}
-
 export async function buildServer(deps: AgentDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    // Any `url` or `path` a log line carries (ours, fastify's, @fastify/websocket's) loses its tokens.
+    loggerInstance: deps.logger.child({}, { serializers: { url: redactUrl, path: redactUrl } }) as FastifyBaseLogger,
     // Our own one-line access log below, with tokens redacted.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,

@@ -8,7 +8,7 @@ import { ByteReader } from '../../cluster-agent/agent/gateway/byte-reader.js';
 import { acceptViewer, negotiateMinor, RfbError } from '../../cluster-agent/agent/gateway/rfb-handshake.js';
 import { closeReason } from '../../cluster-agent/agent/gateway/vnc-gateway.js';
 import { findIdleSessions } from '../../cluster-agent/agent/idle-reaper.js';
-import { redactUrl } from '../../cluster-agent/agent/server.js';
+import { redactUrl } from '../../cluster-agent/agent/redact-url.js';
 import { streamUrls } from '../../cluster-agent/agent/stream-urls.js';
 import type { TemplateSpec } from '../../cluster-agent/runtime/types.js';
 
@@ -100,8 +100,25 @@ describe('stream URLs', () => {
     expect(streamUrls('https://desk.example.org/porthole/', 'abc', 'x').vnc).toBe('wss://desk.example.org/porthole/api/v1/sessions/abc/vnc?token=x');
   });
 
-  it('never logs a connect token', () => {
-    expect(redactUrl('/api/v1/sessions/a/vnc?x=1&token=eyJ.secret')).toBe('/api/v1/sessions/a/vnc?x=1&token=[redacted]');
+  it('never logs a connect token, however the parameter is spelled', () => {
+    const cases: [string, string][] = [
+      ['/api/v1/sessions/a/vnc?x=1&token=eyJ.secret', '/api/v1/sessions/a/vnc?x=1&token=[redacted]'],
+      ['/api/v1/sessions/a/vnc?token=eyJ.secret&x=1', '/api/v1/sessions/a/vnc?token=[redacted]&x=1'],
+      ['/api/v1/sessions/a/vnc;token=eyJ.secret', '/api/v1/sessions/a/vnc;token=[redacted]'],
+      ['/api/v1/sessions/a/vnc?x=1;token=eyJ.secret', '/api/v1/sessions/a/vnc?x=1;token=[redacted]'],
+      ['/a?%74oken=eyJ.secret', '/a?%74oken=[redacted]'],
+      ['/a?to%6Ben=eyJ.secret', '/a?to%6Ben=[redacted]'],
+      ['/a?%2574oken=eyJ.secret', '/a?%2574oken=[redacted]'],
+      ['/a?TOKEN=eyJ.secret', '/a?TOKEN=[redacted]'],
+      ['/a?access_token=eyJ.secret&b=2', '/a?access_token=[redacted]&b=2'],
+      ['/a?refresh_token=eyJ.secret', '/a?refresh_token=[redacted]'],
+      ['/a?x=1%26token%3DeyJ.secret&y=2', '/a?x=1%26token%3D[redacted]&y=2'],
+      ['/a?token=eyJ%26secret&z=1', '/a?token=[redacted]&z=1'],
+      ['/a?tok+en=x', '/a?tok+en=x'],
+    ];
+    for (const [url, logged] of cases) expect(redactUrl(url), url).toBe(logged);
+    // what is not a token stays readable
+    expect(redactUrl('/api/v1/sessions?x=token&tokens=2&token')).toBe('/api/v1/sessions?x=token&tokens=2&token');
   });
 });
 

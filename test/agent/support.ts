@@ -1,5 +1,6 @@
 /** Helpers for the agent tests: an in-process agent on the real local runtime, HTTP and WebSocket calls. */
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import pino from 'pino';
 import WebSocket from 'ws';
 import { startAgent, type AgentOptions, type RunningAgent } from '../../cluster-agent/agent/agent.js';
@@ -105,4 +106,21 @@ export function openWs(url: string, protocols: string[] = ['binary']): Promise<W
 
 export function closeOf(ws: WebSocket): Promise<{ code: number; reason: string }> {
   return new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+}
+
+/** A pino logger whose JSON lines the test can read (what an operator would see in the agent's log). */
+export function captureLogger(level = 'info'): { logger: pino.Logger; text: () => string; lines: () => Record<string, unknown>[] } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  const text = () => chunks.join('');
+  return {
+    logger: pino({ level }, stream),
+    text,
+    lines: () => text().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
