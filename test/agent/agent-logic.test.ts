@@ -9,7 +9,7 @@ import { acceptViewer, negotiateMinor, RfbError } from '../../cluster-agent/agen
 import { closeReason } from '../../cluster-agent/agent/gateway/vnc-gateway.js';
 import { findIdleSessions } from '../../cluster-agent/agent/idle-reaper.js';
 import { redactUrl } from '../../cluster-agent/agent/redact-url.js';
-import { streamUrls } from '../../cluster-agent/agent/stream-urls.js';
+import { isValidHostHeader, streamUrls } from '../../cluster-agent/agent/stream-urls.js';
 import type { TemplateSpec } from '../../cluster-agent/runtime/types.js';
 
 describe('command line', () => {
@@ -98,6 +98,15 @@ describe('stream URLs', () => {
       webrtc: 'ws://127.0.0.1:7380/api/v1/sessions/abc/webrtc?token=t.k%2Bn',
     });
     expect(streamUrls('https://desk.example.org/porthole/', 'abc', 'x').vnc).toBe('wss://desk.example.org/porthole/api/v1/sessions/abc/vnc?token=x');
+  });
+
+  it('takes a Host header as a URL host only when it is exactly host[:port]', () => {
+    for (const good of ['127.0.0.1:7380', 'desk.example.org', 'desk.example.org.', '[::1]:8443', 'my_host:80', 'LOCALHOST']) {
+      expect(isValidHostHeader(good), good).toBe(true);
+    }
+    for (const bad of [undefined, '', 'a b', '[fe80::1%25eth0]', '[::', '::1', 'evil.example/x', 'evil.example?x', 'evil.example#x', 'u@evil.example', 'h:99999', 'h:', 'h:-1', '-h', 'h\\x', 'x'.repeat(300)]) {
+      expect(isValidHostHeader(bad), String(bad)).toBe(false);
+    }
   });
 
   it('never logs a connect token, however the parameter is spelled', () => {

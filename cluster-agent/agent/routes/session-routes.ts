@@ -13,11 +13,18 @@ import {
   TemplateList,
   routes,
 } from '../../contract/index.js';
-import { conflict, forbidden, notFound, notReady } from '../api-error.js';
+import { badRequest, conflict, forbidden, notFound, notReady } from '../api-error.js';
 import { makeAuthenticate, principalOf } from '../authenticate.js';
 import type { AgentDeps } from '../deps.js';
 import { mayUseTemplate, templatesFor } from '../entitlement.js';
 import { requestBase, streamUrls } from '../stream-urls.js';
+
+function hostProblem(host: string | undefined): string {
+  const fix = 'so the stream URLs cannot be built from it; send the address you reached the agent at as Host, or start the agent with --public-url URL';
+  if (host === undefined) return `The request has no Host header, ${fix}`;
+  const shown = JSON.stringify(host.length > 80 ? `${host.slice(0, 80)}...` : host);
+  return `The request's Host header ${shown} is not a valid host[:port], ${fix}`;
+}
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody };
 const security = [{ bearer: [] }];
@@ -111,8 +118,11 @@ export async function sessionRoutes(app: FastifyInstance, deps: AgentDeps): Prom
         const hint = s.phase === 'Failed' && s.message ? `: ${s.message}` : '';
         throw conflict(`Session "${s.id}" is not running yet (phase ${s.phase})${hint}`);
       }
+      // With --public-url the Host header does not matter; without it, a Host that is not a plain
+      // host[:port] (or none, from HTTP/1.0) cannot be the base of a URL a viewer will open.
+      const base = deps.publicUrl ?? requestBase(req.protocol, req.headers.host);
+      if (base === undefined) throw badRequest(hostProblem(req.headers.host));
       const { token, expiresAt } = await deps.tokens.issueConnectToken(user, s.id);
-      const base = deps.publicUrl ?? requestBase(req.protocol, req.host);
       const urls = streamUrls(base, s.id, token);
       return { token, expiresAt: expiresAt.toISOString(), vnc: { url: urls.vnc }, webrtc: { url: urls.webrtc, iceServers: [] } };
     },

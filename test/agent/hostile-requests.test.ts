@@ -1,0 +1,69 @@
+/**
+ * Requests a browser or the launcher would never send, over raw sockets: bad or missing Host
+ * headers, plain GETs on stream URLs, and what the HTTP layer itself refuses. Every answer is the
+ * contract's `{error:{code,message}}` with a sentence, never a 500 or a bare status line.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { routes } from '../../cluster-agent/contract/index.js';
+import { waitFor } from '../support/processes.js';
+import { rawRequest } from './raw-http.js';
+import { call, startTestAgent, type TestAgent } from './support.js';
+
+let t: TestAgent;
+let base: string;
+let token: string;
+let sessionId: string;
+
+beforeAll(async () => {
+  t = await startTestAgent({ alice: { password: 'alice-pw' } });
+  base = t.agent.url;
+  token = (await call(base, 'POST', routes.login, { json: { username: 'alice', password: 'alice-pw' } })).body.accessToken;
+  sessionId = (await call(base, 'POST', routes.sessions, { token, json: { template: 'terminal' } })).body.id;
+  await waitFor('session Running', async () => (await call(base, 'GET', routes.session(sessionId), { token })).body.phase === 'Running' || undefined, 40_000);
+});
+afterAll(async () => {
+  await t?.cleanup();
+});
+
+const connectRequest = (version: '1.0' | '1.1', hostLine: string | undefined) =>
+  `POST ${routes.connect(sessionId)} HTTP/${version}\r\n${hostLine === undefined ? '' : `Host: ${hostLine}\r\n`}Authorization: Bearer ${token}\r\nConnection: close\r\n\r\n`;
+
+describe('connect with a Host header that cannot be a URL host', () => {
+  for (const host of ['a b', '[::', 'evil.example/x?', 'user@evil.example', 'host:99999']) {
+    it(`answers 400 bad_request naming --public-url for Host ${JSON.stringify(host)}`, async () => {
+      const { response } = await rawRequest(base, connectRequest('1.1', host));
+      expect(response?.status).toBe(400);
+      expect(response?.body).toEqual({
+        error: {
+          code: 'bad_request',
+          message: `The request's Host header ${JSON.stringify(host)} is not a valid host[:port], so the stream URLs cannot be built from it; send the address you reached the agent at as Host, or start the agent with --public-url URL`,
+        },
+      });
+    });
+  }
+
+  it('answers 400 for HTTP/1.0 without a Host header, saying so', async () => {
+    const { response } = await rawRequest(base, connectRequest('1.0', undefined));
+    expect(response?.status).toBe(400);
+    expect(response?.body.error.code).toBe('bad_request');
+    expect(response?.body.error.message).toMatch(/^The request has no Host header, .*--public-url/);
+  });
+
+  it('builds the URLs from a good Host header as sent, including [IPv6]:port', async () => {
+    const { response } = await rawRequest(base, connectRequest('1.0', '[::1]:7380'));
+    expect(response?.status).toBe(200);
+    expect(response?.body.vnc.url).toMatch(new RegExp(`^ws://\\[::1\\]:7380${routes.vnc(sessionId)}\\?token=`));
+  });
+
+  it('with --public-url, ignores the Host header altogether', async () => {
+    // deps are read per request: this is what `serve --public-url` sets up.
+    t.agent.deps.publicUrl = 'https://desktops.example.org/porthole';
+    try {
+      const { response } = await rawRequest(base, connectRequest('1.0', 'a b'));
+      expect(response?.status).toBe(200);
+      expect(response?.body.vnc.url).toMatch(new RegExp(`^wss://desktops\\.example\\.org/porthole${routes.vnc(sessionId)}\\?token=`));
+    } finally {
+      delete t.agent.deps.publicUrl;
+    }
+  });
+});
