@@ -6,8 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../../cluster-agent/contract/index.js';
 import { waitFor } from '../support/processes.js';
+import { RfbClient } from '../support/rfb-client.js';
 import { rawRequest } from './raw-http.js';
-import { call, startTestAgent, type TestAgent } from './support.js';
+import { call, closeOf, openWs, startTestAgent, type TestAgent } from './support.js';
 
 let t: TestAgent;
 let base: string;
@@ -66,4 +67,32 @@ describe('connect with a Host header that cannot be a URL host', () => {
       delete t.agent.deps.publicUrl;
     }
   });
+});
+
+describe('a plain GET on a stream URL', () => {
+  for (const kind of ['vnc', 'webrtc'] as const) {
+    it(`/${kind}: 426 "open this URL as a WebSocket", and the token still opens the stream afterwards`, async () => {
+      const connect = (await call(base, 'POST', routes.connect(sessionId), { token })).body;
+      const url = new URL(connect[kind].url.replace(/^ws/, 'http'));
+      for (const method of ['GET', 'HEAD']) {
+        const res = await fetch(url, { method });
+        expect(res.status, method).toBe(426);
+        expect(res.headers.get('upgrade'), method).toBe('websocket');
+        if (method === 'GET') {
+          expect(await res.json()).toEqual({
+            error: { code: 'bad_request', message: 'This is a stream URL: open it as a WebSocket (Connection: Upgrade, Upgrade: websocket); the token in it has not been used' },
+          });
+        }
+      }
+      if (kind === 'vnc') {
+        const viewer = await RfbClient.connect({ kind: 'ws', url: connect.vnc.url });
+        expect(viewer.init).toMatchObject({ width: 1280, height: 800 });
+        viewer.close();
+      } else {
+        const opened = await openWs(connect.webrtc.url);
+        expect(opened.kind).toBe('open');
+        if (opened.kind === 'open') expect((await closeOf(opened.ws)).code).toBe(4501);
+      }
+    });
+  }
 });

@@ -1,13 +1,15 @@
 /**
  * The stream WebSockets. The connect token is checked in a preValidation hook, i.e. BEFORE the
  * upgrade: a bad token gets a plain HTTP 401/404/409 JSON answer and no WebSocket is ever opened.
+ * A request that is not a WebSocket upgrade at all is refused (426) before that, so following a
+ * stream URL in a browser or with curl does not use up its single-use token.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CONNECT_TOKEN_PARAM, ErrorBody, SessionId, routes } from '../../contract/index.js';
 import { TokenError } from '../access-tokens.js';
-import { conflict, notFound, unauthorized } from '../api-error.js';
+import { ApiError, conflict, notFound, unauthorized } from '../api-error.js';
 import type { AgentDeps } from '../deps.js';
 import { runVncGateway } from '../gateway/vnc-gateway.js';
 
@@ -19,6 +21,24 @@ const StreamParams = z.object({ id: SessionId });
 
 export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
+
+  // onRequest, before anything looks at the token. `req.ws` is set by @fastify/websocket's own
+  // (root-level, so earlier) onRequest hook.
+  async function requireUpgrade(req: FastifyRequest): Promise<void> {
+    if (req.ws) return;
+    throw new ApiError(
+      426,
+      'bad_request',
+      'This is a stream URL: open it as a WebSocket (Connection: Upgrade, Upgrade: websocket); the token in it has not been used',
+      { upgrade: 'websocket', connection: 'Upgrade' },
+    );
+  }
+
+  // @fastify/websocket hides WebSocket routes from the OpenAPI document; these are part of the
+  // contract (and answer plain HTTP errors before the upgrade), so they are shown.
+  app.addHook('onRoute', (route) => {
+    if (route.websocket && route.schema) route.schema.hide = false;
+  });
 
   async function checkConnectToken(req: FastifyRequest): Promise<void> {
     const id = StreamParams.safeParse(req.params);
@@ -43,12 +63,19 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
     tags: ['streams'],
     params: StreamParams,
     querystring: StreamQuery,
-    response: { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+    response: {
+      101: z.null().describe('Switching Protocols: the WebSocket is open'),
+      400: ErrorBody,
+      401: ErrorBody,
+      404: ErrorBody,
+      409: ErrorBody,
+      426: ErrorBody.describe('Not a WebSocket upgrade request; the token was not used'),
+    },
   });
 
   r.get(
     `${routes.sessions}/:id/vnc`,
-    { websocket: true, preValidation: checkConnectToken, schema: schema('WebSocket: the RFB stream (security type None; the agent authenticates to the desktop)') },
+    { websocket: true, onRequest: requireUpgrade, preValidation: checkConnectToken, schema: schema('WebSocket: the RFB stream (security type None; the agent authenticates to the desktop)') },
     (socket, req) => {
       const id = req.params.id;
       deps.clients.opened(id);
@@ -70,7 +97,7 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
 
   r.get(
     `${routes.sessions}/:id/webrtc`,
-    { websocket: true, preValidation: checkConnectToken, schema: schema('WebSocket: WebRTC signalling (not available yet: closes with 4501)') },
+    { websocket: true, onRequest: requireUpgrade, preValidation: checkConnectToken, schema: schema('WebSocket: WebRTC signalling (not available yet: closes with 4501)') },
     (socket) => {
       socket.close(WEBRTC_UNAVAILABLE_CODE, WEBRTC_UNAVAILABLE_REASON);
     },
