@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Session } from '../contract/index.js';
+import { idleSecondsOf, isIdleFor } from '../runtime/stop-expectation.js';
 import type { Runtime } from '../runtime/types.js';
 
 export interface IdleVerdict {
@@ -30,15 +31,10 @@ export function describeDuration(seconds: number): string {
 export function findIdleSessions(sessions: Session[], timeoutOf: (template: string) => number | undefined, now: number, override?: number): IdleVerdict[] {
   const out: IdleVerdict[] = [];
   for (const s of sessions) {
-    if (s.phase !== 'Running' || s.connectedClients > 0) continue;
     const timeout = override ?? timeoutOf(s.template);
-    if (!timeout) continue; // 0 or unknown template: never
-    const since = Date.parse(s.lastActiveAt ?? s.startedAt ?? s.phaseSince);
-    if (Number.isNaN(since)) continue;
-    const idleSeconds = Math.floor((now - since) / 1000);
-    if (idleSeconds >= timeout) {
-      out.push({ id: s.id, idleSeconds, reason: `Idle: no client for ${describeDuration(timeout)}`, createdAt: s.createdAt, ...(s.startedAt ? { startedAt: s.startedAt } : {}), timeoutSeconds: timeout });
-    }
+    if (!timeout || !isIdleFor(s, timeout, now)) continue; // 0 or unknown template: never
+    const idleSeconds = idleSecondsOf(s, now)!;
+    out.push({ id: s.id, idleSeconds, reason: `Idle: no client for ${describeDuration(timeout)}`, createdAt: s.createdAt, ...(s.startedAt ? { startedAt: s.startedAt } : {}), timeoutSeconds: timeout });
   }
   return out;
 }

@@ -64,6 +64,8 @@ export const Template = z.object({
   available: z.boolean(),
   /** why it is unavailable, as a sentence a person can act on */
   unavailableReason: z.string().optional(),
+  /** a sentence the launcher shows with the template, e.g. that its desktops are not isolated from each other */
+  warning: z.string().optional(),
   /** protocols the template's sessions can stream over */
   protocols: z.array(z.enum(['vnc', 'webrtc'])),
   /** seconds without a client before the session is stopped; 0 = never */

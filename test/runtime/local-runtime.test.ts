@@ -4,23 +4,31 @@
  * Every process started here is found by the PIDs the runtime recorded and killed in afterAll.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Session } from '../../cluster-agent/contract/index.js';
 import { createLocalRuntime } from '../../cluster-agent/runtime/local/index.js';
 import { findProgram } from '../../cluster-agent/runtime/local/templates.js';
+import { SYSTEM_PATH } from '../../cluster-agent/runtime/local/sandbox-host.js';
 import { isOurs, pidAlive, statOf } from '../../cluster-agent/runtime/local/processes.js';
-import { cleanStaleDisplay, lockFile } from '../../cluster-agent/runtime/local/displays.js';
+import { cleanStaleDisplay } from '../../cluster-agent/runtime/local/displays.js';
 import { RuntimeError, type Runtime } from '../../cluster-agent/runtime/types.js';
 import { tempDir, waitFor } from '../support/processes.js';
 import { distinctColours, RfbClient } from '../support/rfb-client.js';
 
+type Ref = { pid: number; argv: string[]; startTime?: number; pidNs?: string };
 interface Recorded {
   runDir: string;
+  isolation: 'sandbox' | 'shared';
+  uid?: number;
   display?: number;
-  xvnc?: { pid: number; argv: string[] };
-  desktop?: { pid: number; argv: string[] };
+  processes: { display?: Ref; desktop?: Ref };
+}
+
+/** Kills a recorded process the way it was started: a sandbox dies with its init, a shared one by group. */
+function kill(rec: Recorded, ref: Ref | undefined): void {
+  if (ref && isOurs(ref)) process.kill(rec.isolation === 'sandbox' ? ref.pid : -ref.pid, 'SIGKILL');
 }
 
 const dirs: Array<{ path: string; remove: () => void }> = [];
@@ -32,7 +40,15 @@ function newDataDir() {
   return dir.path;
 }
 
-async function runtimeOn(dataDir: string, extra: { searchPath?: string } = {}): Promise<Runtime> {
+/** A directory of stand-in programs; readable by the desktops' own uids (they run as those, not as root). */
+function programDir(prefix: string) {
+  const dir = tempDir(prefix);
+  dirs.push(dir);
+  chmodSync(dir.path, 0o755);
+  return dir;
+}
+
+async function runtimeOn(dataDir: string, extra: { searchPath?: string; isolation?: 'sandbox' | 'shared' } = {}): Promise<Runtime> {
   const rt = await createLocalRuntime({ dataDir, startTimeoutMs: 20_000, stopGraceMs: 1_000, ...extra });
   runtimes.push(rt);
   return rt;
@@ -85,9 +101,9 @@ afterAll(async () => {
     if (existsSync(file)) {
       const state = JSON.parse(readFileSync(file, 'utf8')) as { sessions: Recorded[] };
       for (const rec of state.sessions) {
-        for (const p of [rec.desktop, rec.xvnc]) if (p && isOurs(p)) process.kill(-p.pid, 'SIGKILL');
-        if (rec.xvnc && rec.display !== undefined) {
-          const xvnc = rec.xvnc;
+        for (const p of [rec.processes.desktop, rec.processes.display]) kill(rec, p);
+        const xvnc = rec.processes.display;
+        if (xvnc && rec.display !== undefined && rec.isolation === 'shared') {
           await waitFor('killed Xvnc gone', () => !isOurs(xvnc) || undefined, 5_000);
           cleanStaleDisplay(rec.display, xvnc.pid, pidAlive);
         }
@@ -122,11 +138,11 @@ describe('local runtime on real Xvnc', () => {
     const endpoint = await rt.vncEndpoint(session.id);
     expect(statSync(rec.runDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(rec.runDir, 'vnc.password')).mode & 0o777).toBe(0o600);
-    expect(statSync(join(rec.runDir, 'vnc.passwd')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(rec.runDir, 'display', 'vnc.passwd')).mode & 0o777).toBe(0o600);
     expect(endpoint.kind === 'unix' && statSync(endpoint.path).mode & 0o777).toBe(0o600);
     expect(statSync(join(dataDir, 'homes', 'alice')).mode & 0o777).toBe(0o700);
     expect(readFileSync(join(dataDir, 'local-sessions.json'), 'utf8')).not.toContain(endpoint.password);
-    expect(rec.xvnc!.argv.join(' ')).toContain('-rfbport -1');
+    expect(rec.processes.display!.argv.join(' ')).toContain('-rfbport -1');
     expect(readFileSync('/proc/net/tcp', 'utf8') + readFileSync('/proc/net/tcp6', 'utf8')).not.toMatch(new RegExp(`:${(5900 + rec.display!).toString(16).toUpperCase()} `));
 
     await rt.stop(session.id);
@@ -157,22 +173,21 @@ describe('local runtime on real Xvnc', () => {
     const second = await runtimeOn(dataDir);
     expect(await second.get(session.id)).toMatchObject({ phase: 'Running' });
     const after = recorded(dataDir, session.id);
-    expect(after.xvnc!.pid).toBe(before.xvnc!.pid);
-    expect(after.desktop!.pid).toBe(before.desktop!.pid);
-    expect(isOurs(after.xvnc) && isOurs(after.desktop)).toBe(true);
+    expect(after.processes.display!.pid).toBe(before.processes.display!.pid);
+    expect(after.processes.desktop!.pid).toBe(before.processes.desktop!.pid);
+    expect(isOurs(after.processes.display) && isOurs(after.processes.desktop)).toBe(true);
     expect((await seeDesktop(second, session.id)).width).toBe(1280);
 
     const killedAt = Date.now();
-    process.kill(before.xvnc!.pid, 'SIGKILL');
+    process.kill(before.processes.display!.pid, 'SIGKILL');
     const failed = await phaseOf(second, session.id, 'Failed', 5_000);
     expect(Date.now() - killedAt).toBeLessThan(3_000);
     expect(failed.reason).toBe('Crashed');
     expect(failed.message).toMatch(/Xvnc.*stopped unexpectedly/);
     await expect(second.vncEndpoint(session.id)).rejects.toThrow(/Failed, not Running/);
     // the programs are ended and our dead display's lock is cleaned
-    await waitFor('desktop programs gone', () => !isOurs(before.desktop) || undefined, 5_000);
+    await waitFor('desktop programs gone', () => !isOurs(before.processes.desktop) || undefined, 5_000);
     await waitFor('run dir removed', () => !existsSync(before.runDir) || undefined, 5_000);
-    expect(existsSync(lockFile(before.display!))).toBe(false);
   });
 
   it('resumes a start that was under way when the agent stopped', async () => {
@@ -187,11 +202,11 @@ describe('local runtime on real Xvnc', () => {
     await first.close();
     const rec = recorded(dataDir, session.id);
     expect(rec.session.phase).toBe('Starting');
-    expect(isOurs(rec.xvnc) && isOurs(rec.desktop)).toBe(true);
+    expect(isOurs(rec.processes.display) && isOurs(rec.processes.desktop)).toBe(true);
 
     const second = await runtimeOn(dataDir);
     await phaseOf(second, session.id, 'Running');
-    expect(recorded(dataDir, session.id).xvnc!.pid).toBe(rec.xvnc!.pid);
+    expect(recorded(dataDir, session.id).processes.display!.pid).toBe(rec.processes.display!.pid);
     expect((await seeDesktop(second, session.id)).height).toBe(800);
     await second.stop(session.id);
   });
@@ -203,9 +218,9 @@ describe('local runtime on real Xvnc', () => {
     await phaseOf(first, session.id, 'Running');
     const rec = recorded(dataDir, session.id);
     await first.close();
-    process.kill(-rec.desktop!.pid, 'SIGKILL');
-    process.kill(-rec.xvnc!.pid, 'SIGKILL');
-    await waitFor('processes gone', () => (!isOurs(rec.xvnc) && !isOurs(rec.desktop)) || undefined, 5_000);
+    kill(rec, rec.processes.desktop);
+    kill(rec, rec.processes.display);
+    await waitFor('processes gone', () => (!isOurs(rec.processes.display) && !isOurs(rec.processes.desktop)) || undefined, 5_000);
 
     const second = await runtimeOn(dataDir);
     expect(await second.get(session.id)).toMatchObject({ phase: 'Failed', message: expect.stringContaining('stopped while the agent was down') });
@@ -222,7 +237,7 @@ describe('local runtime on real Xvnc', () => {
 
     await Promise.all([rt.stop(session.id), rt.stop(session.id)]);
     expect(await rt.get(session.id)).toMatchObject({ phase: 'Stopped' });
-    expect(isOurs(rec.xvnc) || isOurs(rec.desktop)).toBe(false);
+    expect(isOurs(rec.processes.display) || isOurs(rec.processes.desktop)).toBe(false);
     expect(existsSync(rec.runDir)).toBe(false);
     expect(readFileSync(join(home, 'notes.txt'), 'utf8')).toBe('keep me');
     await rt.stop(session.id); // again: nothing to do
@@ -263,48 +278,39 @@ describe('local runtime on real Xvnc', () => {
 
   it('fails a start that exceeds the timeout with Timeout, leaving nothing running', async () => {
     // A window manager that never manages the screen: the 150 ms deadline passes whatever the machine's
-    // load (a real openbox can win the race on an idle machine). The desktop takes PATH from the agent.
-    const bin = tempDir('no-wm');
-    dirs.push(bin);
+    // load (a real openbox can win the race on an idle machine). The desktop finds programs on searchPath.
+    const bin = programDir('no-wm');
     writeFileSync(join(bin.path, 'openbox'), '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
-    const savedPath = process.env.PATH;
-    process.env.PATH = `${bin.path}:${savedPath}`;
-    try {
-      const dataDir = newDataDir();
-      const rt = await createLocalRuntime({ dataDir, startTimeoutMs: 150, stopGraceMs: 1_000 });
-      runtimes.push(rt);
-      const { session } = await rt.startOrGet('gina', 'terminal');
-      const failed = await phaseOf(rt, session.id, 'Failed');
-      expect(failed.reason).toBe('Timeout');
-      expect(failed.message).toMatch(/did not start within 0.1 seconds \((no window manager appeared|the display server did not accept connections)\)/);
-      const rec = recorded(dataDir, session.id);
-      await waitFor('processes ended', () => (!isOurs(rec.xvnc) && !isOurs(rec.desktop) && !existsSync(rec.runDir)) || undefined, 5_000);
-    } finally {
-      process.env.PATH = savedPath;
-    }
+    const dataDir = newDataDir();
+    const rt = await createLocalRuntime({ dataDir, startTimeoutMs: 150, stopGraceMs: 1_000, searchPath: `${bin.path}:${SYSTEM_PATH}` });
+    runtimes.push(rt);
+    const { session } = await rt.startOrGet('gina', 'terminal');
+    const failed = await phaseOf(rt, session.id, 'Failed');
+    expect(failed.reason).toBe('Timeout');
+    expect(failed.message).toMatch(/did not start within 0.1 seconds \((no window manager appeared|the display server did not accept connections)\)/);
+    const rec = recorded(dataDir, session.id);
+    await waitFor('processes ended', () => (!isOurs(rec.processes.display) && !isOurs(rec.processes.desktop) && !existsSync(rec.runDir)) || undefined, 5_000);
   });
 
   it('fails with the last lines of Xvnc\'s log when Xvnc cannot start', async () => {
-    const bin = tempDir('fake-xvnc');
-    dirs.push(bin);
+    const bin = programDir('fake-xvnc');
     writeFileSync(join(bin.path, 'Xvnc'), '#!/bin/sh\necho "(EE) Fatal server error: no screens found (a test)" >&2\nexit 1\n', { mode: 0o755 });
-    const rt = await runtimeOn(newDataDir(), { searchPath: `${bin.path}:${process.env.PATH}` });
+    const rt = await runtimeOn(newDataDir(), { searchPath: `${bin.path}:${SYSTEM_PATH}` });
     const { session } = await rt.startOrGet('hank', 'terminal');
     const failed = await phaseOf(rt, session.id, 'Failed');
     expect(failed.reason).toBe('XvncFailed');
     expect(failed.message).toMatch(/Xvnc\) exited while starting\. Last log lines: .*no screens found \(a test\)/);
   });
 
-  it('tries another display when Xvnc finds its number taken', async () => {
-    const bin = tempDir('racy-xvnc');
-    dirs.push(bin);
+  it('tries another display when Xvnc finds its number taken (shared desktops: sandboxed ones have a display of their own)', async () => {
+    const bin = programDir('racy-xvnc');
     // The first start loses a race for the display; later ones are the real Xvnc (same argv[0]).
     writeFileSync(
       join(bin.path, 'Xvnc'),
       `#!/bin/bash\nif [ ! -e "${bin.path}/raced" ]; then touch "${bin.path}/raced"; echo "(EE) Server is already active for display \${1#:}" >&2; exit 1; fi\nexec -a "$0" /usr/bin/Xvnc "$@"\n`,
       { mode: 0o755 },
     );
-    const rt = await runtimeOn(newDataDir(), { searchPath: `${bin.path}:${process.env.PATH}` });
+    const rt = await runtimeOn(newDataDir(), { searchPath: `${bin.path}:${process.env.PATH}`, isolation: 'shared' });
     const { session } = await rt.startOrGet('judy', 'terminal');
     await phaseOf(rt, session.id, 'Running');
     expect(existsSync(join(bin.path, 'raced'))).toBe(true);
@@ -313,7 +319,7 @@ describe('local runtime on real Xvnc', () => {
   });
 
   it('reports unavailable templates with a reason, and refuses bad requests clearly', async () => {
-    const rt = await runtimeOn(newDataDir(), { searchPath: '/nonexistent' });
+    const rt = await runtimeOn(newDataDir(), { searchPath: '/nonexistent', isolation: 'shared' });
     const templates = await rt.templates();
     const terminal = templates.find((t) => t.name === 'terminal')!;
     expect(terminal).toMatchObject({ available: false, protocols: ['vnc'] });

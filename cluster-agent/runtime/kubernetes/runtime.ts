@@ -12,7 +12,7 @@ import { UserName, type Session } from '../../contract/index.js';
 import { LEADER_LEASE_NAME } from '../../kubernetes/install-manifests.js';
 import { GROUP, SESSION_PLURAL, sessionName, VERSION, VNC_PORT, type SessionResource } from '../../kubernetes/resources.js';
 import { buildSession, podSecretName, SECRET_PASSWORD_KEY } from '../../kubernetes/session-objects.js';
-import { findIdleSessions } from '../../agent/idle-reaper.js';
+import { stopVerdict } from '../stop-expectation.js';
 import { RuntimeError, type Runtime, type StartResult, type StopExpectation, type TemplateSpec, type VncEndpoint } from '../types.js';
 import { makeCaches, type Caches } from './informers.js';
 import { apiMessage, isConflict, isNotFound, mergePatch, statusOf, type KubeClients } from './kube-client.js';
@@ -242,13 +242,9 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
       if (TERMINAL.has(phase) || phase === 'Stopping') return;
       // Decided on an older view: leave a fresh restart of the same id, or a session watched meanwhile, alone.
       const view = this.view(s);
-      const sameTime = (a: string | undefined, b: string) => a !== undefined && Date.parse(a) === Date.parse(b);
-      if ((expect.createdAt !== undefined && !sameTime(view.createdAt, expect.createdAt)) || (expect.startedAt !== undefined && !sameTime(view.startedAt, expect.startedAt))) {
-        this.log.info({ session: id, expected: expect.createdAt, actual: view.createdAt }, 'not stopping: the session was replaced by a new one');
-        return;
-      }
-      if (expect.idleTimeoutSeconds !== undefined && findIdleSessions([view], () => expect.idleTimeoutSeconds, Date.now()).length === 0) {
-        this.log.info({ session: id }, 'not stopping: the session is no longer idle');
+      const verdict = stopVerdict(view, expect, Date.now());
+      if (verdict !== 'stop') {
+        this.log.info({ session: id, expected: expect.createdAt, actual: view.createdAt }, verdict === 'replaced' ? 'not stopping: the session was replaced by a new one' : 'not stopping: the session is no longer idle');
         return;
       }
       const message = reason ?? 'The desktop was stopped. Files in your home folder are kept.';

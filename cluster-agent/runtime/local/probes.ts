@@ -89,10 +89,10 @@ async function readReply(reader: SocketReader): Promise<Buffer> {
 
 export type X11Probe = 'no-server' | 'no-wm' | 'wm';
 
-/** Connects to display :N with the cookie and says whether an EWMH window manager is running. */
-export async function probeX11(display: number, cookie: Buffer, timeoutMs = 1_000): Promise<X11Probe> {
+/** Connects to an X display's socket with the cookie and says whether an EWMH window manager is running. */
+export async function probeX11(socketPath: string, cookie: Buffer, timeoutMs = 1_000): Promise<X11Probe> {
   try {
-    return await withSocket(`/tmp/.X11-unix/X${display}`, timeoutMs, async (socket, reader) => {
+    return await withSocket(socketPath, timeoutMs, async (socket, reader) => {
       socket.write(x11SetupRequest(cookie));
       const head = await reader.read(8);
       const rest = await reader.read(head.readUInt16LE(6) * 4);

@@ -1,23 +1,30 @@
 /**
- * The local runtime: each session is an Xvnc plus a desktop script (window manager + programs),
- * two detached process groups that outlive the agent. State lives in `<dataDir>/local-sessions.json`;
- * a new agent adopts what still runs. Liveness is polled from /proc about once a second.
+ * The local runtime: each session is a set of processes with roles (the display, Xvnc; the desktop,
+ * window manager and programs), each in a bubblewrap sandbox of its own that outlives the agent.
+ * State lives in `<dataDir>/local-sessions.json`; a new agent adopts what still runs. Liveness is polled
+ * from /proc about once a second. With `isolation: 'shared'` (--unsafe-shared-desktops) the same
+ * processes run unsandboxed as the agent's user, as before sandboxes existed.
  */
 import { EventEmitter } from 'node:events';
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { UserName, type Session, type SessionPhase } from '../../contract/index.js';
 import { vncPasswordFile } from '../../vnc/des.js';
-import { RuntimeError, type Runtime, type StartResult, type TemplateSpec, type VncEndpoint } from '../types.js';
+import { stopVerdict } from '../stop-expectation.js';
+import { RuntimeError, type Runtime, type StartResult, type StopExpectation, type TemplateSpec, type VncEndpoint } from '../types.js';
 import { lockDataDir, unlockDataDir } from './data-dir-lock.js';
+import { DEFAULT_DESKTOP_UIDS, DesktopAccounts, type UidRange } from './desktop-accounts.js';
 import { cleanStaleDisplay, releaseDisplay, reserveDisplay } from './displays.js';
 import { newSessionId, newVncPassword, newXCookie } from './ids.js';
-import { isOurs, pidAlive, spawnDetached, stopGroups } from './processes.js';
+import { isOurs, pidAlive, spawnDetached, spawnSandboxed, stopGroups, stopSandboxes, type ProcessRef } from './processes.js';
 import { probeX11, vncSocketAnswers } from './probes.js';
+import { accountFiles, bwrapArgs, type Bind, type SandboxIdentity } from './sandbox.js';
+import { probeSandbox, SYSTEM_PATH, type SandboxSupport } from './sandbox-host.js';
+import { prepareRunDir, SANDBOX_DISPLAY, sessionLayout, writeOwnedFile, type Owner, type SessionLayout } from './session-layout.js';
 import { addStartSample, expectedSeconds, type StartStats } from './start-stats.js';
-import { loadState, pruneFinished, saveState, type LocalSessionRecord } from './state-store.js';
+import { loadState, pruneFinished, saveState, type LocalSessionRecord, type Role } from './state-store.js';
 import { builtInTemplates, desktopScript, findProgram, type LocalTemplate } from './templates.js';
 import { displayWasTaken, xvncArgv } from './xvnc.js';
 import { cookieFromXauthority, xauthorityEntry } from './xauthority.js';
@@ -27,18 +34,27 @@ export interface LocalRuntimeOptions {
   logger?: Logger;
   /** from create to Running; default 45 s (XFCE on a busy machine is slow) */
   startTimeoutMs?: number;
-  /** where programs are looked up (tests); default process.env.PATH */
+  /** where programs are looked up; default the system directories (sandbox) or $PATH (shared). Directories outside /usr, /etc and /opt are bound read-only into the sandboxes. */
   searchPath?: string;
   /** how often live desktops are checked; default 1000 ms */
   watchIntervalMs?: number;
   /** SIGTERM -> SIGKILL grace when stopping; default 2000 ms */
   stopGraceMs?: number;
+  /** 'sandbox' (default): every desktop in bubblewrap sandboxes; 'shared': no isolation (--unsafe-shared-desktops) */
+  isolation?: 'sandbox' | 'shared';
+  /** when the agent is root: the uids people's desktops run as, one per person; default 3000000-3099999 */
+  desktopUids?: UidRange;
+  /** host paths no desktop may see even if they lie in a system directory (the agent's data dir, users file, config) */
+  hiddenPaths?: string[];
 }
 
 const LIVE: ReadonlySet<SessionPhase> = new Set(['Pending', 'Starting', 'Running', 'Stopping']);
 const MAX_DISPLAY_ATTEMPTS = 5;
 /** sockaddr_un.sun_path is 108 bytes including the NUL */
 const MAX_SOCKET_PATH = 107;
+
+export const SHARED_WARNING =
+  'Desktops on this machine are not isolated (the agent was started with --unsafe-shared-desktops): programs in them run as the agent\'s user and can read its keys, other people\'s files and each other\'s desktops.';
 
 /** Thrown inside a start to end it with Failed (reason, message). */
 class StartFailure extends Error {
@@ -72,6 +88,11 @@ function logTail(file: string, lines = 5): string {
   }
 }
 
+function describeFsError(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.code ? `${e.code}: ${e.message}` : String(e.message ?? error);
+}
+
 export class LocalRuntime extends EventEmitter implements Runtime {
   readonly kind = 'local' as const;
   private readonly log: Logger;
@@ -81,11 +102,20 @@ export class LocalRuntime extends EventEmitter implements Runtime {
   private readonly startTimeoutMs: number;
   private readonly watchIntervalMs: number;
   private readonly stopGraceMs: number;
+  private readonly isolation: 'sandbox' | 'shared';
+  private readonly searchPath: string;
+  private readonly asRoot = process.getuid?.() === 0;
+  private readonly accounts: DesktopAccounts;
+  private sandbox: SandboxSupport | undefined;
   private records = new Map<string, LocalSessionRecord>();
   private stats: StartStats = {};
   private local: LocalTemplate[] = [];
   /** ids whose processes are being ended (stop or failure cleanup); stop() joins these */
   private ending = new Map<string, Promise<void>>();
+  /** run dirs whose removal failed (the disk refused); retried on every watch */
+  private leftovers = new Set<string>();
+  /** the state file could not be written: what went wrong, since when. Cleared by the next good save. */
+  private persistFault: { message: string; since: string } | undefined;
   private timer?: NodeJS.Timeout;
   private initialised = false;
   /** close() was called: no new starts, starts under way stop where they are */
@@ -102,6 +132,10 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     this.startTimeoutMs = opts.startTimeoutMs ?? 45_000;
     this.watchIntervalMs = opts.watchIntervalMs ?? 1_000;
     this.stopGraceMs = opts.stopGraceMs ?? 2_000;
+    this.isolation = opts.isolation ?? 'sandbox';
+    this.searchPath = opts.searchPath ?? (this.isolation === 'sandbox' ? SYSTEM_PATH : (process.env.PATH ?? SYSTEM_PATH));
+    const dropUids = this.asRoot && this.isolation === 'sandbox';
+    this.accounts = new DesktopAccounts(this.homesDir, dropUids ? (opts.desktopUids ?? DEFAULT_DESKTOP_UIDS) : undefined);
   }
 
   // ---- Runtime interface -------------------------------------------------------------------
@@ -113,13 +147,20 @@ export class LocalRuntime extends EventEmitter implements Runtime {
       chmodSync(dir, 0o700);
     }
     lockDataDir(this.opts.dataDir);
+    if (this.isolation === 'sandbox') {
+      this.sandbox = probeSandbox(this.asRoot, (this.opts.desktopUids ?? DEFAULT_DESKTOP_UIDS).first);
+      if (!this.sandbox.ok) this.log.error(this.sandbox.reason);
+    } else {
+      this.log.warn(SHARED_WARNING);
+    }
+    this.accounts.load();
     this.detectTemplates();
     const { state, problem } = loadState(this.stateFile);
     if (problem) this.log.warn(problem);
     this.stats = state.startStats;
     for (const rec of state.sessions) this.records.set(rec.session.id, rec);
     for (const rec of this.records.values()) if (LIVE.has(rec.session.phase)) this.adopt(rec);
-    this.save();
+    saveState(this.stateFile, this.stateToSave()); // at start-up a data dir that cannot be written is fatal, said by the caller
     this.initialised = true;
     this.timer = setInterval(() => this.watch(), this.watchIntervalMs);
     this.timer.unref();
@@ -148,6 +189,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     const template = this.local.find((t) => t.spec.name === templateName);
     if (!template) throw new RuntimeError('not_found', `There is no template "${templateName}" on this agent`);
     if (!template.spec.available) throw new RuntimeError('unavailable', template.spec.unavailableReason ?? `The template "${templateName}" cannot start on this machine`);
+    this.assertPersisting();
 
     let id = newSessionId();
     while (this.records.has(id)) id = newSessionId();
@@ -155,22 +197,41 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     const rec: LocalSessionRecord = {
       session: { id, user, template: templateName, phase: 'Pending', message: 'Preparing the desktop', createdAt: at, phaseSince: at, connectedClients: 0 },
       runDir: join(this.runRoot, id),
+      isolation: this.isolation,
+      processes: {},
     };
     this.records.set(id, rec);
-    this.changed(rec);
+    // Nothing starts that the state file does not know of: a desktop it never recorded could not be adopted or stopped.
+    if (!this.save()) {
+      this.records.delete(id);
+      throw this.persistError();
+    }
+    this.emit('session', this.view(rec));
     this.log.info({ session: id, user, template: templateName }, 'starting desktop');
     void this.start(rec, template);
     return { session: this.view(rec), created: true };
   }
 
-  async stop(id: string, reason?: string): Promise<void> {
+  async stop(id: string, reason?: string, expect: StopExpectation = {}): Promise<void> {
     if (this.closing) throw new RuntimeError('not_ready', 'The local runtime is shutting down');
     const rec = this.records.get(id);
     if (!rec) throw new RuntimeError('not_found', `There is no session "${id}"`);
     const pending = this.ending.get(id);
     if (pending) return pending;
     if (!LIVE.has(rec.session.phase)) return;
-    this.setPhase(rec, 'Stopping', { message: reason ?? 'Stopping the desktop' });
+    const verdict = stopVerdict(this.view(rec), expect, Date.now());
+    if (verdict !== 'stop') {
+      this.log.info({ session: id }, verdict === 'replaced' ? 'not stopping: the session was replaced by a new one' : 'not stopping: the session is no longer idle');
+      return;
+    }
+    this.assertPersisting();
+    const before = structuredClone(rec.session);
+    this.applyPhase(rec, 'Stopping', { message: reason ?? 'Stopping the desktop' });
+    if (!this.save()) {
+      rec.session = before; // not recorded: leave the desktop as it was rather than half-stopped
+      throw this.persistError();
+    }
+    this.emit('session', this.view(rec));
     await this.endProcesses(rec, () => this.setPhase(rec, 'Stopped', { message: reason ?? 'The desktop was stopped. Files in your home folder are kept.' }));
   }
 
@@ -180,13 +241,14 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     if (rec.session.phase !== 'Running') {
       throw new RuntimeError('not_ready', `The desktop ${id} is ${rec.session.phase}, not Running: it cannot be viewed now`);
     }
+    const layout = this.layout(rec);
     let password: string;
     try {
-      password = readFileSync(this.paths(rec).password, 'utf8');
+      password = readFileSync(layout.password, 'utf8');
     } catch {
       throw new RuntimeError('not_ready', `The desktop ${id} is ending: it cannot be viewed now`);
     }
-    return { kind: 'unix', path: this.paths(rec).vncSocket, password };
+    return { kind: 'unix', path: layout.vncSocket, password };
   }
 
   async setConnectedClients(id: string, count: number): Promise<void> {
@@ -197,6 +259,11 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     this.changed(rec);
   }
 
+  healthy(): { ok: boolean; message: string } {
+    if (this.persistFault) return { ok: false, message: this.persistError().message };
+    return { ok: true, message: 'ready' };
+  }
+
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true; // refuse new starts; starts under way leave their desktops for the next agent
@@ -204,58 +271,54 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     this.timer = undefined;
     // Let cleanups already under way finish (and be recorded) so no half-stopped desktop is left.
     await Promise.allSettled([...this.ending.values()]);
+    if (this.persistFault) this.save(); // one last try; the next agent adopts from whatever was written
     this.closed = true;
     if (this.initialised) unlockDataDir(this.opts.dataDir);
   }
 
   // ---- starting ------------------------------------------------------------------------------
 
-  private paths(rec: LocalSessionRecord) {
-    const run = rec.runDir;
-    return {
-      run,
-      home: join(this.homesDir, rec.session.user),
-      vncSocket: join(run, 'vnc.sock'),
-      password: join(run, 'vnc.password'),
-      passwordFile: join(run, 'vnc.passwd'),
-      xauthority: join(run, 'Xauthority'),
-      xvncLog: join(run, 'xvnc.log'),
-      desktopLog: join(run, 'desktop.log'),
-      desktopScript: join(run, 'desktop.sh'),
-      desktopExit: join(run, 'desktop.exit'),
-      /** the programs' own runtime dir, apart from our files */
-      xdgRuntime: join(run, 'xdg'),
-    };
+  private layout(rec: LocalSessionRecord): SessionLayout {
+    return sessionLayout(rec.runDir, join(this.homesDir, rec.session.user), rec.session.user, rec.isolation === 'sandbox');
+  }
+
+  private owner(rec: LocalSessionRecord): Owner {
+    return rec.isolation === 'sandbox' && this.accounts.dropsPrivileges && rec.uid !== undefined ? { uid: rec.uid, gid: rec.uid } : undefined;
   }
 
   private async start(rec: LocalSessionRecord, template: LocalTemplate): Promise<void> {
     const deadline = Date.parse(rec.session.createdAt) + this.startTimeoutMs;
     try {
-      const p = this.paths(rec);
+      const p = this.layout(rec);
       if (p.vncSocket.length > MAX_SOCKET_PATH) {
         throw new StartFailure('DataDirTooLong', `The data directory path is too long for a socket (${p.vncSocket}): use a shorter --data-dir`);
       }
-      const xvnc = findProgram('Xvnc', this.opts.searchPath);
+      const xvnc = findProgram('Xvnc', this.searchPath);
       if (!xvnc) throw new StartFailure('NotInstalled', 'Xvnc is not installed on this machine: run `sudo apt-get install tigervnc-standalone-server`');
-      mkdirSync(p.run, { recursive: true, mode: 0o700 });
-      mkdirSync(p.xdgRuntime, { mode: 0o700 });
-      mkdirSync(p.home, { recursive: true, mode: 0o700 });
-      chmodSync(p.home, 0o700);
+      const account = this.accounts.accountFor(rec.session.user);
+      if (this.accounts.dropsPrivileges && rec.isolation === 'sandbox') rec.uid = account.uid;
+      const owner = this.owner(rec);
+      prepareRunDir(p, owner, rec.isolation === 'sandbox');
       const password = newVncPassword();
       writeFileSync(p.password, password, { mode: 0o600 });
-      writeFileSync(p.passwordFile, vncPasswordFile(password), { mode: 0o600 });
-      writeFileSync(p.desktopScript, desktopScript(template), { mode: 0o700 });
+      writeOwnedFile(join(p.displayDir, 'vnc.passwd'), vncPasswordFile(password), owner);
+      writeOwnedFile(join(p.desktopDir, 'desktop.sh'), desktopScript(template), owner, 0o700);
+      if (rec.isolation === 'sandbox') {
+        const files = accountFiles(rec.session.user, account.uid, account.gid, p.inside.home, this.loginShell());
+        writeOwnedFile(join(p.desktopDir, 'passwd'), files.passwd, owner, 0o644);
+        writeOwnedFile(join(p.desktopDir, 'group'), files.group, owner, 0o644);
+      }
 
       const cookie = newXCookie();
-      await this.startXvnc(rec, template, xvnc, cookie, deadline);
-      this.startDesktop(rec, template);
+      await this.startDisplay(rec, template, xvnc, cookie, deadline);
+      await this.startDesktop(rec, template);
       await this.waitUntilReady(rec, cookie, deadline);
 
       const seconds = (Date.now() - Date.parse(rec.session.createdAt)) / 1000;
       this.stats[template.spec.name] = addStartSample(this.stats[template.spec.name], seconds);
       rec.session.startedAt = now();
       this.setPhase(rec, 'Running', {});
-      this.log.info({ session: rec.session.id, seconds, display: rec.display }, 'desktop running');
+      this.log.info({ session: rec.session.id, seconds, display: rec.display, isolation: rec.isolation, uid: rec.uid }, 'desktop running');
     } catch (error) {
       if (error instanceof StartAbandoned) return;
       const failure = error instanceof StartFailure ? error : new StartFailure('StartError', `The desktop could not start: ${(error as Error).message}`);
@@ -264,9 +327,12 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     }
   }
 
-  /** The start goes on only while the session is still starting and the runtime is open. */
+  /** The start goes on only while the session is still starting, the runtime open and its state recorded. */
   private checkStillStarting(rec: LocalSessionRecord): void {
     if (this.closing || (rec.session.phase !== 'Pending' && rec.session.phase !== 'Starting')) throw new StartAbandoned();
+    if (this.persistFault) {
+      throw new StartFailure('StateNotSaved', `The desktop was not started: the agent cannot record it in its data directory (${this.persistFault.message}). Start it again once the disk is writable.`);
+    }
   }
 
   private checkDeadline(deadline: number, what: string, log: string): void {
@@ -275,75 +341,159 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     throw new StartFailure('Timeout', `The desktop did not start within ${seconds(this.startTimeoutMs)} seconds (${what}).${tail ? ` Last log lines: ${tail}` : ''}`);
   }
 
-  private async startXvnc(rec: LocalSessionRecord, template: LocalTemplate, xvnc: string, cookie: Buffer, deadline: number): Promise<void> {
-    const p = this.paths(rec);
+  /** Who a sandbox's programs run as: the person's uid (agent is root), or the agent's uid in a user namespace. */
+  private identity(rec: LocalSessionRecord): SandboxIdentity {
+    const sandbox = this.sandbox;
+    if (!sandbox?.ok) throw new StartFailure('SandboxUnavailable', sandbox && !sandbox.ok ? sandbox.reason : 'The sandbox was not set up');
+    if (this.accounts.dropsPrivileges) {
+      if (rec.uid === undefined || !sandbox.setpriv) throw new StartFailure('StartError', 'The desktop has no uid of its own to run as');
+      return { kind: 'root-drop', uid: rec.uid, gid: rec.uid, setpriv: sandbox.setpriv };
+    }
+    return { kind: 'userns' };
+  }
+
+  /** Starts one role's process: in its sandbox, or (shared) as a plain detached process. */
+  private async launch(
+    rec: LocalSessionRecord,
+    role: Role,
+    spec: { argv: string[]; env: Record<string, string>; cwd: string; logFile: string; binds: Bind[]; files?: Array<{ host: string; inside: string }> },
+  ): Promise<ProcessRef> {
+    if (rec.isolation === 'shared') return spawnDetached(spec.argv, { cwd: spec.cwd, env: spec.env, logFile: spec.logFile });
+    const sandbox = this.sandbox;
+    if (!sandbox?.ok) throw new StartFailure('SandboxUnavailable', sandbox && !sandbox.ok ? sandbox.reason : 'The sandbox was not set up');
+    const { options, command } = bwrapArgs({
+      identity: this.identity(rec),
+      system: sandbox.layout,
+      binds: spec.binds,
+      files: spec.files ?? [],
+      hidden: [this.opts.dataDir, ...(this.opts.hiddenPaths ?? [])],
+      programDirs: this.searchPath.split(delimiter).filter(Boolean),
+      network: false,
+      hostname: 'porthole',
+      env: spec.env,
+      cwd: spec.cwd,
+      argv: spec.argv,
+    });
+    try {
+      return await spawnSandboxed({ bwrap: sandbox.bwrap, options, command, workDir: rec.runDir, role, logFile: spec.logFile });
+    } catch (error) {
+      throw new StartFailure('SandboxFailed', `The desktop's sandbox could not be set up: ${(error as Error).message}`);
+    }
+  }
+
+  private async startDisplay(rec: LocalSessionRecord, template: LocalTemplate, xvnc: string, cookie: Buffer, deadline: number): Promise<void> {
+    const p = this.layout(rec);
+    const sandboxed = rec.isolation === 'sandbox';
+    const owner = this.owner(rec);
     for (let attempt = 1; ; attempt++) {
       this.checkStillStarting(rec);
-      const display = reserveDisplay();
+      // In a sandbox the display has its own /tmp and network: it is always :0, nothing to race for.
+      const display = sandboxed ? SANDBOX_DISPLAY : reserveDisplay();
       try {
-        writeFileSync(p.xauthority, xauthorityEntry(display, cookie), { mode: 0o600 });
+        const auth = xauthorityEntry(display, cookie);
+        writeOwnedFile(join(p.displayDir, 'Xauthority'), auth, owner);
+        writeOwnedFile(join(p.desktopDir, 'Xauthority'), auth, owner);
         rmSync(p.xvncLog, { force: true });
-        const argv = xvncArgv(display, { xvnc, xauthority: p.xauthority, passwordFile: p.passwordFile, vncSocket: p.vncSocket }, `${rec.session.user}'s ${template.spec.displayName}`);
+        const i = p.inside;
+        const argv = xvncArgv(display, { xvnc, xauthority: join(i.displayDir, 'Xauthority'), passwordFile: join(i.displayDir, 'vnc.passwd'), vncSocket: join(i.vncDir, 'vnc.sock') }, `${rec.session.user}'s ${template.spec.displayName}`);
         rec.display = display;
-        rec.xvnc = spawnDetached(argv, { cwd: p.run, env: { PATH: process.env.PATH, LANG: process.env.LANG ?? 'C.UTF-8' }, logFile: p.xvncLog });
+        const ref = await this.launch(rec, 'display', {
+          argv,
+          env: { PATH: this.searchPath, LANG: process.env.LANG ?? 'C.UTF-8' },
+          cwd: sandboxed ? '/' : p.run,
+          logFile: p.xvncLog,
+          binds: [
+            { host: p.displayDir, inside: i.displayDir, writable: false },
+            { host: p.vncDir, inside: i.vncDir, writable: true },
+            { host: p.x11Dir, inside: i.x11Dir, writable: true },
+          ],
+        });
+        rec.processes.display = ref;
         this.setPhase(rec, 'Starting', { message: 'Starting the display server' });
         for (;;) {
-          await sleep(50);
-          if (!isOurs(rec.xvnc)) break;
+          await sleep(20);
+          if (!isOurs(ref)) break;
           this.checkStillStarting(rec);
-          if ((await probeX11(display, cookie)) !== 'no-server') return;
+          if ((await probeX11(p.x11Socket(display), cookie)) !== 'no-server') return;
           this.checkDeadline(deadline, 'the display server did not accept connections', p.xvncLog);
         }
       } finally {
-        releaseDisplay(display);
+        if (!sandboxed) releaseDisplay(display);
       }
       this.checkStillStarting(rec); // stopped meanwhile: its run dir and processes are being removed
-      // Xvnc exited: another X server may have taken the number between our check and its lock.
+      // Xvnc exited: (shared) another X server may have taken the number between our check and its lock.
       const log = readFileSync(p.xvncLog, 'utf8');
-      cleanStaleDisplay(display, rec.xvnc.pid, pidAlive);
-      if (displayWasTaken(log) && attempt < MAX_DISPLAY_ATTEMPTS) {
-        this.log.info({ session: rec.session.id, display }, 'display taken meanwhile, trying another');
-        continue;
+      if (!sandboxed) {
+        cleanStaleDisplay(display, rec.processes.display!.pid, pidAlive);
+        if (displayWasTaken(log) && attempt < MAX_DISPLAY_ATTEMPTS) {
+          this.log.info({ session: rec.session.id, display }, 'display taken meanwhile, trying another');
+          continue;
+        }
       }
       throw new StartFailure('XvncFailed', `The display server (Xvnc) exited while starting. Last log lines: ${logTail(p.xvncLog)}`);
     }
   }
 
-  private startDesktop(rec: LocalSessionRecord, template: LocalTemplate): void {
+  private loginShell(): string {
+    return findProgram('bash', SYSTEM_PATH) ? '/bin/bash' : '/bin/sh';
+  }
+
+  private async startDesktop(rec: LocalSessionRecord, template: LocalTemplate): Promise<void> {
     this.checkStillStarting(rec);
-    const p = this.paths(rec);
+    const p = this.layout(rec);
+    const i = p.inside;
+    const sandboxed = rec.isolation === 'sandbox';
     const me = userInfo();
-    const env: NodeJS.ProcessEnv = {
+    const uid = sandboxed ? (rec.uid ?? me.uid) : me.uid;
+    // XDG_RUNTIME_DIR: the programs' own (0700, theirs), in the run dir so it goes with the session.
+    const runtimeDir = sandboxed ? `/run/user/${uid}` : p.runtimeDir;
+    const env: Record<string, string> = {
       // A fresh environment: nothing of the agent's (tokens, keys) leaks into the desktop.
-      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+      PATH: this.searchPath,
       LANG: process.env.LANG ?? 'C.UTF-8',
-      HOME: p.home,
-      USER: me.username,
-      LOGNAME: me.username,
-      SHELL: me.shell ?? '/bin/sh',
+      HOME: i.home,
+      USER: sandboxed ? rec.session.user : me.username,
+      LOGNAME: sandboxed ? rec.session.user : me.username,
+      SHELL: sandboxed ? this.loginShell() : (me.shell ?? '/bin/sh'),
       DISPLAY: `:${rec.display}`,
-      XAUTHORITY: p.xauthority,
-      XDG_RUNTIME_DIR: p.xdgRuntime,
+      XAUTHORITY: join(i.desktopDir, 'Xauthority'),
+      XDG_RUNTIME_DIR: runtimeDir,
       XDG_SESSION_TYPE: 'x11',
       PORTHOLE_USER: rec.session.user,
       PORTHOLE_SESSION: rec.session.id,
-      PORTHOLE_RUN_DIR: p.run,
+      PORTHOLE_RUN_DIR: i.statusDir,
     };
-    rec.desktop = spawnDetached(['/bin/sh', p.desktopScript], { cwd: p.home, env, logFile: p.desktopLog });
+    rec.processes.desktop = await this.launch(rec, 'desktop', {
+      argv: ['/bin/sh', join(i.desktopDir, 'desktop.sh')],
+      env,
+      cwd: i.home,
+      logFile: p.desktopLog,
+      binds: [
+        { host: p.home, inside: i.home, writable: true },
+        { host: p.desktopDir, inside: i.desktopDir, writable: false },
+        { host: p.statusDir, inside: i.statusDir, writable: true },
+        { host: p.x11Dir, inside: i.x11Dir, writable: false },
+        { host: p.runtimeDir, inside: runtimeDir, writable: true },
+      ],
+      files: [
+        { host: join(p.desktopDir, 'passwd'), inside: '/etc/passwd' },
+        { host: join(p.desktopDir, 'group'), inside: '/etc/group' },
+      ],
+    });
     this.setPhase(rec, 'Starting', { message: `Starting ${template.spec.displayName}` });
   }
 
   private async waitUntilReady(rec: LocalSessionRecord, cookie: Buffer, deadline: number): Promise<void> {
-    const p = this.paths(rec);
+    const p = this.layout(rec);
     for (;;) {
       this.checkStillStarting(rec);
-      if (!isOurs(rec.xvnc)) throw new StartFailure('XvncFailed', `The display server (Xvnc) exited while starting. Last log lines: ${logTail(p.xvncLog)}`);
-      if (!isOurs(rec.desktop)) throw new StartFailure('DesktopFailed', `The desktop's programs exited while starting. Last log lines: ${logTail(p.desktopLog) || '(none)'}`);
-      const [vnc, x] = await Promise.all([vncSocketAnswers(p.vncSocket), probeX11(rec.display!, cookie)]);
+      if (!isOurs(rec.processes.display)) throw new StartFailure('XvncFailed', `The display server (Xvnc) exited while starting. Last log lines: ${logTail(p.xvncLog)}`);
+      if (!isOurs(rec.processes.desktop)) throw new StartFailure('DesktopFailed', `The desktop's programs exited while starting. Last log lines: ${logTail(p.desktopLog) || '(none)'}`);
+      const [vnc, x] = await Promise.all([vncSocketAnswers(p.vncSocket), probeX11(p.x11Socket(rec.display!), cookie)]);
       this.checkStillStarting(rec);
       if (vnc && x === 'wm') return;
       this.checkDeadline(deadline, vnc ? 'no window manager appeared' : 'the VNC server did not answer', p.desktopLog);
-      await sleep(100);
+      await sleep(25);
     }
   }
 
@@ -351,6 +501,8 @@ export class LocalRuntime extends EventEmitter implements Runtime {
 
   private watch(): void {
     if (this.closing) return;
+    if (this.persistFault && this.save()) this.log.info({ file: this.stateFile }, 'the state file can be written again');
+    for (const dir of this.leftovers) this.removeRunDir(dir);
     for (const rec of this.records.values()) {
       if (rec.session.phase !== 'Running' || this.ending.has(rec.session.id)) continue;
       const verdict = this.health(rec);
@@ -360,9 +512,9 @@ export class LocalRuntime extends EventEmitter implements Runtime {
 
   /** undefined while healthy; otherwise how the session ended. */
   private health(rec: LocalSessionRecord): { phase: 'Stopped' | 'Failed'; reason?: string; message: string } | undefined {
-    const p = this.paths(rec);
-    const xAlive = isOurs(rec.xvnc);
-    const dAlive = isOurs(rec.desktop);
+    const p = this.layout(rec);
+    const xAlive = isOurs(rec.processes.display);
+    const dAlive = isOurs(rec.processes.desktop);
     if (xAlive && dAlive) return undefined;
     // Xvnc dying takes the programs with it, so check it first: it is the cause, not a symptom.
     if (!xAlive) {
@@ -395,16 +547,21 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     void this.endProcesses(rec);
   }
 
-  /** Stops both process groups, frees the display, removes the run dir (the home stays). */
+  /** Stops every role's processes, frees the display, removes the run dir (the home stays). */
   private endProcesses(rec: LocalSessionRecord, then?: () => void): Promise<void> {
     const id = rec.session.id;
     const existing = this.ending.get(id);
     if (existing) return existing;
+    const { display, desktop } = rec.processes;
     const work = (async () => {
       try {
-        await stopGroups([rec.desktop, rec.xvnc], this.stopGraceMs, `PORTHOLE_SESSION=${id}`);
-        if (rec.display !== undefined && rec.xvnc) cleanStaleDisplay(rec.display, rec.xvnc.pid, pidAlive);
-        rmSync(rec.runDir, { recursive: true, force: true });
+        if (rec.isolation === 'sandbox') {
+          await stopSandboxes([desktop, display], this.stopGraceMs);
+        } else {
+          await stopGroups([desktop, display], this.stopGraceMs, `PORTHOLE_SESSION=${id}`);
+          if (rec.display !== undefined && display) cleanStaleDisplay(rec.display, display.pid, pidAlive);
+        }
+        this.removeRunDir(rec.runDir);
       } catch (error) {
         this.log.warn({ session: id, err: error }, 'cleanup after desktop end was incomplete');
       } finally {
@@ -416,12 +573,22 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     return work;
   }
 
+  private removeRunDir(dir: string): void {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+      this.leftovers.delete(dir);
+    } catch (error) {
+      if (!this.leftovers.has(dir)) this.log.warn({ dir, err: error }, 'could not remove a run dir; retrying');
+      this.leftovers.add(dir);
+    }
+  }
+
   /** On init: take over what still runs, settle what does not. */
   private adopt(rec: LocalSessionRecord): void {
     const id = rec.session.id;
-    const both = isOurs(rec.xvnc) && isOurs(rec.desktop);
+    const both = isOurs(rec.processes.display) && isOurs(rec.processes.desktop);
     if (rec.session.phase === 'Running' && both) {
-      this.log.info({ session: id, display: rec.display }, 'adopted running desktop');
+      this.log.info({ session: id, display: rec.display, isolation: rec.isolation }, 'adopted running desktop');
       return; // the watcher takes it from here
     }
     if (rec.session.phase === 'Starting' && both) {
@@ -444,7 +611,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     const template = this.local.find((t) => t.spec.name === rec.session.template);
     const cookie = (() => {
       try {
-        return cookieFromXauthority(readFileSync(this.paths(rec).xauthority));
+        return cookieFromXauthority(readFileSync(join(this.layout(rec).displayDir, 'Xauthority')));
       } catch {
         return undefined;
       }
@@ -464,7 +631,16 @@ export class LocalRuntime extends EventEmitter implements Runtime {
   // ---- bookkeeping ---------------------------------------------------------------------------
 
   private detectTemplates(): void {
-    this.local = builtInTemplates((program) => findProgram(program, this.opts.searchPath) !== undefined);
+    const templates = builtInTemplates((program) => findProgram(program, this.searchPath) !== undefined);
+    const sandbox = this.sandbox;
+    for (const t of templates) {
+      if (this.isolation === 'shared') t.spec.warning = SHARED_WARNING;
+      else if (sandbox && !sandbox.ok) {
+        t.spec.available = false;
+        t.spec.unavailableReason = sandbox.reason;
+      }
+    }
+    this.local = templates;
   }
 
   private assertOpen(): void {
@@ -472,7 +648,25 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     if (this.closing) throw new RuntimeError('not_ready', 'The local runtime is shutting down');
   }
 
+  private persistError(): RuntimeError {
+    const fault = this.persistFault;
+    return new RuntimeError(
+      'unavailable',
+      `The agent cannot write to its data directory (${fault?.message ?? 'unknown error'}, since ${fault?.since ?? 'now'}): starting and stopping desktops waits until it can. Desktops that are running keep running.`,
+    );
+  }
+
+  /** Refuse work that would have to be recorded while the state file cannot be written (after one more try). */
+  private assertPersisting(): void {
+    if (this.persistFault && !this.save()) throw this.persistError();
+  }
+
   private setPhase(rec: LocalSessionRecord, phase: SessionPhase, detail: { message?: string; reason?: string }): void {
+    this.applyPhase(rec, phase, detail);
+    this.changed(rec);
+  }
+
+  private applyPhase(rec: LocalSessionRecord, phase: SessionPhase, detail: { message?: string; reason?: string }): void {
     if (rec.session.phase !== phase) rec.session.phaseSince = now();
     rec.session.phase = phase;
     rec.session.message = detail.message;
@@ -480,7 +674,6 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     if (detail.message === undefined) delete rec.session.message;
     if (detail.reason === undefined) delete rec.session.reason;
     if (phase === 'Stopped' || phase === 'Failed') rec.session.connectedClients = 0;
-    this.changed(rec);
   }
 
   /** Persist and tell listeners. After close() nothing is written: the next agent owns the file. */
@@ -490,10 +683,26 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     this.emit('session', this.view(rec));
   }
 
-  private save(): void {
+  private stateToSave() {
     const records = pruneFinished([...this.records.values()], Date.now());
     if (records.length !== this.records.size) this.records = new Map(records.map((r) => [r.session.id, r]));
-    saveState(this.stateFile, { version: 1, sessions: records, startStats: this.stats });
+    return { version: 2 as const, sessions: records, startStats: this.stats };
+  }
+
+  /** Writes the state file; false (and remembered for /readyz) when the disk refuses. Never throws. */
+  private save(): boolean {
+    if (this.closed) return false;
+    try {
+      saveState(this.stateFile, this.stateToSave());
+      this.persistFault = undefined;
+      return true;
+    } catch (error) {
+      if (!this.persistFault) {
+        this.persistFault = { message: describeFsError(error), since: now() };
+        this.log.error({ file: this.stateFile, err: error }, 'cannot write the state file; desktops keep running, starts and stops wait');
+      }
+      return false;
+    }
   }
 
   private view(rec: LocalSessionRecord): Session {

@@ -3,29 +3,69 @@
  * (temp file + fsync + rename) so a crash never leaves half a file. No secrets in here: the VNC
  * password and X cookie live in 0600 files in the session's run dir.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { z } from 'zod';
 import { Session } from '../../contract/index.js';
 
-const ProcessRefSchema = z.object({ pid: z.number().int().positive(), argv: z.array(z.string()).min(1) });
+const ProcessRefSchema = z.object({
+  pid: z.number().int().positive(),
+  argv: z.array(z.string()).min(1),
+  startTime: z.number().int().nonnegative().optional(),
+  pidNs: z.string().optional(),
+});
+
+/** The processes of a desktop, by what they do; a desktop is all of them. */
+export const ROLES = ['display', 'desktop'] as const;
+export type Role = (typeof ROLES)[number];
 
 export const LocalSessionRecord = z.object({
   session: Session.omit({ expectedStartSeconds: true }),
   runDir: z.string(),
+  /** sandbox: each role in a bubblewrap sandbox; shared: plain processes of the agent's user (--unsafe-shared-desktops) */
+  isolation: z.enum(['sandbox', 'shared']).default('shared'),
+  /** the uid the desktop's programs run as */
+  uid: z.number().int().nonnegative().optional(),
   display: z.number().int().nonnegative().optional(),
-  xvnc: ProcessRefSchema.optional(),
-  desktop: ProcessRefSchema.optional(),
+  processes: z.object({ display: ProcessRefSchema.optional(), desktop: ProcessRefSchema.optional() }).default({}),
 });
 export type LocalSessionRecord = z.infer<typeof LocalSessionRecord>;
 
+const StartStats = z.record(z.string(), z.object({ average: z.number().nonnegative(), samples: z.number().int().nonnegative() }));
+
 const StateFile = z.object({
-  version: z.literal(1),
+  version: z.literal(2),
   sessions: z.array(LocalSessionRecord),
-  startStats: z.record(z.string(), z.object({ average: z.number().nonnegative(), samples: z.number().int().nonnegative() })),
+  startStats: StartStats,
 });
 export type StateFile = z.infer<typeof StateFile>;
 
-export const emptyState = (): StateFile => ({ version: 1, sessions: [], startStats: {} });
+/** Version 1 (before sandboxes): Xvnc and the desktop script as two fields, always shared. */
+const StateFileV1 = z.object({
+  version: z.literal(1),
+  sessions: z.array(
+    z.object({
+      session: Session.omit({ expectedStartSeconds: true }),
+      runDir: z.string(),
+      display: z.number().int().nonnegative().optional(),
+      xvnc: ProcessRefSchema.optional(),
+      desktop: ProcessRefSchema.optional(),
+    }),
+  ),
+  startStats: StartStats,
+});
+
+/** Pure: a state file of any version we wrote -> the current shape. */
+export function parseStateFile(raw: unknown): StateFile {
+  const v1 = StateFileV1.safeParse(raw);
+  if (!v1.success) return StateFile.parse(raw);
+  return {
+    version: 2,
+    startStats: v1.data.startStats,
+    sessions: v1.data.sessions.map(({ xvnc, desktop, ...rest }) => ({ ...rest, isolation: 'shared', processes: { ...(xvnc ? { display: xvnc } : {}), ...(desktop ? { desktop } : {}) } })),
+  };
+}
+
+export const emptyState = (): StateFile => ({ version: 2, sessions: [], startStats: {} });
 
 export type LoadResult = { state: StateFile; problem?: string };
 
@@ -39,7 +79,7 @@ export function loadState(file: string): LoadResult {
     throw error;
   }
   try {
-    return { state: StateFile.parse(JSON.parse(text)) };
+    return { state: parseStateFile(JSON.parse(text)) };
   } catch (error) {
     const aside = `${file}.broken-${Date.now()}`;
     renameSync(file, aside);
@@ -47,16 +87,26 @@ export function loadState(file: string): LoadResult {
   }
 }
 
+/** Throws the OS error (ENOSPC, EROFS, EACCES...) when the file cannot be written; a half-written temp file is removed. */
 export function saveState(file: string, state: StateFile): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
   try {
-    writeSync(fd, JSON.stringify(state, null, 1));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, JSON.stringify(state, null, 1));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (error) {
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // the same fault: nothing more to do, the caller reports the first error
+    }
+    throw error;
   }
-  renameSync(tmp, file);
 }
 
 const FINISHED = new Set(['Stopped', 'Failed']);
