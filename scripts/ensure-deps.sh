@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-run}
-run_pkgs=(tigervnc-standalone-server tigervnc-tools openbox xterm chromium fonts-dejavu-core)
+run_pkgs=(tigervnc-standalone-server tigervnc-tools openbox xterm bubblewrap chromium fonts-dejavu-core)
 test_pkgs=(websockify dbus gnome-keyring x11-utils x11-xserver-utils xdotool xclip)
 pkgs=("${run_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")

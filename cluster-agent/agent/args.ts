@@ -3,15 +3,19 @@
  * prints it with the usage text and exits 2).
  */
 import { parseArgs } from 'node:util';
+import type { UidRange } from '../runtime/local/desktop-accounts.js';
 
 export const USAGE = `usage:
   porthole-agent serve --runtime local|kubernetes --listen HOST:PORT [--users FILE] [--data-dir DIR]
                        [--idle-timeout SECONDS] [--public-url URL] [--kubeconfig FILE] [--namespace NS]
+                       [--desktop-uids FIRST-LAST] [--unsafe-shared-desktops]
   porthole-agent users add NAME --file FILE --password-stdin [--groups a,b]
   porthole-agent manifests [--namespace NS] [--image IMAGE]
 
   --listen 127.0.0.1:0 picks a free port; the real one is printed as "listening on http://HOST:PORT".
-  Defaults: --data-dir ./.porthole/agent, --users <data-dir>/users.yaml.`;
+  Defaults: --data-dir ./.porthole/agent, --users <data-dir>/users.yaml.
+  Local desktops run sandboxed (bubblewrap); as root each person's under a uid of --desktop-uids
+  (default 3000000-3099999). --unsafe-shared-desktops runs them without isolation, as the agent's user.`;
 
 export type Command =
   | {
@@ -27,6 +31,10 @@ export type Command =
       kubeconfig?: string;
       /** kubernetes runtime: where Sessions, Templates and pods live */
       namespace?: string;
+      /** local runtime, agent as root: the uids people's desktops run as */
+      desktopUids?: UidRange;
+      /** local runtime: no sandbox, desktops run as the agent's user (said as a warning everywhere) */
+      unsafeSharedDesktops?: boolean;
     }
   | { kind: 'users-add'; name: string; file: string; groups?: string[] }
   | { kind: 'manifests'; namespace?: string; image?: string }
@@ -101,6 +109,8 @@ function parseServe(args: string[]): Command {
       'public-url': { type: 'string' },
       kubeconfig: { type: 'string' },
       namespace: { type: 'string' },
+      'desktop-uids': { type: 'string' },
+      'unsafe-shared-desktops': { type: 'boolean' },
     },
   });
   if (values.runtime !== 'local' && values.runtime !== 'kubernetes') {
@@ -120,7 +130,27 @@ function parseServe(args: string[]): Command {
     ...(values['public-url'] !== undefined ? { publicUrl: parsePublicUrl(values['public-url']) } : {}),
     ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
     ...(values.namespace !== undefined ? { namespace: parseNamespace(values.namespace) } : {}),
+    ...(values['desktop-uids'] !== undefined ? { desktopUids: parseDesktopUids(values['desktop-uids']) } : {}),
+    ...(values['unsafe-shared-desktops'] ? { unsafeSharedDesktops: true } : {}),
   };
+}
+
+/** Pure: "3000000-3099999" -> range, or a sentence saying what is wrong. */
+export function parseUidRange(text: string): UidRange | string {
+  const m = /^(\d{1,10})-(\d{1,10})$/.exec(text.trim());
+  if (!m) return `the desktop uid range must look like FIRST-LAST (e.g. 3000000-3099999), got "${text}"`;
+  const first = Number(m[1]);
+  const last = Number(m[2]);
+  if (first < 1000) return `the desktop uid range must start at 1000 or above (uids below are system accounts), got ${first}`;
+  if (last < first) return `the desktop uid range ends before it starts: ${text}`;
+  if (last > 4_294_967_294) return `the desktop uid range goes past the largest uid (4294967294): ${text}`;
+  return { first, last };
+}
+
+function parseDesktopUids(value: string): UidRange {
+  const range = parseUidRange(value);
+  if (typeof range === 'string') throw new UsageError(`--desktop-uids: ${range}`);
+  return range;
 }
 
 function parseNamespace(value: string): string {

@@ -2,7 +2,7 @@
  * porthole-agent: `serve`, `users add`, `manifests`. The only place with process I/O (argv, stdin,
  * stdout, exit codes, signals); everything else is importable and testable.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { RuntimeError, type Runtime } from '../runtime/types.js';
 import { startAgent, type RunningAgent } from './agent.js';
@@ -62,7 +62,16 @@ async function createRuntime(cmd: Extract<Command, { kind: 'serve' }>, logger: p
   }
   const { createLocalRuntime } = await import('../runtime/local/index.js');
   // A subdirectory: the runtime's files (sessions, homes, sockets) stay apart from keys and tokens.
-  return { runtime: await createLocalRuntime({ dataDir: join(cmd.dataDir, 'local'), logger: log }) };
+  // Whatever else the agent reads is hidden from desktops too, wherever it lies.
+  return {
+    runtime: await createLocalRuntime({
+      dataDir: join(cmd.dataDir, 'local'),
+      logger: log,
+      isolation: cmd.unsafeSharedDesktops ? 'shared' : 'sandbox',
+      hiddenPaths: [resolve(cmd.dataDir), resolve(cmd.usersFile)],
+      ...(cmd.desktopUids ? { desktopUids: cmd.desktopUids } : {}),
+    }),
+  };
 }
 
 async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> {

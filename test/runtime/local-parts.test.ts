@@ -7,7 +7,8 @@ import { isOurs, parseCmdline, parseStat, pidAlive, stopGroups } from '../../clu
 import { x11SetupRequest } from '../../cluster-agent/runtime/local/probes.js';
 import { addStartSample } from '../../cluster-agent/runtime/local/start-stats.js';
 import { parseStateFile, pruneFinished, type LocalSessionRecord } from '../../cluster-agent/runtime/local/state-store.js';
-import { lowestFreeUid, parseUidRange, idsInAccountFile } from '../../cluster-agent/runtime/local/desktop-accounts.js';
+import { lowestFreeUid, idsInAccountFile } from '../../cluster-agent/runtime/local/desktop-accounts.js';
+import { parseUidRange } from '../../cluster-agent/agent/args.js';
 import { accountFiles, bwrapArgs, isWithin, type SandboxProfile } from '../../cluster-agent/runtime/local/sandbox.js';
 import { explainSandboxFailure } from '../../cluster-agent/runtime/local/sandbox-host.js';
 import { parseBwrapInfo } from '../../cluster-agent/runtime/local/processes.js';

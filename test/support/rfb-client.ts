@@ -165,15 +165,25 @@ export class RfbClient {
     this.t.send(b);
   }
 
+  /** Sends a key press or release (X keysym). */
+  keyEvent(keysym: number, down: boolean): void {
+    const b = Buffer.alloc(8);
+    b[0] = 4;
+    b[1] = down ? 1 : 0;
+    b.writeUInt32BE(keysym, 4);
+    this.t.send(b);
+  }
+
   /** Sends a key press and release (X keysym). */
   key(keysym: number): void {
-    for (const down of [1, 0]) {
-      const b = Buffer.alloc(8);
-      b[0] = 4;
-      b[1] = down;
-      b.writeUInt32BE(keysym, 4);
-      this.t.send(b);
-    }
+    this.keyEvent(keysym, true);
+    this.keyEvent(keysym, false);
+  }
+
+  /** Types printable ASCII (keysym = code point) and presses Return. */
+  typeLine(text: string): void {
+    for (const ch of text) this.key(ch.charCodeAt(0));
+    this.key(0xff0d);
   }
 
   /** Reads server messages until a FramebufferUpdate arrives; keepData retains the pixels. */

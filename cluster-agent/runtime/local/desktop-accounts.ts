@@ -15,18 +15,6 @@ export interface UidRange {
 /** Above the ranges people's accounts (1000+), /etc/subuid blocks (100000+) and systemd's dynamic users use. */
 export const DEFAULT_DESKTOP_UIDS: UidRange = { first: 3_000_000, last: 3_099_999 };
 
-/** Pure: "3000000-3099999" -> range, or a sentence saying what is wrong. */
-export function parseUidRange(text: string): UidRange | string {
-  const m = /^(\d{1,10})-(\d{1,10})$/.exec(text.trim());
-  if (!m) return `the desktop uid range must look like FIRST-LAST (e.g. 3000000-3099999), got "${text}"`;
-  const first = Number(m[1]);
-  const last = Number(m[2]);
-  if (first < 1000) return `the desktop uid range must start at 1000 or above (uids below are system accounts), got ${first}`;
-  if (last < first) return `the desktop uid range ends before it starts: ${text}`;
-  if (last > 4_294_967_294) return `the desktop uid range goes past the largest uid (4294967294): ${text}`;
-  return { first, last };
-}
-
 /** Pure: the lowest uid in the range that is not taken, or undefined when the range is full. */
 export function lowestFreeUid(range: UidRange, taken: ReadonlySet<number>): number | undefined {
   for (let uid = range.first; uid <= range.last; uid++) if (!taken.has(uid)) return uid;
