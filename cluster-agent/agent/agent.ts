@@ -10,6 +10,7 @@ import type { Runtime } from '../runtime/types.js';
 import { TokenService, type ConnectTokenLedger } from './access-tokens.js';
 import { ConnectedClients } from './connected-clients.js';
 import type { AgentDeps } from './deps.js';
+import { httpLimits, type HttpLimits } from './http-limits.js';
 import { startIdleReaper } from './idle-reaper.js';
 import { createMetrics } from './metrics.js';
 import { RefreshTokenStore, type RefreshTokens } from './refresh-tokens.js';
@@ -29,6 +30,8 @@ export interface AgentOptions {
   idleTimeoutOverride?: number;
   reaperIntervalMs?: number;
   loginAttemptsPerMinute?: number;
+  /** HTTP timeouts and connection caps (tests make them small); default DEFAULT_HTTP_LIMITS */
+  httpLimits?: Partial<HttpLimits>;
   /** prom-client default process metrics (off in tests that start several agents) */
   defaultMetrics?: boolean;
   /** where the token-signing key comes from; default `<dataDir>/signing-key.pem` (replicas share a Secret instead) */
@@ -72,6 +75,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     isReady: () => ready,
     ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl } : {}),
     ...(opts.loginAttemptsPerMinute !== undefined ? { loginAttemptsPerMinute: opts.loginAttemptsPerMinute } : {}),
+    httpLimits: httpLimits(opts.httpLimits),
   };
   const app = await buildServer(deps);
   await app.listen({ host: opts.host, port: opts.port });

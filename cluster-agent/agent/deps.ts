@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Runtime } from '../runtime/types.js';
 import type { TokenService } from './access-tokens.js';
 import type { ConnectedClients } from './connected-clients.js';
+import type { HttpLimits } from './http-limits.js';
 import type { AgentMetrics } from './metrics.js';
 import type { RefreshTokens } from './refresh-tokens.js';
 import type { UserDirectory } from './user-directory.js';
@@ -21,4 +22,6 @@ export interface AgentDeps {
   isReady: () => boolean;
   /** login attempts allowed per IP+username per minute */
   loginAttemptsPerMinute?: number;
+  /** timeouts and connection caps of the HTTP server; default DEFAULT_HTTP_LIMITS */
+  httpLimits?: HttpLimits;
 }
