@@ -8,7 +8,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { AgentDeps } from './deps.js';
-import { installErrorHandling } from './error-handling.js';
+import { frameworkErrorHandler, installErrorHandling, MAX_PARAM_LENGTH } from './error-handling.js';
 import { httpLimits, makeClientErrorHandler, nodeServerOptions } from './http-limits.js';
 import { notReady } from './api-error.js';
 import { redactUrl } from './redact-url.js';
@@ -32,8 +32,10 @@ export async function buildServer(deps: AgentDeps): Promise<FastifyInstance> {
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     connectionTimeout: limits.idleTimeoutMs,
     maxRequestsPerSocket: limits.maxRequestsPerSocket,
-    // What Node's parser refuses (too slow, headers too large, malformed) is answered in the contract's shape too.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // What Node's parser and fastify's router refuse is answered in the contract's shape too.
     clientErrorHandler: makeClientErrorHandler(limits, logger),
+    frameworkErrors: frameworkErrorHandler,
     // fastify's own 503 while closing is not in the contract's shape; the hook below answers instead.
     return503OnClosing: false,
   });

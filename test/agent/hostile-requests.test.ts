@@ -96,3 +96,56 @@ describe('a plain GET on a stream URL', () => {
     });
   }
 });
+
+describe('what the HTTP layer refuses before any route runs', () => {
+  const shaped = (r: { response?: { status: number; body: unknown } }, status: number, code: string, message: string | RegExp) => {
+    expect(r.response?.status).toBe(status);
+    expect(r.response?.body).toEqual({ error: { code, message: typeof message === 'string' ? message : expect.stringMatching(message) } });
+  };
+
+  it('400 for a malformed header line and an unknown method (Node parser errors)', async () => {
+    const header = await rawRequest(base, 'GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
+    shaped(header, 400, 'bad_request', 'The request is not valid HTTP/1.1 (Invalid header token); check the request line and headers');
+    expect(header.closed).toBe(true);
+    const method = await rawRequest(base, 'FROB /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    shaped(method, 400, 'bad_request', /^The request is not valid HTTP\/1\.1 \(Invalid method encountered\)/);
+  });
+
+  it('400 for HTTP/1.1 without a Host header', async () => {
+    shaped(await rawRequest(base, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n'), 400, 'bad_request', 'HTTP/1.1 requests must have a Host header; send the address you reached the agent at');
+  });
+
+  it('400 for a malformed percent-encoding in the path', async () => {
+    const r = await rawRequest(base, `GET ${routes.session('x')}%E0%A4%A HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    shaped(r, 400, 'bad_request', 'The URL is not valid: it has a malformed percent-encoding (% must be followed by two hex digits)');
+  });
+
+  it('414 for a path parameter longer than any session id', async () => {
+    const r = await rawRequest(base, `GET ${routes.connect('s'.repeat(150))} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    shaped(r, 414, 'bad_request', 'A part of the URL path is longer than 100 characters; no session id or name is that long');
+  });
+
+  it('431 for headers, or a URL, over 16 KiB', async () => {
+    const message = 'The request line and headers are larger than 16 KiB; send a shorter URL or fewer and smaller headers';
+    shaped(await rawRequest(base, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`), 431, 'bad_request', message);
+    shaped(await rawRequest(base, `GET /healthz?${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`), 431, 'bad_request', message);
+  });
+
+  it('404 for an unknown route, 405 with Allow for a known path with the wrong method', async () => {
+    shaped(await rawRequest(base, 'GET /api/v1/nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), 404, 'not_found', 'No such API route: GET /api/v1/nowhere');
+    const wrong = await rawRequest(base, `PUT ${routes.sessions} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    shaped(wrong, 405, 'bad_request', `PUT is not allowed on ${routes.sessions}; use GET, HEAD, POST`);
+    expect(wrong.response?.headers.allow).toBe('GET, HEAD, POST');
+    const withParam = await rawRequest(base, `PATCH ${routes.session('abc')} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    shaped(withParam, 405, 'bad_request', `PATCH is not allowed on ${routes.session('abc')}; use DELETE, GET, HEAD`);
+  });
+
+  it('lists these answers in the OpenAPI document where they apply', async () => {
+    const doc = await (await fetch(`${base}${routes.openapi}`)).json();
+    const codes = (path: string, method: string) => Object.keys(doc.paths[path][method].responses);
+    expect(codes('/api/v1/sessions/{id}/vnc', 'get')).toEqual(expect.arrayContaining(['101', '401', '408', '414', '426', '431']));
+    expect(codes('/api/v1/sessions/{id}/connect', 'post')).toEqual(expect.arrayContaining(['400', '408', '413', '414', '415', '431', '503']));
+    expect(codes(routes.login, 'post')).toEqual(expect.arrayContaining(['408', '413', '415', '429', '431', '503']));
+    expect(codes('/healthz', 'get')).toEqual(expect.arrayContaining(['408', '431']));
+  });
+});

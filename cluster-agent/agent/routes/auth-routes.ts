@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ErrorBody, LoginRequest, RefreshRequest, TokenResponse, routes } from '../../contract/index.js';
 import { ApiError, unauthorized } from '../api-error.js';
 import type { AgentDeps } from '../deps.js';
+import { apiErrors, bodyErrors } from './responses.js';
 
 export function loginRateKey(ip: string, username: unknown): string {
   return `${ip}|${typeof username === 'string' ? username.toLowerCase() : ''}`;
@@ -24,7 +25,7 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
         summary: 'Sign in with a user name and password',
         tags: ['auth'],
         body: LoginRequest,
-        response: { 200: TokenResponse, 400: ErrorBody, 401: ErrorBody, 429: ErrorBody },
+        response: { 200: TokenResponse, 400: ErrorBody, 401: ErrorBody, 429: ErrorBody, ...bodyErrors, ...apiErrors },
       },
       config: {
         rateLimit: {
@@ -59,7 +60,7 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
         summary: 'Exchange a refresh token for new tokens (the old refresh token stops working)',
         tags: ['auth'],
         body: RefreshRequest,
-        response: { 200: TokenResponse, 400: ErrorBody, 401: ErrorBody },
+        response: { 200: TokenResponse, 400: ErrorBody, 401: ErrorBody, ...bodyErrors, ...apiErrors },
       },
     },
     async (req) => {
@@ -90,7 +91,7 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
         summary: 'Sign out: revoke the refresh token and every token rotated from the same sign-in',
         tags: ['auth'],
         body: RefreshRequest,
-        response: { 204: z.null().describe('signed out'), 400: ErrorBody },
+        response: { 204: z.null().describe('signed out'), 400: ErrorBody, ...bodyErrors, ...apiErrors },
       },
     },
     async (req, reply) => {

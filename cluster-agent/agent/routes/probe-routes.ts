@@ -3,13 +3,14 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Health, routes } from '../../contract/index.js';
 import type { AgentDeps } from '../deps.js';
+import { transportErrors } from './responses.js';
 
 export async function probeRoutes(app: FastifyInstance, deps: AgentDeps): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  r.get('/healthz', { schema: { summary: 'The process is up', tags: ['probes'], response: { 200: Health } } }, async () => ({ status: 'ok' as const }));
+  r.get('/healthz', { schema: { summary: 'The process is up', tags: ['probes'], response: { 200: Health, ...transportErrors } } }, async () => ({ status: 'ok' as const }));
   r.get(
     '/readyz',
-    { schema: { summary: 'The runtime is initialised and requests can be served', tags: ['probes'], response: { 200: Health, 503: Health } } },
+    { schema: { summary: 'The runtime is initialised and requests can be served', tags: ['probes'], response: { 200: Health, 503: Health, ...transportErrors } } },
     async (_req, reply) => {
       if (!deps.isReady()) return reply.code(503).send({ status: 'not_ready', checks: { runtime: `${deps.runtime.kind}: initialising` } });
       const health = deps.runtime.healthy?.();

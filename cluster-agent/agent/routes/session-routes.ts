@@ -18,6 +18,7 @@ import { makeAuthenticate, principalOf } from '../authenticate.js';
 import type { AgentDeps } from '../deps.js';
 import { mayUseTemplate, templatesFor } from '../entitlement.js';
 import { requestBase, streamUrls } from '../stream-urls.js';
+import { apiErrors, bodyErrors, paramErrors } from './responses.js';
 
 function hostProblem(host: string | undefined): string {
   const fix = 'so the stream URLs cannot be built from it; send the address you reached the agent at as Host, or start the agent with --public-url URL';
@@ -26,7 +27,8 @@ function hostProblem(host: string | undefined): string {
   return `The request's Host header ${shown} is not a valid host[:port], ${fix}`;
 }
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody };
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, ...apiErrors };
+const withParam = { ...errors, ...paramErrors };
 const security = [{ bearer: [] }];
 const tags = ['sessions'];
 
@@ -62,7 +64,7 @@ export async function sessionRoutes(app: FastifyInstance, deps: AgentDeps): Prom
 
   r.get(
     `${routes.sessions}/:id`,
-    { schema: { summary: 'One of the caller\'s sessions', tags, security, params: SessionIdParams, response: { 200: Session, ...errors } } },
+    { schema: { summary: 'One of the caller\'s sessions', tags, security, params: SessionIdParams, response: { 200: Session, ...withParam } } },
     async (req) => ownSession(principalOf(req).name, req.params.id),
   );
 
@@ -74,7 +76,7 @@ export async function sessionRoutes(app: FastifyInstance, deps: AgentDeps): Prom
         tags,
         security,
         body: CreateSessionRequest,
-        response: { 200: Session, 202: Session, ...errors },
+        response: { 200: Session, 202: Session, ...errors, ...bodyErrors },
       },
     },
     async (req, reply) => {
@@ -91,7 +93,7 @@ export async function sessionRoutes(app: FastifyInstance, deps: AgentDeps): Prom
 
   r.delete(
     `${routes.sessions}/:id`,
-    { schema: { summary: 'End the session (the home directory is kept)', tags, security, params: SessionIdParams, response: { 202: Session, ...errors } } },
+    { schema: { summary: 'End the session (the home directory is kept)', tags, security, params: SessionIdParams, response: { 202: Session, ...withParam, ...bodyErrors } } },
     async (req, reply) => {
       const user = principalOf(req).name;
       const s = await ownSession(user, req.params.id);
@@ -108,7 +110,7 @@ export async function sessionRoutes(app: FastifyInstance, deps: AgentDeps): Prom
         tags,
         security,
         params: SessionIdParams,
-        response: { 200: ConnectResponse, ...errors },
+        response: { 200: ConnectResponse, ...withParam, ...bodyErrors },
       },
     },
     async (req) => {

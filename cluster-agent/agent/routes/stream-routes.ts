@@ -12,6 +12,7 @@ import { TokenError } from '../access-tokens.js';
 import { ApiError, conflict, notFound, unauthorized } from '../api-error.js';
 import type { AgentDeps } from '../deps.js';
 import { runVncGateway } from '../gateway/vnc-gateway.js';
+import { apiErrors, paramErrors } from './responses.js';
 
 export const WEBRTC_UNAVAILABLE_CODE = 4501;
 export const WEBRTC_UNAVAILABLE_REASON = 'WebRTC streaming is not available for this session yet; use VNC';
@@ -70,6 +71,8 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
       404: ErrorBody,
       409: ErrorBody,
       426: ErrorBody.describe('Not a WebSocket upgrade request; the token was not used'),
+      ...paramErrors,
+      ...apiErrors,
     },
   });
 
