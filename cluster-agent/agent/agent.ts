@@ -60,7 +60,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   const key = await (opts.loadSigningKey ?? (() => loadOrCreateSigningKey(opts.dataDir)))();
   const users = new UserDirectory(opts.usersFile, opts.logger);
-  if ((await users.count()) === 0) {
+  // A users file that cannot be used is logged (once) by the directory and reported by /readyz.
+  if ((await users.health()).ok && (await users.count()) === 0) {
     opts.logger.warn({ usersFile: opts.usersFile }, `no users yet; add one with: porthole-agent users add NAME --file ${opts.usersFile} --password-stdin`);
   }
   let ready = false;

@@ -31,7 +31,7 @@ describe('users file', { timeout: 90_000 }, () => {
     expect(b.code, b.stderr).toBe(0);
 
     expect((await stat(file)).mode & 0o777).toBe(0o600);
-    const users = await readUsersFile(file);
+    const { users } = await readUsersFile(file);
     expect([...users.keys()]).toEqual(['alice', 'bob']);
     expect(users.get('alice')!.groups).toEqual(['dev', 'ops']);
     // the trailing newline from the shell is not part of the password
@@ -47,7 +47,7 @@ describe('users file', { timeout: 90_000 }, () => {
     await upsertUser(file, 'bob', 'two', undefined);
     const again = await runCli(CLI, ['users', 'add', 'alice', '--file', file, '--password-stdin'], 'three');
     expect(again.stdout).toContain('updated user alice');
-    const users = await readUsersFile(file);
+    const { users } = await readUsersFile(file);
     expect(users.get('alice')!.groups).toEqual(['dev']);
     expect(await verifyPassword('three', users.get('alice')!.passwordHash)).toBe(true);
     expect(await verifyPassword('two', users.get('bob')!.passwordHash)).toBe(true);

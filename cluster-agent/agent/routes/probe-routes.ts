@@ -10,12 +10,14 @@ export async function probeRoutes(app: FastifyInstance, deps: AgentDeps): Promis
   r.get('/healthz', { schema: { summary: 'The process is up', tags: ['probes'], response: { 200: Health, ...transportErrors } } }, async () => ({ status: 'ok' as const }));
   r.get(
     '/readyz',
-    { schema: { summary: 'The runtime is initialised and requests can be served', tags: ['probes'], response: { 200: Health, 503: Health, ...transportErrors } } },
+    { schema: { summary: 'The runtime is initialised and the users file is usable: requests can be served', tags: ['probes'], response: { 200: Health, 503: Health, ...transportErrors } } },
     async (_req, reply) => {
-      if (!deps.isReady()) return reply.code(503).send({ status: 'not_ready', checks: { runtime: `${deps.runtime.kind}: initialising` } });
-      const health = deps.runtime.healthy?.();
-      if (health && !health.ok) return reply.code(503).send({ status: 'not_ready', checks: { runtime: `${deps.runtime.kind}: ${health.message}` } });
-      return { status: 'ok' as const, checks: { runtime: `${deps.runtime.kind}: ready` } };
+      const runtime = !deps.isReady() ? { ok: false, message: 'initialising' } : (deps.runtime.healthy?.() ?? { ok: true, message: 'ready' });
+      // Nobody can sign in while the users file is unusable: not ready either, and say why.
+      const users = await deps.users.health();
+      const checks = { runtime: `${deps.runtime.kind}: ${runtime.ok ? 'ready' : runtime.message}`, ...(users.ok ? {} : { users: users.message }) };
+      if (!runtime.ok || !users.ok) return reply.code(503).send({ status: 'not_ready', checks });
+      return { status: 'ok' as const, checks };
     },
   );
   r.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['probes'] } }, async (_req, reply) => {
