@@ -23,6 +23,7 @@ export function publicTemplate(t: TemplateSpec): Template {
     description: t.description,
     available: t.available,
     ...(t.unavailableReason !== undefined ? { unavailableReason: t.unavailableReason } : {}),
+    ...(t.warning !== undefined ? { warning: t.warning } : {}),
     protocols: t.protocols,
     idleTimeoutSeconds: t.idleTimeoutSeconds,
   };

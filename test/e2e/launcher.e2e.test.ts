@@ -25,8 +25,8 @@ let browser: BrowserContext;
 let page: Page;
 let sessionId: string;
 
-function startAgent(listen: string): Promise<Started> {
-  return startCli(AGENT, ['serve', '--runtime', 'local', '--listen', listen, '--users', usersFile, '--data-dir', agentDir], /^listening on (\S+)/);
+function startAgent(listen: string, extra: string[] = []): Promise<Started> {
+  return startCli(AGENT, ['serve', '--runtime', 'local', '--listen', listen, '--users', usersFile, '--data-dir', agentDir, ...extra], /^listening on (\S+)/);
 }
 
 /** The user's home as the local runtime keeps it, wherever under the data dir it lives. */
@@ -179,5 +179,14 @@ describe('embedded default, end to end', () => {
     await waitFor('the session to stop', async () => (await getSession(agentUrl, token, sessionId))?.phase === 'Stopped', 30_000);
     await expect.poll(() => page.getByTestId(`stop-${sessionId}`).count(), { timeout: 10_000 }).toBe(0);
     expect(findInHomes('alice', 'typed-through-porthole')).toBeDefined();
+  });
+
+  it('warns on every desktop when the agent runs them without isolation (--unsafe-shared-desktops)', async () => {
+    expect(await page.getByTestId('warning-terminal').count()).toBe(0);
+    const port = new URL(agentUrl).port;
+    await stopProcess(agent.child);
+    agent = await startAgent(`127.0.0.1:${port}`, ['--unsafe-shared-desktops']);
+    await page.reload();
+    await expect.poll(() => page.getByTestId('warning-terminal').textContent(), { timeout: 20_000 }).toMatch(/not isolated .*--unsafe-shared-desktops/);
   });
 });

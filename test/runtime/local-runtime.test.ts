@@ -352,4 +352,36 @@ describe('local runtime on real Xvnc', () => {
       holder.kill('SIGKILL');
     }
   });
+
+  it('honours what a stop was decided on: not a watched desktop, not a recently used one, not a newer incarnation', async () => {
+    const rt = await runtimeOn(newDataDir());
+    const { session } = await rt.startOrGet('kim', 'terminal');
+    const running = await phaseOf(rt, session.id, 'Running');
+    const decided = { createdAt: running.createdAt, startedAt: running.startedAt! };
+    await rt.setConnectedClients(session.id, 1); // someone is watching
+    await rt.stop(session.id, 'Idle', { ...decided, idleTimeoutSeconds: 1 });
+    expect((await rt.get(session.id))!.phase).toBe('Running');
+    await rt.setConnectedClients(session.id, 0); // just left: idle for 0 s, not an hour
+    await rt.stop(session.id, 'Idle', { ...decided, idleTimeoutSeconds: 3600 });
+    expect((await rt.get(session.id))!.phase).toBe('Running');
+    await rt.stop(session.id, 'Idle', { createdAt: '2020-01-01T00:00:00Z' }); // decided about another incarnation
+    expect((await rt.get(session.id))!.phase).toBe('Running');
+    await new Promise((r) => setTimeout(r, 1_100));
+    await rt.stop(session.id, 'Idle: no client for 1 second', { ...decided, idleTimeoutSeconds: 1 });
+    expect(await rt.get(session.id)).toMatchObject({ phase: 'Stopped', message: 'Idle: no client for 1 second' });
+  });
+
+  it('refuses every template, saying what is missing, when no sandbox can be made; shared desktops carry a warning', async () => {
+    const bin = programDir('no-bwrap');
+    for (const p of ['Xvnc', 'openbox', 'xterm']) writeFileSync(join(bin.path, p), '#!/bin/sh\nexec /usr/bin/' + p + ' "$@"\n', { mode: 0o755 });
+    const rt = await runtimeOn(newDataDir(), { searchPath: bin.path });
+    const terminal = (await rt.templates()).find((t) => t.name === 'terminal')!;
+    expect(terminal).toMatchObject({ available: false, unavailableReason: expect.stringMatching(/need a sandbox, and bubblewrap is not installed: run `sudo apt-get install bubblewrap`.*--unsafe-shared-desktops/) });
+    await expect(rt.startOrGet('lee', 'terminal')).rejects.toMatchObject({ code: 'unavailable', message: terminal.unavailableReason });
+
+    const shared = await runtimeOn(newDataDir(), { isolation: 'shared' });
+    const t = (await shared.templates()).find((x) => x.name === 'terminal')!;
+    expect(t).toMatchObject({ available: true, warning: expect.stringMatching(/not isolated.*--unsafe-shared-desktops.*can read its keys/) });
+    expect((await (await runtimeOn(newDataDir())).templates()).find((x) => x.name === 'terminal')!.warning).toBeUndefined();
+  });
 });

@@ -148,7 +148,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     }
     lockDataDir(this.opts.dataDir);
     if (this.isolation === 'sandbox') {
-      this.sandbox = probeSandbox(this.asRoot, (this.opts.desktopUids ?? DEFAULT_DESKTOP_UIDS).first);
+      this.sandbox = probeSandbox(this.asRoot, (this.opts.desktopUids ?? DEFAULT_DESKTOP_UIDS).first, this.searchPath);
       if (!this.sandbox.ok) this.log.error(this.sandbox.reason);
     } else {
       this.log.warn(SHARED_WARNING);

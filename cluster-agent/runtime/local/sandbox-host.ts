@@ -45,13 +45,13 @@ export function explainSandboxFailure(stderr: string, asRoot: boolean): string {
 }
 
 /**
- * Finds bubblewrap (and setpriv when root) and makes one throw-away sandbox of the kind desktops get.
+ * Finds bubblewrap (and setpriv when root) on the search path and makes one throw-away sandbox of the kind desktops get.
  * Synchronous and about 10 ms: it runs once at start-up.
  */
-export function probeSandbox(asRoot: boolean, probeUid: number): SandboxSupport {
-  const bwrap = findProgram('bwrap', SYSTEM_PATH);
+export function probeSandbox(asRoot: boolean, probeUid: number, searchPath = SYSTEM_PATH): SandboxSupport {
+  const bwrap = findProgram('bwrap', searchPath);
   if (!bwrap) return { ok: false, reason: `Local desktops need a sandbox, and bubblewrap is not installed: ${INSTALL} (or start the agent with --unsafe-shared-desktops to run desktops without isolation).` };
-  const setpriv = asRoot ? findProgram('setpriv', SYSTEM_PATH) : undefined;
+  const setpriv = asRoot ? findProgram('setpriv', searchPath) : undefined;
   if (asRoot && !setpriv) return { ok: false, reason: 'Local desktops run as uids of their own when the agent is root, and setpriv is not installed: run `sudo apt-get install util-linux`.' };
   const layout = detectSystemLayout();
   const identity: SandboxIdentity = asRoot ? { kind: 'root-drop', uid: probeUid, gid: probeUid, setpriv: setpriv! } : { kind: 'userns' };

@@ -89,6 +89,11 @@ function TemplateCard({ item, busy, now, actions }: { item: TemplateItem; busy: 
             {template.unavailableReason ?? 'This desktop cannot start here right now.'}
           </p>
         ) : null}
+        {!unavailable && template.warning ? (
+          <p className="template-warning" role="note" id={reasonId} data-testid={`warning-${template.name}`}>
+            {template.warning}
+          </p>
+        ) : null}
         {active ? (
           <p className="template-state">
             <PhaseBadge phase={active.session.phase} />
@@ -103,7 +108,7 @@ function TemplateCard({ item, busy, now, actions }: { item: TemplateItem; busy: 
         className={action === 'resume' ? 'primary' : ''}
         data-testid={`template-${template.name}`}
         disabled={unavailable || busy}
-        aria-describedby={unavailable ? reasonId : undefined}
+        aria-describedby={unavailable || template.warning ? reasonId : undefined}
         aria-label={`${action === 'resume' ? 'Resume' : 'Start'} ${template.displayName}`}
         onClick={() => actions.start(template.name)}
       >
