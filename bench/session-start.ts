@@ -1,7 +1,8 @@
 /**
  * Cold start: time from `POST /sessions` to the first framebuffer update through the agent's gateway,
  * for fresh `terminal` desktops on this machine (each iteration is a new user, so start-or-get always
- * creates). Uses the real agent CLI, real Xvnc, and the same small RFB client as the tests.
+ * creates). Uses the real agent CLI, real Xvnc, and the same small RFB client as the tests. Sandboxed
+ * desktops (the default) and unsandboxed ones (--unsafe-shared-desktops) alternate in one run.
  */
 import { join } from 'node:path';
 import { ConnectResponse, routes, Session } from '../cluster-agent/contract/index.js';
@@ -22,53 +23,85 @@ async function api<T>(agentUrl: string, token: string, path: string, parse: (v: 
   return parse(await res.json());
 }
 
-async function main(): Promise<void> {
-  const data = tempDir('bench-start');
+type Row = {
+  isolation: string;
+  run: number;
+  running_ms: number;
+  first_frame_ms: number;
+  colours: number;
+};
+
+async function startAgent(name: string, users: string[], extra: string[]) {
+  const data = tempDir(`bench-start-${name}`);
   const usersFile = join(data.path, 'users.yaml');
-  const users = Array.from({ length: ITERATIONS }, (_, i) => `bench${i}`);
   for (const u of users) await runCli('cluster-agent/agent/cli.ts', ['users', 'add', u, '--file', usersFile, '--password-stdin'], PASSWORD);
-  const agent = await startCli('cluster-agent/agent/cli.ts', ['serve', '--runtime', 'local', '--listen', '127.0.0.1:0', '--users', usersFile, '--data-dir', data.path], /^listening on (\S+)/);
-  const agentUrl = agent.match[1]!;
-  const rows: { run: number; running_ms: number; first_frame_ms: number; colours: number }[] = [];
-  try {
-    for (const [i, user] of users.entries()) {
-      const token = await login(agentUrl, user, PASSWORD);
-      const t0 = performance.now();
-      let session = await api(agentUrl, token, routes.sessions, (v) => Session.parse(v), { method: 'POST', body: JSON.stringify({ template: 'terminal' }) });
-      while (session.phase !== 'Running') {
-        if (session.phase === 'Failed') throw new Error(`session failed: ${session.message}`);
-        await new Promise((r) => setTimeout(r, 20));
-        session = await api(agentUrl, token, routes.session(session.id), (v) => Session.parse(v));
-      }
-      const tRunning = performance.now();
-      const connect = await api(agentUrl, token, routes.connect(session.id), (v) => ConnectResponse.parse(v), { method: 'POST', body: '{}' });
-      const rfb = await RfbClient.connect({ kind: 'ws', url: connect.vnc.url });
-      rfb.requestUpdate(false);
-      const update = await rfb.nextUpdate(true);
-      const tFrame = performance.now();
-      rfb.close();
-      rows.push({ run: i + 1, running_ms: round(tRunning - t0), first_frame_ms: round(tFrame - t0), colours: distinctColours(update) });
-      await stopAllSessions(agentUrl, user, PASSWORD);
-    }
-  } finally {
-    for (const u of users) await stopAllSessions(agentUrl, u, PASSWORD).catch(() => undefined);
-    await stopProcess(agent.child);
-    data.remove();
+  const cli = await startCli('cluster-agent/agent/cli.ts', ['serve', '--runtime', 'local', '--listen', '127.0.0.1:0', '--users', usersFile, '--data-dir', data.path, ...extra], /^listening on (\S+)/);
+  return { name, url: cli.match[1]!, cli, data };
+}
+
+/** One cold start: POST /sessions, poll until Running, connect, first framebuffer update. */
+async function coldStart(agentUrl: string, user: string): Promise<Omit<Row, 'isolation' | 'run'>> {
+  const token = await login(agentUrl, user, PASSWORD);
+  const t0 = performance.now();
+  let session = await api(agentUrl, token, routes.sessions, (v) => Session.parse(v), { method: 'POST', body: JSON.stringify({ template: 'terminal' }) });
+  while (session.phase !== 'Running') {
+    if (session.phase === 'Failed') throw new Error(`session failed: ${session.message}`);
+    await new Promise((r) => setTimeout(r, 20));
+    session = await api(agentUrl, token, routes.session(session.id), (v) => Session.parse(v));
   }
-  printTable(`Cold start of a terminal desktop (POST /sessions -> first framebuffer update via the gateway), ${ITERATIONS} runs`, rows);
+  const tRunning = performance.now();
+  const connect = await api(agentUrl, token, routes.connect(session.id), (v) => ConnectResponse.parse(v), { method: 'POST', body: '{}' });
+  const rfb = await RfbClient.connect({ kind: 'ws', url: connect.vnc.url });
+  rfb.requestUpdate(false);
+  const update = await rfb.nextUpdate(true);
+  const tFrame = performance.now();
+  rfb.close();
+  await stopAllSessions(agentUrl, user, PASSWORD);
+  return { running_ms: round(tRunning - t0), first_frame_ms: round(tFrame - t0), colours: distinctColours(update) };
+}
+
+function summarise(rows: Row[]) {
   const frames = rows.map((r) => r.first_frame_ms);
   const running = rows.map((r) => r.running_ms);
-  const summary = {
-    benchmark: 'session-start',
-    runs: rows.length,
+  return {
     first_frame_ms: { min: Math.min(...frames), p50: percentile(frames, 50), max: Math.max(...frames) },
     running_ms: { min: Math.min(...running), p50: percentile(running, 50), max: Math.max(...running) },
   };
+}
+
+async function main(): Promise<void> {
+  const users = Array.from({ length: ITERATIONS }, (_, i) => `bench${i}`);
+  // The same machine, the same run: sandboxed desktops (the default) and --unsafe-shared-desktops,
+  // alternating, so what the sandbox costs is not hidden by the machine's load changing.
+  const agents = [await startAgent('sandbox', users, []), await startAgent('shared', users, ['--unsafe-shared-desktops'])];
+  const rows: Row[] = [];
+  try {
+    for (const [i, user] of users.entries()) {
+      for (const agent of agents) rows.push({ isolation: agent.name, run: i + 1, ...(await coldStart(agent.url, user)) });
+    }
+  } finally {
+    for (const agent of agents) {
+      for (const u of users) await stopAllSessions(agent.url, u, PASSWORD).catch(() => undefined);
+      await stopProcess(agent.cli.child);
+      agent.data.remove();
+    }
+  }
+  printTable(`Cold start of a terminal desktop (POST /sessions -> first framebuffer update via the gateway), ${ITERATIONS} runs each`, rows);
+  const sandbox = summarise(rows.filter((r) => r.isolation === 'sandbox'));
+  const shared = summarise(rows.filter((r) => r.isolation === 'shared'));
   printTable('Summary (ms)', [
-    { measure: 'create -> Running', min: summary.running_ms.min, p50: summary.running_ms.p50, max: summary.running_ms.max },
-    { measure: 'create -> first frame', min: summary.first_frame_ms.min, p50: summary.first_frame_ms.p50, max: summary.first_frame_ms.max },
+    { isolation: 'sandbox', measure: 'create -> Running', min: sandbox.running_ms.min, p50: sandbox.running_ms.p50, max: sandbox.running_ms.max },
+    { isolation: 'sandbox', measure: 'create -> first frame', min: sandbox.first_frame_ms.min, p50: sandbox.first_frame_ms.p50, max: sandbox.first_frame_ms.max },
+    { isolation: 'shared', measure: 'create -> Running', min: shared.running_ms.min, p50: shared.running_ms.p50, max: shared.running_ms.max },
+    { isolation: 'shared', measure: 'create -> first frame', min: shared.first_frame_ms.min, p50: shared.first_frame_ms.p50, max: shared.first_frame_ms.max },
   ]);
-  printResult(summary);
+  printResult({
+    benchmark: 'session-start',
+    runs: ITERATIONS,
+    ...sandbox,
+    shared,
+    sandbox_cost_p50_ms: round(sandbox.first_frame_ms.p50 - shared.first_frame_ms.p50),
+  });
 }
 
 main().catch((error: unknown) => {
