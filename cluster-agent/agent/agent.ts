@@ -2,13 +2,13 @@
  * Assembles a running agent from a runtime and a data dir: keys, token stores, users, metrics,
  * HTTP server, idle reaper. The CLI and the tests both start agents through here.
  */
-import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Runtime } from '../runtime/types.js';
 import { TokenService, type ConnectTokenLedger } from './access-tokens.js';
 import { ConnectedClients } from './connected-clients.js';
+import { ensureDirectory } from './data-dir.js';
 import type { AgentDeps } from './deps.js';
 import { httpLimits, type HttpLimits } from './http-limits.js';
 import { startIdleReaper } from './idle-reaper.js';
@@ -57,7 +57,7 @@ export function formatListenUrl(host: string, port: number): string {
 }
 
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
-  await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
+  await ensureDirectory(opts.dataDir);
   const key = await (opts.loadSigningKey ?? (() => loadOrCreateSigningKey(opts.dataDir)))();
   const users = new UserDirectory(opts.usersFile, opts.logger);
   // A users file that cannot be used is logged (once) by the directory and reported by /readyz.

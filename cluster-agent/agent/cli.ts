@@ -8,6 +8,7 @@ import { RuntimeError, type Runtime } from '../runtime/types.js';
 import { startAgent, type RunningAgent } from './agent.js';
 import type { ConnectTokenLedger } from './access-tokens.js';
 import { parseCommand, USAGE, UsageError, type Command } from './args.js';
+import { DataDirError, ensureDirectory } from './data-dir.js';
 import type { SigningKey } from './signing-key.js';
 import type { RefreshTokens } from './refresh-tokens.js';
 import { upsertUser, UsersFileError } from './users-file.js';
@@ -78,6 +79,15 @@ async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> 
   // stdout carries only the "listening on" line (scripts wait for it); logs go to stderr.
   const logger = pino({ level: process.env.PORTHOLE_LOG_LEVEL ?? 'info' }, pino.destination(2));
   let created: CreatedRuntime;
+  try {
+    // Before the runtime: on a path where mkdir cannot succeed, say so and exit 1 instead of hanging.
+    await ensureDirectory(cmd.dataDir);
+    await ensureDirectory(join(cmd.dataDir, 'local'), "local desktops' directory");
+  } catch (err) {
+    if (!(err instanceof DataDirError)) throw err;
+    process.stderr.write(`porthole-agent: ${err.message}\n`);
+    return 1;
+  }
   try {
     created = await createRuntime(cmd, logger);
   } catch (err) {

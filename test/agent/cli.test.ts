@@ -87,6 +87,26 @@ describe('porthole-agent', { timeout: 120_000 }, () => {
     expect(r.stderr).toMatch(/^porthole-agent: Cannot reach the Kubernetes API server at https:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/m);
   });
 
+  it('a --data-dir where no directory can be made: one sentence naming it and the OS error, exit 1, no hang', async () => {
+    // /proc answers ENOENT to every mkdir (Node's recursive mkdir used to spin on that for ever);
+    // under a regular file, every mkdir fails with ENOTDIR.
+    const file = join(dir.path, 'a-file');
+    await writeFile(file, 'not a directory\n');
+    const [proc, underFile] = await Promise.all([
+      runCli(CLI, ['serve', '--runtime', 'local', '--listen', '127.0.0.1:0', '--data-dir', '/proc/porthole-no-such-dir'], undefined, { timeoutMs: 20_000 }),
+      runCli(CLI, ['serve', '--runtime', 'local', '--listen', '127.0.0.1:0', '--data-dir', join(file, 'data')], undefined, { timeoutMs: 20_000 }),
+    ]);
+    expect(proc.timedOut, proc.stderr).toBeUndefined();
+    expect(proc.code).toBe(1);
+    expect(proc.stderr).toBe(
+      "porthole-agent: Cannot use /proc/porthole-no-such-dir as the data directory: the directory cannot be created (ENOENT: no such file or directory, mkdir '/proc/porthole-no-such-dir'); pick another --data-dir\n",
+    );
+    expect(underFile.timedOut, underFile.stderr).toBeUndefined();
+    expect(underFile.code).toBe(1);
+    expect(underFile.stderr).toBe(`porthole-agent: Cannot use ${join(file, 'data')} as the data directory: ${file} is a file, not a directory (ENOTDIR); pick another --data-dir\n`);
+    expect(proc.stdout + underFile.stdout).toBe('');
+  });
+
   it('says so when the port is taken', async () => {
     const first = await serve();
     const taken = first.match[1]!.replace('http://', '');

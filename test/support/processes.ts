@@ -42,15 +42,30 @@ export function startCli(script: string, args: string[], ready: RegExp, timeoutM
   });
 }
 
-/** Runs a CLI to completion with optional stdin; resolves with its exit code and output. */
-export function runCli(script: string, args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs a CLI to completion with optional stdin; resolves with its exit code and output. With
+ * `timeoutMs`, a CLI still running then is killed (SIGKILL) and reported with `timedOut`.
+ */
+export function runCli(
+  script: string,
+  args: string[],
+  input?: string,
+  opts: { timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; timedOut?: boolean }> {
   const child = spawn(tsx, [...tsxArgs, script, ...args], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
+  let timedOut = false;
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
   child.stdin.end(input ?? '');
-  return new Promise((ok) => child.once('exit', (code) => ok({ code, stdout, stderr })));
+  const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), opts.timeoutMs);
+  return new Promise((ok) =>
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      ok({ code, stdout, stderr, ...(timedOut ? { timedOut } : {}) });
+    }),
+  );
 }
 
 /** SIGTERM (or the given signal), then SIGKILL if it lingers; resolves once it has exited. */
