@@ -2,6 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
+import { plugin as porthole } from './build/eslint/layers.mjs';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.porthole/**'] },
@@ -15,9 +16,10 @@ export default tseslint.config(
     },
   },
   {
-    // The launcher core is plain Node: it must run without Electron (web shell, tests).
-    files: ['main/core/**', 'main/webshell/**', 'cluster-agent/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: ['electron'] }] },
+    // README's layout table: what each folder may import (build/eslint/layers.mjs).
+    files: ['**/*.ts', '**/*.tsx'],
+    plugins: { porthole },
+    rules: { 'porthole/layers': 'error' },
   },
   {
     // Browser code: no Node built-ins, no Electron; the contract is pure zod so it may be imported.
@@ -26,7 +28,6 @@ export default tseslint.config(
     plugins: { 'react-hooks': reactHooks },
     rules: {
       ...reactHooks.configs.recommended.rules,
-      'no-restricted-imports': ['error', { patterns: ['node:*', 'electron', '**/main/**', '**/cluster-agent/agent/**', '**/cluster-agent/runtime/**'] }],
     },
   },
 );

@@ -1,0 +1,97 @@
+/**
+ * The layers of the code base and what each may import: README's layout table as data, enforced by
+ * the `porthole/layers` lint rule below (the way VS Code's code-layering rule works). A path says where
+ * code runs and what it may reach; an import across a line not drawn here is a lint error.
+ */
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * `may`: the other layers this one may import. `packages`: npm or node: imports it must not use
+ * (regular expressions). Longest path wins, so `cluster-agent/runtime/local` is its own layer inside
+ * `cluster-agent/runtime` (the runtime interface).
+ */
+export const LAYERS = [
+  { path: 'cluster-agent/contract', runs: 'anywhere', may: [], forbid: ['^(?!zod$)'] },
+  { path: 'cluster-agent/vnc', runs: 'Node (agent)', may: [], forbid: ['^electron$'] },
+  { path: 'cluster-agent/kubernetes', runs: 'Node (agent CLI)', may: ['cluster-agent/vnc'], forbid: ['^electron$'] },
+  { path: 'cluster-agent/runtime', runs: 'Node (agent)', may: ['cluster-agent/contract'], forbid: ['^electron$'] },
+  { path: 'cluster-agent/runtime/local', runs: 'Node (agent)', may: ['cluster-agent/contract', 'cluster-agent/runtime', 'cluster-agent/vnc'], forbid: ['^electron$'] },
+  {
+    path: 'cluster-agent/runtime/kubernetes',
+    runs: 'Node (agent)',
+    may: ['cluster-agent/contract', 'cluster-agent/runtime', 'cluster-agent/kubernetes'],
+    forbid: ['^electron$'],
+  },
+  { path: 'cluster-agent/agent', runs: 'Node (agent)', may: ['cluster-agent/contract', 'cluster-agent/runtime', 'cluster-agent/vnc'], forbid: ['^electron$'] },
+  { path: 'main/core', runs: 'Node (launcher core)', may: ['cluster-agent/contract', 'preload/api.ts'], forbid: ['^electron$'] },
+  { path: 'main/webshell', runs: 'Node', may: ['main/core', 'cluster-agent/contract', 'preload/api.ts'], forbid: ['^electron$'] },
+  { path: 'main/electron', runs: 'Electron main', may: ['main/core', 'cluster-agent/contract', 'preload/api.ts', 'preload/channels.ts'], forbid: [] },
+  { path: 'preload', runs: 'Electron preload (sandboxed)', may: ['cluster-agent/contract'], forbid: ['^node:'] },
+  { path: 'renderer', runs: 'browser / Electron renderer', may: ['cluster-agent/contract', 'preload/api.ts'], forbid: ['^node:', '^electron$'] },
+];
+
+/**
+ * Files that may cross a line, and why. The composition root picks runtimes; the kubernetes runtime
+ * keeps the agent's token and key stores in the cluster until those stores have a layer of their own.
+ */
+export const EXCEPTIONS = [
+  { file: 'cluster-agent/agent/cli.ts', may: ['cluster-agent/runtime/local', 'cluster-agent/runtime/kubernetes', 'cluster-agent/kubernetes'], why: 'the composition root chooses the runtime' },
+  { file: 'cluster-agent/agent/args.ts', may: ['cluster-agent/runtime/local'], why: 'command-line types of the runtime it configures' },
+  { file: 'cluster-agent/runtime/kubernetes/index.ts', may: ['cluster-agent/agent'], why: 'token and key stores in Secrets implement the agent\'s store interfaces' },
+  { file: 'cluster-agent/runtime/kubernetes/connect-token-ledger.ts', may: ['cluster-agent/agent'], why: 'as above' },
+  { file: 'cluster-agent/runtime/kubernetes/refresh-token-secrets.ts', may: ['cluster-agent/agent'], why: 'as above' },
+  { file: 'cluster-agent/runtime/kubernetes/signing-key-secret.ts', may: ['cluster-agent/agent'], why: 'as above' },
+];
+
+/** Pure: the layer a repo-relative path belongs to (longest prefix), or undefined (tests, benches, build). */
+export function layerOf(path) {
+  let best;
+  for (const layer of LAYERS) {
+    if ((path === layer.path || path.startsWith(`${layer.path}/`)) && (!best || layer.path.length > best.path.length)) best = layer;
+  }
+  return best;
+}
+
+/** Pure: may `fromFile` import `toFile` (both repo-relative)? */
+export function mayImport(fromFile, toFile) {
+  const from = layerOf(fromFile);
+  const to = layerOf(toFile);
+  if (!from || !to || from === to) return true;
+  const allowed = [...from.may, ...EXCEPTIONS.filter((e) => e.file === fromFile).flatMap((e) => e.may)];
+  // An entry names a layer (any file in it) or one file of a layer (preload/api.ts is the bridge contract).
+  return allowed.some((a) => a === to.path || a === toFile);
+}
+
+const rule = {
+  meta: { type: 'problem', docs: { description: "imports follow README's layer table" }, schema: [] },
+  create(context) {
+    const file = relative(root, context.filename);
+    const layer = layerOf(file);
+    if (!layer) return {};
+    const check = (node, source) => {
+      if (typeof source !== 'string') return;
+      if (source.startsWith('.')) {
+        const target = relative(root, resolve(dirname(context.filename), source)).replace(/\.js$/, '.ts');
+        if (!mayImport(file, target)) {
+          const to = layerOf(target);
+          context.report({ node, message: `${layer.path} may not import ${to?.path ?? target} (README's layout table; build/eslint/layers.mjs)` });
+        }
+        return;
+      }
+      for (const pattern of layer.forbid) {
+        if (new RegExp(pattern).test(source)) context.report({ node, message: `${layer.path} (runs in ${layer.runs}) may not import "${source}"` });
+      }
+    };
+    return {
+      ImportDeclaration: (node) => check(node, node.source.value),
+      ExportNamedDeclaration: (node) => node.source && check(node, node.source.value),
+      ExportAllDeclaration: (node) => check(node, node.source.value),
+      ImportExpression: (node) => node.source.type === 'Literal' && check(node, node.source.value),
+    };
+  },
+};
+
+export const plugin = { rules: { layers: rule } };
