@@ -2,13 +2,14 @@
 # Installs what Porthole needs on a fresh Debian machine, and nothing when it is all there.
 # Usage: scripts/ensure-deps.sh run|test
 #   run : what `npm start` needs (desktops + a browser for the web shell)
-#   test: that plus what the test suite drives (websockify, Secret Service keyring, X tools)
+#   test: that plus what the test suite drives (websockify, Secret Service keyring, X tools, a Python
+#         venv for schemathesis)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-run}
 run_pkgs=(tigervnc-standalone-server tigervnc-tools openbox xterm bubblewrap chromium fonts-dejavu-core)
-test_pkgs=(websockify dbus gnome-keyring x11-utils x11-xserver-utils xdotool xclip)
+test_pkgs=(websockify dbus gnome-keyring x11-utils x11-xserver-utils xdotool xclip python3-venv)
 pkgs=("${run_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 
