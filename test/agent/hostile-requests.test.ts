@@ -97,6 +97,35 @@ describe('a plain GET on a stream URL', () => {
   }
 });
 
+describe('a WebSocket handshake that ws would refuse, on a stream URL', () => {
+  const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+  const upgrade = (path: string, headers: Record<string, string>) =>
+    `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}\r\n`;
+
+  it('answers in the contract shape before the token is looked at, and the token still opens the stream', async () => {
+    const connect = (await call(base, 'POST', routes.connect(sessionId), { token })).body;
+    const path = new URL(connect.vnc.url).pathname + new URL(connect.vnc.url).search;
+    const notUsed = 'the token in it has not been used';
+    const cases: [Record<string, string>, number, string, Record<string, string>?][] = [
+      [{ Upgrade: 'h2c', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': KEY }, 426, `This is a stream URL: open it as a WebSocket (Connection: Upgrade, Upgrade: websocket); ${notUsed}`, { upgrade: 'websocket' }],
+      [{ Upgrade: 'websocket', 'Sec-WebSocket-Version': '99', 'Sec-WebSocket-Key': KEY }, 426, `Only WebSocket version 13 is spoken here (Sec-WebSocket-Version: 13); ${notUsed}`, { 'sec-websocket-version': '13' }],
+      [{ Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' }, 400, `The WebSocket handshake has no valid Sec-WebSocket-Key (16 bytes, base64); ${notUsed}`],
+      [{ Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': KEY, 'Sec-WebSocket-Protocol': 'binary, binary' }, 400, `Sec-WebSocket-Protocol must be a comma-separated list of distinct protocol names; ${notUsed}`],
+    ];
+    for (const [headers, status, message, expectHeaders] of cases) {
+      const { response } = await rawRequest(base, upgrade(path, headers));
+      expect(response?.status, JSON.stringify(headers)).toBe(status);
+      expect(response?.body, JSON.stringify(headers)).toEqual({ error: { code: 'bad_request', message } });
+      for (const [k, v] of Object.entries(expectHeaders ?? {})) expect(response?.headers[k]).toBe(v);
+    }
+    const viewer = await RfbClient.connect({ kind: 'ws', url: connect.vnc.url });
+    expect(viewer.init).toMatchObject({ width: 1280, height: 800 });
+    viewer.close();
+  });
+});
+
 describe('what the HTTP layer refuses before any route runs', () => {
   const shaped = (r: { response?: { status: number; body: unknown } }, status: number, code: string, message: string | RegExp) => {
     expect(r.response?.status).toBe(status);

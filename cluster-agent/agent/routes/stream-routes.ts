@@ -17,6 +17,46 @@ import { apiErrors, paramErrors } from './responses.js';
 export const WEBRTC_UNAVAILABLE_CODE = 4501;
 export const WEBRTC_UNAVAILABLE_REASON = 'WebRTC streaming is not available for this session yet; use VNC';
 
+const NOT_USED = 'the token in it has not been used';
+const PROTOCOL_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * What `ws` would refuse in the handshake, checked before the connect token is: a request that
+ * cannot become a WebSocket must not use up its single-use token (and `ws` would answer in plain
+ * text). Undefined when the handshake is good.
+ */
+export function websocketHandshakeProblem(
+  isUpgrade: boolean,
+  headers: Record<string, string | string[] | undefined>,
+): { status: number; message: string; headers: Record<string, string> } | undefined {
+  const one = (name: string) => {
+    const v = headers[name];
+    return Array.isArray(v) ? v.join(', ') : v;
+  };
+  if (!isUpgrade || one('upgrade')?.toLowerCase() !== 'websocket') {
+    return {
+      status: 426,
+      message: `This is a stream URL: open it as a WebSocket (Connection: Upgrade, Upgrade: websocket); ${NOT_USED}`,
+      headers: { upgrade: 'websocket', connection: 'Upgrade' },
+    };
+  }
+  const version = one('sec-websocket-version');
+  if (version !== '13' && version !== '8') {
+    return { status: 426, message: `Only WebSocket version 13 is spoken here (Sec-WebSocket-Version: 13); ${NOT_USED}`, headers: { 'sec-websocket-version': '13' } };
+  }
+  if (!/^[+/0-9A-Za-z]{22}==$/.test(one('sec-websocket-key') ?? '')) {
+    return { status: 400, message: `The WebSocket handshake has no valid Sec-WebSocket-Key (16 bytes, base64); ${NOT_USED}`, headers: {} };
+  }
+  const protocols = one('sec-websocket-protocol');
+  if (protocols !== undefined) {
+    const names = protocols.split(',').map((p) => p.trim());
+    if (names.some((n) => !PROTOCOL_NAME.test(n)) || new Set(names).size !== names.length) {
+      return { status: 400, message: `Sec-WebSocket-Protocol must be a comma-separated list of distinct protocol names; ${NOT_USED}`, headers: {} };
+    }
+  }
+  return undefined;
+}
+
 const StreamQuery = z.object({ [CONNECT_TOKEN_PARAM]: z.string().max(4096).optional() });
 const StreamParams = z.object({ id: SessionId });
 
@@ -26,13 +66,8 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
   // onRequest, before anything looks at the token. `req.ws` is set by @fastify/websocket's own
   // (root-level, so earlier) onRequest hook.
   async function requireUpgrade(req: FastifyRequest): Promise<void> {
-    if (req.ws) return;
-    throw new ApiError(
-      426,
-      'bad_request',
-      'This is a stream URL: open it as a WebSocket (Connection: Upgrade, Upgrade: websocket); the token in it has not been used',
-      { upgrade: 'websocket', connection: 'Upgrade' },
-    );
+    const problem = websocketHandshakeProblem(req.ws, req.headers);
+    if (problem) throw new ApiError(problem.status, 'bad_request', problem.message, problem.headers);
   }
 
   // @fastify/websocket hides WebSocket routes from the OpenAPI document; these are part of the
@@ -70,7 +105,7 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
       401: ErrorBody,
       404: ErrorBody,
       409: ErrorBody,
-      426: ErrorBody.describe('Not a WebSocket upgrade request; the token was not used'),
+      426: ErrorBody.describe('Not a WebSocket upgrade request, or not version 13; the token was not used'),
       ...paramErrors,
       ...apiErrors,
     },
