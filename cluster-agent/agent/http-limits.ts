@@ -6,7 +6,7 @@
  * WebSocket streams are long-lived and not subject to these: the request and header timeouts end
  * with the upgrade request, and `ws` clears the socket's idle timeout when it takes the socket over.
  */
-import { STATUS_CODES, type ServerOptions } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { errorBody } from './error-handling.js';
@@ -92,15 +92,39 @@ export function makeClientErrorHandler(limits: HttpLimits, logger: Logger) {
       socket.destroy();
       return;
     }
-    const body = JSON.stringify(errorBody('bad_request', message));
-    const head = [
-      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
-      'Content-Type: application/json; charset=utf-8',
-      `Content-Length: ${Buffer.byteLength(body)}`,
-      'Connection: close',
-    ];
-    // end() flushes the answer; destroy() then frees the socket even if the client keeps its side open.
-    socket.end(`${head.join('\r\n')}\r\n\r\n${body}`, () => socket.destroy());
-    setTimeout(() => socket.destroy(), 1_000).unref();
+    answerAndClose(socket, status, message);
   };
+}
+
+/** Writes one `{error}` answer straight to the socket (no fastify request exists), then closes it. */
+export function answerAndClose(socket: Socket, status: number, message: string, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify(errorBody('bad_request', message));
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    'Connection: close',
+  ];
+  // end() flushes the answer; destroy() then frees the socket even if the client keeps its side open.
+  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`, () => socket.destroy());
+  setTimeout(() => socket.destroy(), 1_000).unref();
+}
+
+/**
+ * Requests Node answers itself before fastify sees them, otherwise without a body or a word: an
+ * `Expect` other than 100-continue (a bare 417) and CONNECT (the socket just closed).
+ */
+export function answerUnroutable(server: Server, logger: Logger): void {
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    logger.info({ method: req.method, url: req.url, status: 417 }, 'request');
+    res.shouldKeepAlive = false;
+    const body = JSON.stringify(errorBody('bad_request', 'Only "Expect: 100-continue" is understood here; send the request without that Expect header'));
+    res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    logger.info({ method: req.method, url: req.url, status: 405 }, 'request');
+    answerAndClose(socket, 405, 'CONNECT is not supported: the agent is not a proxy', { Allow: 'DELETE, GET, HEAD, POST' });
+  });
 }

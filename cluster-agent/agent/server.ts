@@ -9,7 +9,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { AgentDeps } from './deps.js';
 import { frameworkErrorHandler, installErrorHandling, MAX_PARAM_LENGTH } from './error-handling.js';
-import { httpLimits, makeClientErrorHandler, nodeServerOptions } from './http-limits.js';
+import { answerUnroutable, httpLimits, makeClientErrorHandler, nodeServerOptions } from './http-limits.js';
 import { notReady } from './api-error.js';
 import { redactUrl } from './redact-url.js';
 import { authRoutes } from './routes/auth-routes.js';
@@ -40,6 +40,7 @@ export async function buildServer(deps: AgentDeps): Promise<FastifyInstance> {
     return503OnClosing: false,
   });
   app.server.maxConnections = limits.maxConnections;
+  answerUnroutable(app.server, logger);
   let lastDropLogged = 0;
   app.server.on('drop', () => {
     // Once per 10 s at most: a flood of refused connections must not also flood the log.

@@ -169,6 +169,14 @@ describe('what the HTTP layer refuses before any route runs', () => {
     shaped(withParam, 405, 'bad_request', `PATCH is not allowed on ${routes.session('abc')}; use DELETE, GET, HEAD`);
   });
 
+  it('417 for an Expect other than 100-continue, 405 for CONNECT (Node answers both without a body)', async () => {
+    const expectation = await rawRequest(base, 'GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: a-pony\r\nConnection: close\r\n\r\n');
+    shaped(expectation, 417, 'bad_request', 'Only "Expect: 100-continue" is understood here; send the request without that Expect header');
+    const connect = await rawRequest(base, 'CONNECT desktop.example:5901 HTTP/1.1\r\nHost: desktop.example:5901\r\n\r\n');
+    shaped(connect, 405, 'bad_request', 'CONNECT is not supported: the agent is not a proxy');
+    expect(connect.closed).toBe(true);
+  });
+
   it('lists these answers in the OpenAPI document where they apply', async () => {
     const doc = await (await fetch(`${base}${routes.openapi}`)).json();
     const codes = (path: string, method: string) => Object.keys(doc.paths[path][method].responses);
