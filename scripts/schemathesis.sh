@@ -93,14 +93,15 @@ say "agent $base (pid $agent_pid), signed in as fuzz; $EXAMPLES examples per ope
 # few times); stop_desktops ends whatever is left. One worker: the agent has 2 cores to share, and
 # with several, hypothesis in threads on CPython 3.11 fails with "SystemError: AST constructor
 # recursion depth mismatch" (a schemathesis/hypothesis problem, not the agent).
+# From the temp dir: schemathesis keeps a cache of failures (.schemathesis/) in its working directory.
 status=0
-"$VENV/bin/schemathesis" run "$base/api/openapi.json" \
+(cd "$work" && "$VENV/bin/schemathesis" run "$base/api/openapi.json" \
   --checks not_a_server_error \
   --max-examples "$EXAMPLES" \
   --header "Authorization: Bearer $token" \
   --workers 1 \
   --request-timeout 20 \
-  ${PORTHOLE_SCHEMATHESIS_SEED:+--seed "$PORTHOLE_SCHEMATHESIS_SEED"} || status=$?
+  ${PORTHOLE_SCHEMATHESIS_SEED:+--seed "$PORTHOLE_SCHEMATHESIS_SEED"}) || status=$?
 
 # --- no 5xx, whatever schemathesis made of it ---------------------------------------------------
 node -e '
