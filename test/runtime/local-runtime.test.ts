@@ -384,4 +384,10 @@ describe('local runtime on real Xvnc', () => {
     expect(t).toMatchObject({ available: true, warning: expect.stringMatching(/not isolated.*--unsafe-shared-desktops.*can read its keys/) });
     expect((await (await runtimeOn(newDataDir())).templates()).find((x) => x.name === 'terminal')!.warning).toBeUndefined();
   });
+
+  it('refuses a data dir where no directory can be made, at once (Node\'s recursive mkdir spins for ever on /proc)', async () => {
+    const t0 = Date.now();
+    await expect(createLocalRuntime({ dataDir: '/proc/porthole-no-such-dir' })).rejects.toThrow(/ENOENT/);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+  });
 });

@@ -4,8 +4,9 @@
  * gets the lowest uid of the range that no home and no account of this machine uses. An agent that is
  * not root runs every desktop as itself (the sandbox still separates them).
  */
-import { chmodSync, chownSync, lchownSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureDir } from './dirs.js';
 
 export interface UidRange {
   first: number;
@@ -95,7 +96,7 @@ export class DesktopAccounts {
   accountFor(user: string): DesktopAccount {
     const home = join(this.homesDir, user);
     if (!this.range) {
-      mkdirSync(home, { recursive: true, mode: 0o700 });
+      ensureDir(home);
       chmodSync(home, 0o700);
       const st = statSync(home);
       return { user, uid: st.uid, gid: st.gid, home };
@@ -105,11 +106,11 @@ export class DesktopAccounts {
       const taken = new Set([...this.uids.values(), ...systemIds()]);
       uid = lowestFreeUid(this.range, taken);
       if (uid === undefined) throw new Error(`every uid of the desktop range ${this.range.first}-${this.range.last} is in use: widen --desktop-uids`);
-      mkdirSync(home, { recursive: true, mode: 0o700 });
+      ensureDir(home);
       chownSync(home, uid, uid);
       this.uids.set(user, uid);
     }
-    mkdirSync(home, { recursive: true, mode: 0o700 });
+    ensureDir(home);
     chmodSync(home, 0o700);
     const st = statSync(home);
     // A home from before desktops had uids of their own (or restored as root) is given back to its person.

@@ -6,7 +6,7 @@
  * processes run unsandboxed as the agent's user, as before sandboxes existed.
  */
 import { EventEmitter } from 'node:events';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -28,6 +28,7 @@ import { loadState, pruneFinished, saveState, type LocalSessionRecord, type Role
 import { builtInTemplates, desktopScript, findProgram, type LocalTemplate } from './templates.js';
 import { displayWasTaken, xvncArgv } from './xvnc.js';
 import { cookieFromXauthority, xauthorityEntry } from './xauthority.js';
+import { ensureDir } from './dirs.js';
 
 export interface LocalRuntimeOptions {
   dataDir: string;
@@ -143,7 +144,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
   async init(): Promise<void> {
     if (this.initialised) return;
     for (const dir of [this.opts.dataDir, this.homesDir, this.runRoot]) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      ensureDir(dir);
       chmodSync(dir, 0o700);
     }
     lockDataDir(this.opts.dataDir);

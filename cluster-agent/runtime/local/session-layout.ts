@@ -5,6 +5,7 @@
  */
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureDir } from './dirs.js';
 
 /** Paths the programs see: inside a sandbox (fixed) or, for shared desktops, the host paths themselves. */
 export interface InsidePaths {
@@ -82,7 +83,7 @@ export type Owner = { uid: number; gid: number } | undefined;
 
 /** Creates the run dir (the agent's, 0700) and the per-purpose directories, owned by the desktop's uid. */
 export function prepareRunDir(layout: SessionLayout, owner: Owner, sandboxed: boolean): void {
-  mkdirSync(layout.run, { recursive: true, mode: 0o700 });
+  ensureDir(layout.run);
   const dirs = [layout.displayDir, layout.vncDir, layout.desktopDir, layout.statusDir, layout.runtimeDir, ...(sandboxed ? [layout.x11Dir] : [])];
   for (const dir of dirs) {
     mkdirSync(dir, { mode: 0o700 });
