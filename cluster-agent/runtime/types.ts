@@ -13,10 +13,20 @@ export interface TemplateSpec extends Template {
   allowedGroups?: string[];
 }
 
+/** Where something of a session listens: a pod's address, or a Unix socket of a local desktop. */
+export type Address = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
 /** Where the gateway finds a session's VNC server, and the secret the agent answers its VncAuth with. */
-export type VncEndpoint =
-  | { kind: 'tcp'; host: string; port: number; password: string }
-  | { kind: 'unix'; path: string; password: string };
+export type VncEndpoint = Address & { password: string };
+
+/** Where the agent relays a session's WebRTC signalling, and the per-session secret the streamer wants. */
+export type WebRtcEndpoint = Address & { secret: string };
+
+export type StreamProtocol = 'vnc' | 'webrtc';
+export interface StreamEndpoints {
+  vnc: VncEndpoint;
+  webrtc: WebRtcEndpoint;
+}
 
 export interface StartResult {
   session: Session;
@@ -51,8 +61,11 @@ export interface Runtime extends EventEmitter {
    * and with idleTimeoutSeconds the runtime stops it only if it is still idle that long.
    */
   stop(id: string, reason?: string, expect?: StopExpectation): Promise<void>;
-  /** only for a Running session */
-  vncEndpoint(id: string): Promise<VncEndpoint>;
+  /**
+   * Where the agent reaches the stream of `protocol`, only for a Running session; RuntimeError
+   * 'unavailable' when the session's template does not stream over it.
+   */
+  streamEndpoint<P extends StreamProtocol>(id: string, protocol: P): Promise<StreamEndpoints[P]>;
   /** the gateway reports stream opens/closes so idle time and connectedClients are tracked */
   setConnectedClients(id: string, count: number): Promise<void>;
   /** stop watching; desktops keep running so the next agent adopts them */

@@ -100,7 +100,7 @@ describe.concurrent('kubernetes runtime on a real control plane', { timeout: 150
     const pvc = await core.readNamespacedPersistentVolumeClaim({ name: homeClaimName('alice'), namespace: ns });
     expect(pvc.metadata?.ownerReferences ?? []).toEqual([]);
     // Both replicas serve the same view and the same VNC endpoint (pod IP on the KWOK pod network).
-    const [ea, eb] = await Promise.all([a.vncEndpoint(id), b.vncEndpoint(id)]);
+    const [ea, eb] = await Promise.all([a.streamEndpoint(id, 'vnc'), b.streamEndpoint(id, 'vnc')]);
     expect(ea).toEqual(eb);
     expect(ea).toMatchObject({ kind: 'tcp', port: 5901 });
     expect((ea as { host: string }).host).toMatch(new RegExp(`^127\\.${podNet}\\.`));
@@ -275,7 +275,7 @@ describe.concurrent('kubernetes runtime on a real control plane', { timeout: 150
     const claimed = await core.readNamespacedPod({ name: warmPod.metadata!.name!, namespace: ns });
     expect(claimed.metadata?.labels?.['porthole.dev/warm']).toBeUndefined();
     expect(claimed.metadata?.ownerReferences?.map((o) => o.kind)).toEqual(['Session']);
-    const endpoint = await r.vncEndpoint(session.id);
+    const endpoint = await r.streamEndpoint(session.id, 'vnc');
     expect(endpoint).toMatchObject({ kind: 'tcp', host: claimed.status?.podIP, port: 5901 });
     await waitFor('pool refilled', async () => ((await pods(ns)).some((p) => p.metadata?.labels?.['porthole.dev/warm'] === 'true') ? true : undefined), SLOW);
   });

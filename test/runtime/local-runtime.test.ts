@@ -72,7 +72,7 @@ async function phaseOf(rt: Runtime, id: string, phase: Session['phase'], timeout
 
 /** Connects with VncAuth and waits for a frame that is not one flat colour (xterm drawn). */
 async function seeDesktop(rt: Runtime, id: string): Promise<{ width: number; height: number; colours: number }> {
-  const endpoint = await rt.vncEndpoint(id);
+  const endpoint = await rt.streamEndpoint(id, 'vnc');
   if (endpoint.kind !== 'unix') throw new Error('expected a unix socket');
   const client = await RfbClient.connect({ kind: 'unix', path: endpoint.path }, endpoint.password);
   try {
@@ -135,7 +135,7 @@ describe('local runtime on real Xvnc', () => {
 
     // Secrets: 0600 files in a 0700 run dir; the socket 0600; nothing in the state file; no TCP.
     const rec = recorded(dataDir, session.id);
-    const endpoint = await rt.vncEndpoint(session.id);
+    const endpoint = await rt.streamEndpoint(session.id, 'vnc');
     expect(statSync(rec.runDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(rec.runDir, 'vnc.password')).mode & 0o777).toBe(0o600);
     expect(statSync(join(rec.runDir, 'display', 'vnc.passwd')).mode & 0o777).toBe(0o600);
@@ -184,7 +184,7 @@ describe('local runtime on real Xvnc', () => {
     expect(Date.now() - killedAt).toBeLessThan(3_000);
     expect(failed.reason).toBe('Crashed');
     expect(failed.message).toMatch(/Xvnc.*stopped unexpectedly/);
-    await expect(second.vncEndpoint(session.id)).rejects.toThrow(/Failed, not Running/);
+    await expect(second.streamEndpoint(session.id, 'vnc')).rejects.toThrow(/Failed, not Running/);
     // the programs are ended and our dead display's lock is cleaned
     await waitFor('desktop programs gone', () => !isOurs(before.processes.desktop) || undefined, 5_000);
     await waitFor('run dir removed', () => !existsSync(before.runDir) || undefined, 5_000);
@@ -241,7 +241,7 @@ describe('local runtime on real Xvnc', () => {
     expect(existsSync(rec.runDir)).toBe(false);
     expect(readFileSync(join(home, 'notes.txt'), 'utf8')).toBe('keep me');
     await rt.stop(session.id); // again: nothing to do
-    await expect(rt.vncEndpoint(session.id)).rejects.toThrow(RuntimeError);
+    await expect(rt.streamEndpoint(session.id, 'vnc')).rejects.toThrow(RuntimeError);
 
     // a new session of the same user gets the same home
     const next = await rt.startOrGet('carol', 'terminal');
@@ -257,7 +257,7 @@ describe('local runtime on real Xvnc', () => {
     const { session } = await rt.startOrGet('frank', 'terminal');
     await phaseOf(rt, session.id, 'Running');
     await seeDesktop(rt, session.id);
-    const endpoint = await rt.vncEndpoint(session.id);
+    const endpoint = await rt.streamEndpoint(session.id, 'vnc');
     if (endpoint.kind !== 'unix') throw new Error('expected a unix socket');
     const client = await RfbClient.connect({ kind: 'unix', path: endpoint.path }, endpoint.password);
     try {

@@ -62,14 +62,14 @@ export function describeRuntimeConformance(name: string, target: () => Promise<C
       const t = await target();
       const { session } = await t.runtime.startOrGet(t.user(), t.template);
       await running(t, session.id);
-      const endpoint = await t.runtime.vncEndpoint(session.id);
+      const endpoint = await t.runtime.streamEndpoint(session.id, 'vnc');
       expect(endpoint.password.length).toBeGreaterThanOrEqual(8);
       expect(await t.runtime.get('s-doesnotexist')).toBeUndefined();
       await expect(t.runtime.stop('s-doesnotexist')).rejects.toMatchObject({ code: 'not_found' });
-      await expect(t.runtime.vncEndpoint('s-doesnotexist')).rejects.toBeInstanceOf(RuntimeError);
+      await expect(t.runtime.streamEndpoint('s-doesnotexist', 'vnc')).rejects.toBeInstanceOf(RuntimeError);
       await t.runtime.stop(session.id);
       await ended(t, session.id);
-      await expect(t.runtime.vncEndpoint(session.id)).rejects.toMatchObject({ code: expect.stringMatching(/not_ready|not_found/) });
+      await expect(t.runtime.streamEndpoint(session.id, 'vnc')).rejects.toMatchObject({ code: expect.stringMatching(/not_ready|not_found/) });
     });
 
     it('stops only what a stop was decided on: not a watched session, not a newer incarnation; a stop is idempotent', async () => {

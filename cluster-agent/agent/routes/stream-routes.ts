@@ -120,7 +120,7 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
       deps.metrics.openStreams.inc({ protocol: 'vnc' });
       const log = req.log.child({ session: id });
       log.info('vnc stream opened');
-      const endpoint = deps.runtime.vncEndpoint(id);
+      const endpoint = deps.runtime.streamEndpoint(id, 'vnc');
       endpoint.catch(() => undefined); // reported by the gateway as a close reason
       void runVncGateway(socket, endpoint, {
         logger: log,

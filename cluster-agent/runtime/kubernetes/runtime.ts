@@ -13,7 +13,7 @@ import { LEADER_LEASE_NAME } from '../../kubernetes/install-manifests.js';
 import { GROUP, SESSION_PLURAL, sessionName, VERSION, VNC_PORT, type SessionResource } from '../../kubernetes/resources.js';
 import { buildSession, podSecretName, SECRET_PASSWORD_KEY } from '../../kubernetes/session-objects.js';
 import { stopVerdict } from '../stop-expectation.js';
-import { RuntimeError, type Runtime, type StartResult, type StopExpectation, type TemplateSpec, type VncEndpoint } from '../types.js';
+import { RuntimeError, type Runtime, type StartResult, type StopExpectation, type StreamEndpoints, type StreamProtocol, type TemplateSpec, type VncEndpoint } from '../types.js';
 import { makeCaches, type Caches } from './informers.js';
 import { apiMessage, isConflict, isNotFound, mergePatch, statusOf, type KubeClients } from './kube-client.js';
 import { LeaderElector } from './leader-election.js';
@@ -279,7 +279,12 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
     throw new RuntimeError('conflict', `The session "${id}" is changing state right now; try again in a moment`);
   }
 
-  async vncEndpoint(id: string): Promise<VncEndpoint> {
+  async streamEndpoint<P extends StreamProtocol>(id: string, protocol: P): Promise<StreamEndpoints[P]> {
+    if (protocol !== 'vnc') throw new RuntimeError('unavailable', 'This desktop streams over VNC only');
+    return (await this.vncEndpoint(id)) as StreamEndpoints[P];
+  }
+
+  private async vncEndpoint(id: string): Promise<VncEndpoint> {
     const s = await this.sessionObject(id);
     if (!s) throw new RuntimeError('not_found', `There is no session "${id}"`);
     const phase = s.status?.phase ?? 'Pending';

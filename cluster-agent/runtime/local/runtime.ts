@@ -13,7 +13,7 @@ import pino, { type Logger } from 'pino';
 import { UserName, type Session, type SessionPhase } from '../../contract/index.js';
 import { vncPasswordFile } from '../../vnc/des.js';
 import { stopVerdict } from '../stop-expectation.js';
-import { RuntimeError, type Runtime, type StartResult, type StopExpectation, type TemplateSpec, type VncEndpoint } from '../types.js';
+import { RuntimeError, type Runtime, type StartResult, type StopExpectation, type StreamEndpoints, type StreamProtocol, type TemplateSpec, type VncEndpoint } from '../types.js';
 import { lockDataDir, unlockDataDir } from './data-dir-lock.js';
 import { DEFAULT_DESKTOP_UIDS, DesktopAccounts, type UidRange } from './desktop-accounts.js';
 import { cleanStaleDisplay, releaseDisplay, reserveDisplay } from './displays.js';
@@ -236,7 +236,12 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     await this.endProcesses(rec, () => this.setPhase(rec, 'Stopped', { message: reason ?? 'The desktop was stopped. Files in your home folder are kept.' }));
   }
 
-  async vncEndpoint(id: string): Promise<VncEndpoint> {
+  async streamEndpoint<P extends StreamProtocol>(id: string, protocol: P): Promise<StreamEndpoints[P]> {
+    if (protocol !== 'vnc') throw new RuntimeError('unavailable', 'This desktop streams over VNC only');
+    return (await this.vncEndpoint(id)) as StreamEndpoints[P];
+  }
+
+  private async vncEndpoint(id: string): Promise<VncEndpoint> {
     const rec = this.records.get(id);
     if (!rec) throw new RuntimeError('not_found', `There is no session "${id}"`);
     if (rec.session.phase !== 'Running') {
