@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Runtime } from '../runtime/types.js';
+import type { IceConfig } from './ice-servers.js';
 import { TokenService, type ConnectTokenLedger } from './access-tokens.js';
 import { ConnectedClients } from './connected-clients.js';
 import { ensureDirectory } from './data-dir.js';
@@ -26,6 +27,8 @@ export interface AgentOptions {
   port: number;
   logger: Logger;
   publicUrl?: string;
+  /** STUN/TURN for WebRTC streams; default none (host candidates only: same machine or LAN) */
+  ice?: IceConfig;
   /** seconds; replaces every template's idle timeout; 0 = never */
   idleTimeoutOverride?: number;
   reaperIntervalMs?: number;
@@ -75,6 +78,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     logger: opts.logger,
     isReady: () => ready,
     ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl } : {}),
+    ice: opts.ice ?? { stun: [] },
     ...(opts.loginAttemptsPerMinute !== undefined ? { loginAttemptsPerMinute: opts.loginAttemptsPerMinute } : {}),
     httpLimits: httpLimits(opts.httpLimits),
   };

@@ -1,6 +1,7 @@
 /** What the HTTP routes need; assembled once in agent.ts (or a test). */
 import type { Logger } from 'pino';
 import type { Runtime } from '../runtime/types.js';
+import type { IceConfig } from './ice-servers.js';
 import type { TokenService } from './access-tokens.js';
 import type { ConnectedClients } from './connected-clients.js';
 import type { HttpLimits } from './http-limits.js';
@@ -18,6 +19,8 @@ export interface AgentDeps {
   logger: Logger;
   /** base for stream URLs, e.g. https://desktops.example.org; else derived from each request */
   publicUrl?: string;
+  /** STUN and TURN for WebRTC streams (TURN credentials are made per viewer and session) */
+  ice: IceConfig;
   /** true once runtime.init() finished */
   isReady: () => boolean;
   /** login attempts allowed per IP+username per minute */

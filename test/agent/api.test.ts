@@ -241,14 +241,15 @@ describe('templates and sessions', () => {
     expect(token).toBeTruthy();
   });
 
-  it('the WebRTC route verifies the token, then says WebRTC is not available yet', async () => {
+  it('the WebRTC route verifies the token, then says why WebRTC is not available for a VNC-only desktop', async () => {
     const bad = await openWs(`${base.replace('http:', 'ws:')}${routes.webrtc(sessionId)}?token=nonsense`);
     expect(bad).toMatchObject({ kind: 'http', status: 401 });
     const { webrtc } = (await call(base, 'POST', routes.connect(sessionId), { token: alice })).body;
     const opened = await openWs(webrtc.url);
     expect(opened.kind).toBe('open');
     if (opened.kind === 'open') {
-      expect(await closeOf(opened.ws)).toEqual({ code: 4501, reason: 'WebRTC streaming is not available for this session yet; use VNC' });
+      expect(await closeOf(opened.ws)).toEqual({ code: 4501, reason: expect.stringMatching(/^WebRTC is not available for this desktop \(.*VNC only\); use VNC$/) });
+      expect(JSON.parse(opened.texts[0]!)).toMatchObject({ type: 'error', code: 'streamer_unavailable' });
     }
   });
 

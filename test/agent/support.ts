@@ -86,7 +86,8 @@ export async function call(base: string, method: string, path: string, opts: { t
 }
 
 export type WsOutcome =
-  | { kind: 'open'; ws: WebSocket; protocol: string }
+  /** `texts`: every text frame received, from the moment of opening (none is missed) */
+  | { kind: 'open'; ws: WebSocket; protocol: string; texts: string[] }
   | { kind: 'http'; status: number; body: any } // eslint-disable-line @typescript-eslint/no-explicit-any
   | { kind: 'error'; error: Error };
 
@@ -94,7 +95,11 @@ export type WsOutcome =
 export function openWs(url: string, protocols: string[] = ['binary']): Promise<WsOutcome> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url, protocols);
-    ws.once('open', () => resolve({ kind: 'open', ws, protocol: ws.protocol }));
+    const texts: string[] = [];
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) texts.push(data.toString());
+    });
+    ws.once('open', () => resolve({ kind: 'open', ws, protocol: ws.protocol, texts }));
     ws.once('unexpected-response', (_req, res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d));

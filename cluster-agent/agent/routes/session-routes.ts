@@ -17,6 +17,7 @@ import { badRequest, conflict, forbidden, notFound, notReady } from '../api-erro
 import { makeAuthenticate, principalOf } from '../authenticate.js';
 import type { AgentDeps } from '../deps.js';
 import { mayUseTemplate, templatesFor } from '../entitlement.js';
+import { iceServersFor } from '../ice-servers.js';
 import { requestBase, streamUrls } from '../stream-urls.js';
 import { apiErrors, bodyErrors, paramErrors } from './responses.js';
 
@@ -126,7 +127,7 @@ export async function sessionRoutes(app: FastifyInstance, deps: AgentDeps): Prom
       if (base === undefined) throw badRequest(hostProblem(req.headers.host));
       const { token, expiresAt } = await deps.tokens.issueConnectToken(user, s.id);
       const urls = streamUrls(base, s.id, token);
-      return { token, expiresAt: expiresAt.toISOString(), vnc: { url: urls.vnc }, webrtc: { url: urls.webrtc, iceServers: [] } };
+      return { token, expiresAt: expiresAt.toISOString(), vnc: { url: urls.vnc }, webrtc: { url: urls.webrtc, iceServers: iceServersFor(deps.ice, user, s.id, Date.now()) } };
     },
   );
 }

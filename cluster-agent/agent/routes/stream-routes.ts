@@ -12,10 +12,10 @@ import { TokenError } from '../access-tokens.js';
 import { ApiError, conflict, notFound, unauthorized } from '../api-error.js';
 import type { AgentDeps } from '../deps.js';
 import { runVncGateway } from '../gateway/vnc-gateway.js';
+import { runWebRtcRelay } from '../gateway/webrtc-relay.js';
+import { iceServersFor } from '../ice-servers.js';
 import { apiErrors, paramErrors } from './responses.js';
 
-export const WEBRTC_UNAVAILABLE_CODE = 4501;
-export const WEBRTC_UNAVAILABLE_REASON = 'WebRTC streaming is not available for this session yet; use VNC';
 
 const NOT_USED = 'the token in it has not been used';
 const PROTOCOL_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -57,6 +57,13 @@ export function websocketHandshakeProblem(
   return undefined;
 }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** whose connect token opened this stream (set by the token check) */
+    streamUser?: string;
+  }
+}
+
 const StreamQuery = z.object({ [CONNECT_TOKEN_PARAM]: z.string().max(4096).optional() });
 const StreamParams = z.object({ id: SessionId });
 
@@ -72,6 +79,7 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
 
   // @fastify/websocket hides WebSocket routes from the OpenAPI document; these are part of the
   // contract (and answer plain HTTP errors before the upgrade), so they are shown.
+  app.decorateRequest('streamUser', undefined);
   app.addHook('onRoute', (route) => {
     if (route.websocket && route.schema) route.schema.hide = false;
   });
@@ -88,6 +96,7 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
       const s = await deps.runtime.get(claims.session);
       if (!s || s.user !== claims.user) throw notFound(`You have no session "${id.data.id}"`);
       if (s.phase !== 'Running') throw conflict(`Session "${s.id}" is not running (phase ${s.phase})`);
+      req.streamUser = claims.user;
     } catch (err) {
       if (err instanceof TokenError) throw unauthorized(err.message);
       throw err;
@@ -135,9 +144,21 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
 
   r.get(
     `${routes.sessions}/:id/webrtc`,
-    { websocket: true, onRequest: requireUpgrade, preValidation: checkConnectToken, schema: schema('WebSocket: WebRTC signalling (not available yet: closes with 4501)') },
-    (socket) => {
-      socket.close(WEBRTC_UNAVAILABLE_CODE, WEBRTC_UNAVAILABLE_REASON);
+    { websocket: true, onRequest: requireUpgrade, preValidation: checkConnectToken, schema: schema("WebSocket: WebRTC signalling relayed to the session's streamer (DESIGN.md); media flows between client and streamer") },
+    (socket, req) => {
+      const id = req.params.id;
+      const user = req.streamUser ?? '';
+      deps.clients.opened(id);
+      deps.metrics.openStreams.inc({ protocol: 'webrtc' });
+      const log = req.log.child({ session: id });
+      log.info('webrtc signalling opened');
+      const endpoint = deps.runtime.streamEndpoint(id, 'webrtc');
+      endpoint.catch(() => undefined); // reported by the relay as an error frame and close
+      void runWebRtcRelay(socket, endpoint, { iceServers: iceServersFor(deps.ice, user, id, Date.now()), viewer: user, logger: log }).finally(() => {
+        deps.clients.closed(id);
+        deps.metrics.openStreams.dec({ protocol: 'webrtc' });
+        log.info('webrtc signalling closed');
+      });
     },
   );
 }
