@@ -54,7 +54,7 @@ export async function runWebRtcRelay(viewer: WebSocket, endpoint: Promise<WebRtc
   const closed = new Promise<void>((resolve) => viewer.once('close', () => resolve()));
   let viewerOpen = true;
   const early: string[] = [];
-  let upstream: WebSocket | undefined;
+  let upstream: WebSocket | undefined = undefined; // set once the endpoint is known
 
   const fail = (code: number, errorCode: string, message: string) => {
     if (!viewerOpen) return;
