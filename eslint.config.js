@@ -5,7 +5,7 @@ import globals from 'globals';
 import { plugin as porthole } from './build/eslint/layers.mjs';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.porthole/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.porthole/**', '.scratch/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

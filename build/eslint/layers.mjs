@@ -25,6 +25,7 @@ export const LAYERS = [
     may: ['cluster-agent/contract', 'cluster-agent/runtime', 'cluster-agent/kubernetes'],
     forbid: ['^electron$'],
   },
+  { path: 'cluster-agent/streamer', runs: 'Node (beside the X display, in the desktop\'s sandbox or pod)', may: ['cluster-agent/contract'], forbid: ['^electron$'] },
   { path: 'cluster-agent/agent', runs: 'Node (agent)', may: ['cluster-agent/contract', 'cluster-agent/runtime', 'cluster-agent/vnc'], forbid: ['^electron$'] },
   { path: 'main/core', runs: 'Node (launcher core)', may: ['cluster-agent/contract', 'preload/api.ts'], forbid: ['^electron$'] },
   { path: 'main/webshell', runs: 'Node', may: ['main/core', 'cluster-agent/contract', 'preload/api.ts'], forbid: ['^electron$'] },

@@ -1,0 +1,435 @@
+/*
+ * porthole-enc: an X display -> a video encoder -> RTP on UDP 127.0.0.1:PORT, controlled on stdin.
+ * The streamer (cluster-agent/streamer) starts one per viewer and forwards the RTP into WebRTC.
+ *
+ * Capture is damage-driven: XDamage says when the screen changed, and only then is a frame taken
+ * (MIT-SHM over a memfd, so it works across IPC namespaces; plain GetImage if SHM is refused), at most
+ * --fps a second. A still screen costs one small frame a second (a heartbeat), a change is captured at
+ * once. Encoders are configured for latency: no lookahead, no B-frames, sliced threads.
+ *
+ * build: cc -O2 -Wall -o porthole-enc porthole-enc.c \
+ *          $(pkg-config --cflags --libs gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0 xcb xcb-shm xcb-damage)
+ * usage: porthole-enc --codec h264|vp8|vp9 --port N [--pt 96] [--ssrc N] [--bitrate KBPS] [--fps 60]
+ *          [--encoder software|vaapi] [--mtu 1200] [--threads 2] [--heartbeat-ms 1000]
+ *        DISPLAY (and XAUTHORITY) from the environment.
+ * stdin, one command per line: bitrate N (kbit/s) | keyframe | fps N | stats | quit
+ * stderr: "ready WxH codec impl", "ok ...", "error ...", "screen WxH" on a resize,
+ *         "stats frames= fps= kbps= keyframes= idle=0|1 capture_ms=" once a second.
+ */
+#define _GNU_SOURCE
+#include <gst/app/gstappsrc.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <xcb/damage.h>
+#include <xcb/shm.h>
+#include <xcb/xcb.h>
+
+static GstElement *pipeline, *enc, *appsrc;
+static GMainLoop *loop;
+static const char *codec = "h264", *encoder_kind = "software";
+static xcb_connection_t *xc;
+static xcb_window_t root;
+static uint8_t damage_event;
+static xcb_damage_damage_t damage;
+static int width, height, fps = 60, heartbeat_ms = 1000;
+static int shm_ok, shm_fd = -1;
+static uint8_t *shm_data;
+static size_t shm_size;
+static xcb_shm_seg_t shm_seg;
+static gint64 t0, last_capture, last_stats;
+static guint capture_timer;
+static gboolean dirty = TRUE;
+static guint64 frames, frames_last, bytes, bytes_last, keyframes;
+static double capture_ms_sum;
+static int capture_n;
+
+static void say(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static void say(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+/* ---- capture ------------------------------------------------------------------------------- */
+
+static void shm_release(void) {
+  if (shm_data) munmap(shm_data, shm_size);
+  if (shm_ok) xcb_shm_detach(xc, shm_seg);
+  if (shm_fd >= 0) close(shm_fd);
+  shm_data = NULL;
+  shm_fd = -1;
+  shm_ok = 0;
+}
+
+/* A memfd shared with the X server (MIT-SHM 1.2): no SysV segment, so sandboxes with IPC namespaces of their own work. */
+static void shm_setup(void) {
+  shm_release();
+  shm_size = (size_t)width * height * 4;
+  const xcb_query_extension_reply_t *ext = xcb_get_extension_data(xc, &xcb_shm_id);
+  if (!ext || !ext->present) return;
+  shm_fd = memfd_create("porthole-capture", MFD_CLOEXEC);
+  if (shm_fd < 0 || ftruncate(shm_fd, (off_t)shm_size) < 0) return;
+  shm_data = mmap(NULL, shm_size, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd, 0);
+  if (shm_data == MAP_FAILED) {
+    shm_data = NULL;
+    return;
+  }
+  shm_seg = xcb_generate_id(xc);
+  /* the server takes its own copy of the fd */
+  int dup_fd = dup(shm_fd);
+  xcb_void_cookie_t ck = xcb_shm_attach_fd_checked(xc, shm_seg, dup_fd, 0);
+  xcb_generic_error_t *err = xcb_request_check(xc, ck);
+  if (err) {
+    free(err);
+    munmap(shm_data, shm_size);
+    shm_data = NULL;
+    close(shm_fd);
+    shm_fd = -1;
+    say("warning MIT-SHM with a memfd refused: capturing with GetImage (slower)");
+    return;
+  }
+  shm_ok = 1;
+}
+
+static void set_source_caps(void) {
+  GstCaps *caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "BGRx", "width", G_TYPE_INT, width, "height", G_TYPE_INT, height,
+                                      "framerate", GST_TYPE_FRACTION, 0, 1, NULL);
+  gst_app_src_set_caps(GST_APP_SRC(appsrc), caps);
+  gst_caps_unref(caps);
+}
+
+static int query_geometry(void) {
+  xcb_get_geometry_reply_t *g = xcb_get_geometry_reply(xc, xcb_get_geometry(xc, root), NULL);
+  if (!g) return 0;
+  int changed = g->width != width || g->height != height;
+  width = g->width;
+  height = g->height;
+  free(g);
+  return changed;
+}
+
+static gboolean capture(gpointer unused);
+static void handle_events(gboolean queued_only);
+
+static void schedule_capture(void) {
+  if (capture_timer) return;
+  gint64 now = g_get_monotonic_time();
+  gint64 interval = 1000000 / fps;
+  gint64 wait = last_capture + interval - now;
+  if (wait <= 0) capture(NULL);
+  else capture_timer = g_timeout_add(MAX(1, (guint)(wait / 1000)), capture, NULL);
+}
+
+static gboolean capture(gpointer unused) {
+  capture_timer = 0;
+  gint64 start = g_get_monotonic_time();
+  GstBuffer *buf = gst_buffer_new_allocate(NULL, (gsize)width * height * 4, NULL);
+  GstMapInfo map;
+  gst_buffer_map(buf, &map, GST_MAP_WRITE);
+  int ok = 0;
+  if (shm_ok) {
+    xcb_shm_get_image_reply_t *r = xcb_shm_get_image_reply(
+        xc, xcb_shm_get_image(xc, root, 0, 0, width, height, ~0u, XCB_IMAGE_FORMAT_Z_PIXMAP, shm_seg, 0), NULL);
+    if (r) {
+      memcpy(map.data, shm_data, map.size);
+      free(r);
+      ok = 1;
+    }
+  } else {
+    xcb_get_image_reply_t *r = xcb_get_image_reply(xc, xcb_get_image(xc, XCB_IMAGE_FORMAT_Z_PIXMAP, root, 0, 0, width, height, ~0u), NULL);
+    if (r) {
+      int len = xcb_get_image_data_length(r);
+      memcpy(map.data, xcb_get_image_data(r), MIN((size_t)len, map.size));
+      free(r);
+      ok = 1;
+    }
+  }
+  gst_buffer_unmap(buf, &map);
+  if (!ok) {
+    gst_buffer_unref(buf);
+    return G_SOURCE_REMOVE;
+  }
+  gint64 now = g_get_monotonic_time();
+  GST_BUFFER_PTS(buf) = (now - t0) * 1000;
+  GST_BUFFER_DURATION(buf) = GST_CLOCK_TIME_NONE;
+  last_capture = now;
+  dirty = FALSE;
+  capture_ms_sum += (now - start) / 1000.0;
+  capture_n++;
+  gst_app_src_push_buffer(GST_APP_SRC(appsrc), buf);
+  handle_events(TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/*
+ * Damage and resizes arrive as X events. `queued_only`: after a reply was read, events that came with it
+ * are already in xcb's queue and the fd will not wake us for them, so they are taken from the queue.
+ */
+static void handle_events(gboolean queued_only) {
+  xcb_generic_event_t *ev;
+  gboolean changed = FALSE;
+  while ((ev = queued_only ? xcb_poll_for_queued_event(xc) : xcb_poll_for_event(xc))) {
+    uint8_t type = ev->response_type & 0x7f;
+    if (type == damage_event + XCB_DAMAGE_NOTIFY || type == XCB_CONFIGURE_NOTIFY) changed = TRUE;
+    free(ev);
+  }
+  if (changed) {
+    xcb_damage_subtract(xc, damage, XCB_NONE, XCB_NONE);
+    if (query_geometry()) {
+      shm_setup();
+      set_source_caps();
+      say("screen %dx%d", width, height);
+    }
+    xcb_flush(xc);
+    dirty = TRUE;
+    schedule_capture();
+  }
+}
+
+static gboolean on_x(GIOChannel *ch, GIOCondition cond, gpointer unused) {
+  handle_events(FALSE);
+  if (xcb_connection_has_error(xc)) {
+    say("error the X display went away");
+    g_main_loop_quit(loop);
+    return G_SOURCE_REMOVE;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean heartbeat(gpointer unused) {
+  if (g_get_monotonic_time() - last_capture >= (gint64)heartbeat_ms * 1000) schedule_capture();
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- encoder control ------------------------------------------------------------------------ */
+
+static void set_bitrate(int kbps) {
+  if (!strcmp(codec, "h264")) g_object_set(enc, "bitrate", (guint)kbps, NULL); /* kbit/s (x264enc and vaapih264enc) */
+  else g_object_set(enc, "target-bitrate", kbps * 1000, NULL);                  /* vpx: bit/s */
+}
+
+static void force_keyframe(void) {
+  GstPad *sink = gst_element_get_static_pad(enc, "sink");
+  gst_pad_send_event(sink, gst_video_event_new_downstream_force_key_unit(GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, TRUE, 0));
+  gst_object_unref(sink);
+  /* a still screen sends no frames: give the key frame something to be */
+  capture(NULL);
+}
+
+static void print_stats(void) {
+  gint64 now = g_get_monotonic_time();
+  double dt = (now - last_stats) / 1e6;
+  if (dt <= 0) return;
+  double rate = (frames - frames_last) / dt;
+  say("stats frames=%" G_GUINT64_FORMAT " fps=%.1f kbps=%.0f keyframes=%" G_GUINT64_FORMAT " idle=%d capture_ms=%.2f", frames, rate,
+      8.0 * (bytes - bytes_last) / dt / 1000.0, keyframes, !dirty && now - last_capture > 500000, capture_n ? capture_ms_sum / capture_n : 0.0);
+  frames_last = frames;
+  bytes_last = bytes;
+  last_stats = now;
+  capture_ms_sum = 0;
+  capture_n = 0;
+}
+
+static gboolean tick(gpointer unused) {
+  print_stats();
+  return G_SOURCE_CONTINUE;
+}
+
+static GstPadProbeReturn on_encoded(GstPad *pad, GstPadProbeInfo *info, gpointer unused) {
+  GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER(info);
+  frames++;
+  bytes += gst_buffer_get_size(b);
+  if (!GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DELTA_UNIT)) keyframes++;
+  return GST_PAD_PROBE_OK;
+}
+
+static gboolean on_stdin(GIOChannel *ch, GIOCondition cond, gpointer unused) {
+  gchar *line = NULL;
+  gsize len;
+  GIOStatus st = g_io_channel_read_line(ch, &line, &len, NULL, NULL);
+  /* stdin closed: the streamer is gone, and so is the reason to run */
+  if (st == G_IO_STATUS_EOF || st == G_IO_STATUS_ERROR) {
+    g_main_loop_quit(loop);
+    return G_SOURCE_REMOVE;
+  }
+  if (!line) return G_SOURCE_CONTINUE;
+  g_strstrip(line);
+  int n;
+  if (sscanf(line, "bitrate %d", &n) == 1 && n > 0) {
+    set_bitrate(n);
+    say("ok bitrate %d", n);
+  } else if (!strcmp(line, "keyframe")) {
+    force_keyframe();
+    say("ok keyframe");
+  } else if (sscanf(line, "fps %d", &n) == 1 && n > 0 && n <= 240) {
+    fps = n;
+    say("ok fps %d", n);
+  } else if (!strcmp(line, "stats")) {
+    print_stats();
+  } else if (!strcmp(line, "quit")) {
+    g_main_loop_quit(loop);
+  } else if (*line) {
+    say("error unknown command: %s", line);
+  }
+  g_free(line);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_bus(GstBus *bus, GstMessage *m, gpointer unused) {
+  if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR) {
+    GError *e;
+    gchar *d;
+    gst_message_parse_error(m, &e, &d);
+    say("error %s: %s", GST_OBJECT_NAME(m->src), e->message);
+    g_error_free(e);
+    g_free(d);
+    g_main_loop_quit(loop);
+  } else if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS) {
+    g_main_loop_quit(loop);
+  }
+  return TRUE;
+}
+
+/* ---- set-up --------------------------------------------------------------------------------- */
+
+static const char *encoder_element(int bitrate, int threads) {
+  static char s[768];
+  int gop = 600; /* a key frame every ~10 s at most; losses are repaired by PLI -> key frame */
+  if (!strcmp(codec, "h264") && !strcmp(encoder_kind, "vaapi"))
+    snprintf(s, sizeof s, "vaapih264enc name=enc rate-control=cbr bitrate=%d keyframe-period=%d max-bframes=0 ! video/x-h264,profile=constrained-baseline ! ", bitrate, gop);
+  else if (!strcmp(codec, "h264"))
+    /* sliced threads: x264's default frame threads add one frame of latency per thread */
+    snprintf(s, sizeof s,
+             "x264enc name=enc tune=zerolatency speed-preset=ultrafast bitrate=%d key-int-max=%d bframes=0 sliced-threads=true threads=%d "
+             "vbv-buf-capacity=120 ! video/x-h264,profile=constrained-baseline ! ",
+             bitrate, gop, threads);
+  else if (!strcmp(codec, "vp8"))
+    snprintf(s, sizeof s,
+             "vp8enc name=enc deadline=1 cpu-used=8 target-bitrate=%d end-usage=cbr keyframe-max-dist=%d lag-in-frames=0 threads=%d "
+             "error-resilient=partitions buffer-initial-size=100 buffer-optimal-size=120 buffer-size=150 ! ",
+             bitrate * 1000, gop, threads);
+  else if (!strcmp(codec, "vp9"))
+    snprintf(s, sizeof s,
+             "vp9enc name=enc deadline=1 cpu-used=8 row-mt=true tile-columns=2 target-bitrate=%d end-usage=cbr keyframe-max-dist=%d "
+             "lag-in-frames=0 threads=%d buffer-initial-size=100 buffer-optimal-size=120 buffer-size=150 ! ",
+             bitrate * 1000, gop, threads);
+  else
+    return NULL;
+  return s;
+}
+
+static const char *payloader(void) {
+  if (!strcmp(codec, "h264")) return "rtph264pay name=pay config-interval=-1 aggregate-mode=zero-latency";
+  if (!strcmp(codec, "vp8")) return "rtpvp8pay name=pay picture-id-mode=15-bit";
+  return "rtpvp9pay name=pay picture-id-mode=15-bit";
+}
+
+static int connect_x(void) {
+  int screen_no = 0;
+  xc = xcb_connect(NULL, &screen_no);
+  if (xcb_connection_has_error(xc)) {
+    say("error cannot connect to the X display %s", getenv("DISPLAY") ? getenv("DISPLAY") : "(DISPLAY unset)");
+    return 0;
+  }
+  const xcb_setup_t *setup = xcb_get_setup(xc);
+  xcb_screen_iterator_t it = xcb_setup_roots_iterator(setup);
+  for (int i = 0; i < screen_no; i++) xcb_screen_next(&it);
+  root = it.data->root;
+  const xcb_query_extension_reply_t *dext = xcb_get_extension_data(xc, &xcb_damage_id);
+  if (!dext || !dext->present) {
+    say("error the X display has no DAMAGE extension");
+    return 0;
+  }
+  damage_event = dext->first_event;
+  xcb_damage_query_version_reply_t *dv = xcb_damage_query_version_reply(xc, xcb_damage_query_version(xc, 1, 1), NULL);
+  free(dv);
+  free(xcb_shm_query_version_reply(xc, xcb_shm_query_version(xc), NULL));
+  damage = xcb_generate_id(xc);
+  xcb_damage_create(xc, damage, root, XCB_DAMAGE_REPORT_LEVEL_NON_EMPTY);
+  uint32_t mask = XCB_EVENT_MASK_STRUCTURE_NOTIFY;
+  xcb_change_window_attributes(xc, root, XCB_CW_EVENT_MASK, &mask);
+  query_geometry();
+  shm_setup();
+  xcb_flush(xc);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  int port = 0, pt = 96, bitrate = 4000, mtu = 1200, threads = 2;
+  unsigned ssrc = 0x1234abcd;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
+#define OPT(name) (!strcmp(a, name) && ++i)
+    if (OPT("--codec")) codec = v;
+    else if (OPT("--port")) port = atoi(v);
+    else if (OPT("--pt")) pt = atoi(v);
+    else if (OPT("--ssrc")) ssrc = (unsigned)strtoul(v, NULL, 0);
+    else if (OPT("--bitrate")) bitrate = atoi(v);
+    else if (OPT("--fps")) fps = atoi(v);
+    else if (OPT("--encoder")) encoder_kind = v;
+    else if (OPT("--mtu")) mtu = atoi(v);
+    else if (OPT("--threads")) threads = atoi(v);
+    else if (OPT("--heartbeat-ms")) heartbeat_ms = atoi(v);
+    else {
+      say("error unknown argument %s", a);
+      return 2;
+    }
+  }
+  if (port <= 0 || fps <= 0) {
+    say("error --port and a positive --fps are required");
+    return 2;
+  }
+  gst_init(&argc, &argv);
+  const char *encoder = encoder_element(bitrate, threads);
+  if (!encoder) {
+    say("error unknown codec %s", codec);
+    return 2;
+  }
+  if (!connect_x()) return 1;
+
+  GString *d = g_string_new(NULL);
+  g_string_append_printf(d,
+                         "appsrc name=src is-live=true format=time do-timestamp=false block=false max-buffers=2 leaky-type=downstream ! "
+                         "videoconvert n-threads=%d ! video/x-raw,format=I420 ! %s%s pt=%d ssrc=%u mtu=%d ! "
+                         "udpsink host=127.0.0.1 port=%d sync=false async=false",
+                         threads, encoder, payloader(), pt, ssrc, mtu, port);
+  GError *err = NULL;
+  pipeline = gst_parse_launch(d->str, &err);
+  if (!pipeline) {
+    say("error %s", err->message);
+    return 1;
+  }
+  enc = gst_bin_get_by_name(GST_BIN(pipeline), "enc");
+  appsrc = gst_bin_get_by_name(GST_BIN(pipeline), "src");
+  set_source_caps();
+  GstPad *src = gst_element_get_static_pad(enc, "src");
+  gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER, on_encoded, NULL, NULL);
+  gst_object_unref(src);
+
+  loop = g_main_loop_new(NULL, FALSE);
+  GstBus *bus = gst_element_get_bus(pipeline);
+  gst_bus_add_watch(bus, on_bus, NULL);
+  GIOChannel *in = g_io_channel_unix_new(0);
+  g_io_add_watch(in, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin, NULL);
+  GIOChannel *xch = g_io_channel_unix_new(xcb_get_file_descriptor(xc));
+  g_io_add_watch(xch, G_IO_IN | G_IO_HUP | G_IO_ERR, on_x, NULL);
+  t0 = last_stats = g_get_monotonic_time();
+  g_timeout_add(1000, tick, NULL);
+  g_timeout_add(MAX(50, heartbeat_ms / 4), heartbeat, NULL);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstElementFactory *f = gst_element_get_factory(enc);
+  say("ready %dx%d %s %s shm=%d", width, height, codec, f ? GST_OBJECT_NAME(f) : "?", shm_ok);
+  capture(NULL);
+  g_main_loop_run(loop);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  shm_release();
+  xcb_disconnect(xc);
+  return 0;
+}

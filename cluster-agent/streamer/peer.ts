@@ -1,0 +1,173 @@
+/**
+ * One viewer's WebRTC connection (node-datachannel, libdatachannel underneath): the browser offers,
+ * we answer with one video track carrying the picked codec at the offer's payload type, and the RTP the
+ * encoder makes passes through. The browser's RTCP feedback (PLI, FIR, REMB, NACK, reports) comes back
+ * as events; NACKed packets are resent from a small ring of the last ones sent.
+ */
+import { PeerConnection, RtcpReceivingSession, Video, type IceServer, type Track } from 'node-datachannel';
+import type { IceCandidateInit, IceServerConfig } from '../contract/webrtc.js';
+import type { PickedCodec } from './codec.js';
+import { parseRtcp, type Feedback } from './rtcp.js';
+import { playoutDelayExtension, withHeaderExtension } from './rtp.js';
+
+export interface PeerEvents {
+  answer(sdp: string): void;
+  candidate(c: IceCandidateInit | null): void;
+  /** 'connected', 'disconnected', 'failed', 'closed' */
+  state(state: string): void;
+  feedback(f: Feedback): void;
+  channelOpen(label: string, send: (text: string) => boolean): void;
+  channelMessage(label: string, text: string): void;
+  log(msg: string): void;
+}
+
+export interface PeerOptions {
+  iceServers: IceServerConfig[];
+  /** gather only on this address (tests in a loopback-only namespace) */
+  bindAddress?: string;
+  relayOnly?: boolean;
+  ssrc: number;
+}
+
+const CODEC_SDP_NAME = { h264: 'H264', vp8: 'VP8', vp9: 'VP9', av1: 'AV1' } as const;
+const RING = 1024;
+export const PLAYOUT_DELAY_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay';
+
+/** Pure: node-datachannel's ICE servers from the browser-style list (`turn:host:port?transport=udp`, `stun:host:port`). */
+export function toNdcIceServers(servers: IceServerConfig[]): Array<string | IceServer> {
+  const out: Array<string | IceServer> = [];
+  for (const s of servers) {
+    for (const url of Array.isArray(s.urls) ? s.urls : [s.urls]) {
+      const m = /^(stuns?|turns?):([^:?]+|\[[^\]]+\]):?(\d+)?(?:\?transport=(udp|tcp))?$/.exec(url);
+      if (!m) continue;
+      const [, scheme, host, port, transport] = m;
+      const hostname = host!.replace(/^\[|\]$/g, '');
+      if (scheme!.startsWith('stun')) out.push(`${scheme}:${hostname}:${port ?? 3478}`);
+      else {
+        // libjuice's TURN client (the prebuilt binary) speaks UDP only; the browser can still use TCP/TLS.
+        if (scheme === 'turns' || transport === 'tcp') continue;
+        out.push({ hostname, port: Number(port ?? 3478), ...(s.username ? { username: s.username } : {}), ...(s.credential ? { password: s.credential } : {}), relayType: 'TurnUdp' });
+      }
+    }
+  }
+  return out;
+}
+
+/** Pure: the extmap id the offer gives the playout-delay extension in its video section, if any. */
+export function playoutDelayId(offerSdp: string): number | undefined {
+  const video = offerSdp.split(/\r?\nm=/).find((s) => s.startsWith('video ') || s.startsWith('m=video '));
+  const m = video && new RegExp(`a=extmap:(\\d+)(?:/\\S+)? ${PLAYOUT_DELAY_URI.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`).exec(video);
+  return m ? Number(m[1]) : undefined;
+}
+
+export class Peer {
+  private readonly pc: PeerConnection;
+  private track?: Track;
+  private open = false;
+  private readonly ring: Array<Buffer | undefined> = new Array(RING);
+  private extension?: Buffer;
+  packetsSent = 0;
+  bytesSent = 0;
+  resent = 0;
+
+  constructor(
+    private readonly o: PeerOptions,
+    private readonly ev: PeerEvents,
+  ) {
+    this.pc = new PeerConnection('porthole-streamer', {
+      iceServers: toNdcIceServers(o.iceServers),
+      ...(o.bindAddress ? { bindAddress: o.bindAddress } : {}),
+      iceTransportPolicy: o.relayOnly ? 'relay' : 'all',
+      // Our answer's video section is shaped by hand (one codec, our SSRC) before it is generated.
+      disableAutoNegotiation: true,
+    });
+    this.pc.onLocalCandidate((candidate, mid) => ev.candidate({ candidate, sdpMid: mid }));
+    this.pc.onGatheringStateChange((state) => state === 'complete' && ev.candidate(null));
+    this.pc.onStateChange((state) => ev.state(state));
+    this.pc.onDataChannel((dc) => {
+      const label = dc.getLabel();
+      const send = (text: string) => dc.isOpen() && dc.sendMessage(text);
+      dc.onMessage((m) => ev.channelMessage(label, typeof m === 'string' ? m : Buffer.from(m as ArrayBuffer).toString('utf8')));
+      if (dc.isOpen()) ev.channelOpen(label, send);
+      else dc.onOpen(() => ev.channelOpen(label, send));
+    });
+  }
+
+  /** The browser's offer in; the answer goes out through events. */
+  answer(offerSdp: string, codec: PickedCodec): void {
+    this.pc.setRemoteDescription(offerSdp, 'offer');
+    const video = new Video(codec.mid, 'SendOnly');
+    if (codec.fmtp) video.addVideoCodec(codec.payloadType, CODEC_SDP_NAME[codec.name], codec.fmtp);
+    else video.addVideoCodec(codec.payloadType, CODEC_SDP_NAME[codec.name]);
+    if (codec.rtxPayloadType !== undefined) video.addRTXCodec(codec.rtxPayloadType, codec.payloadType, codec.clockRate);
+    video.addSSRC(this.o.ssrc, 'porthole', 'porthole-desktop', 'porthole-video');
+    // Ask the receiver to show each frame as soon as it is decoded (min = max = 0 playout delay).
+    const pdId = playoutDelayId(offerSdp);
+    if (pdId !== undefined) {
+      video.parseSdpLine(`a=extmap:${pdId} ${PLAYOUT_DELAY_URI}`);
+      this.extension = playoutDelayExtension(pdId, 0, 0);
+    }
+    const track = this.pc.addTrack(video);
+    this.track = track;
+    // A receiving session in the chain makes libdatachannel hand us the decrypted RTCP on onMessage.
+    track.setMediaHandler(new RtcpReceivingSession());
+    track.onOpen(() => {
+      this.open = true;
+      this.ev.log('video track open');
+    });
+    track.onClosed(() => (this.open = false));
+    track.onMessage((msg) => {
+      for (const f of parseRtcp(msg)) {
+        if (f.kind === 'nack') this.resend(f.lost);
+        this.ev.feedback(f);
+      }
+    });
+    this.pc.setLocalDescription('answer');
+    const local = this.pc.localDescription();
+    if (!local) throw new Error('libdatachannel made no answer');
+    this.ev.answer(local.sdp);
+  }
+
+  addRemoteCandidate(c: IceCandidateInit | null): void {
+    if (!c?.candidate) return;
+    this.pc.addRemoteCandidate(c.candidate, c.sdpMid ?? '0');
+  }
+
+  /** An RTP packet from the encoder: to the browser (dropped until DTLS is up; the receiver then asks for a key frame). */
+  sendRtp(packet: Buffer): void {
+    if (!this.open || !this.track) return;
+    const out = this.extension ? withHeaderExtension(packet, this.extension) : packet;
+    this.ring[out.readUInt16BE(2) % RING] = out;
+    this.packetsSent++;
+    this.bytesSent += out.length;
+    this.track.sendMessageBinary(out);
+  }
+
+  private resend(lost: number[]): void {
+    for (const seq of lost) {
+      const p = this.ring[seq % RING];
+      if (p && p.readUInt16BE(2) === seq && this.track && this.open) {
+        this.track.sendMessageBinary(p);
+        this.resent++;
+      }
+    }
+  }
+
+  selectedPair(): string | undefined {
+    const pair = this.pc.getSelectedCandidatePair();
+    return pair ? `${pair.local.type} ${pair.local.address}:${pair.local.port} <-> ${pair.remote.type} ${pair.remote.address}:${pair.remote.port} (${pair.local.transportType})` : undefined;
+  }
+
+  close(): void {
+    try {
+      this.track?.close();
+    } catch {
+      // closed
+    }
+    try {
+      this.pc.close();
+    } catch {
+      // closed
+    }
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * One viewer, from its signalling socket to its last packet: the agent's hello (ICE servers), the
+ * browser's offer -> codec -> encoder + peer -> answer, trickle candidates both ways, RTCP feedback
+ * into key frames and bitrate, DataChannel input into the desktop. Ends everything when either the
+ * signalling socket or the peer connection ends.
+ */
+import { randomInt } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import { ClientSignal, INPUT_CHANNEL, InputMessage, SIGNAL_CLOSE, StreamerHello, type ServerSignal, type StreamerMessage } from '../contract/webrtc.js';
+import { decide, initialState, withEstimate, withLoss, type BitrateLimits, type BitrateState } from './bitrate.js';
+import { pickCodec, type CodecName } from './codec.js';
+import { Encoder, type EncoderStats } from './encoder.js';
+import { Peer } from './peer.js';
+
+export interface DesktopLink {
+  /** apply one input message to the desktop */
+  input(message: InputMessage): void;
+  /** send to every open input channel (clipboard, cursor, screen size) */
+  subscribe(send: (m: StreamerMessage) => void): () => void;
+}
+
+export interface ViewerOptions {
+  encoderHelper: string;
+  codecs: ReadonlySet<CodecName>;
+  limits: BitrateLimits;
+  implementation: string;
+  bindAddress?: string;
+  env: NodeJS.ProcessEnv;
+  desktop: DesktopLink;
+  log: (msg: string, extra?: Record<string, unknown>) => void;
+}
+
+const OFFER_TIMEOUT_MS = 15_000;
+
+export function runViewer(ws: WebSocket, o: ViewerOptions): void {
+  let hello: StreamerHello | undefined;
+  let peer: Peer | undefined;
+  let encoder: Encoder | undefined;
+  let state: BitrateState | undefined;
+  let lastStats: EncoderStats | undefined;
+  let controlTimer: NodeJS.Timeout | undefined;
+  let unsubscribe: (() => void) | undefined;
+  let ended = false;
+  let answered = false;
+  const early: ClientSignal[] = [];
+  const send = (m: ServerSignal) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(m));
+
+  const end = (code: number, reason: string) => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(offerTimer);
+    if (controlTimer) clearInterval(controlTimer);
+    unsubscribe?.();
+    encoder?.stop();
+    peer?.close();
+    if (ws.readyState === ws.OPEN) ws.close(code, reason.slice(0, 120));
+    o.log('viewer ended', { reason });
+  };
+  const fail = (code: number, errorCode: string, message: string) => {
+    send({ type: 'error', code: errorCode, message });
+    end(code, message);
+  };
+  const offerTimer = setTimeout(() => fail(SIGNAL_CLOSE.badMessage, 'no_offer', 'No offer arrived within 15 seconds'), OFFER_TIMEOUT_MS);
+
+  const onOffer = async (sdp: string) => {
+    if (peer) return fail(SIGNAL_CLOSE.badMessage, 'bad_message', 'One offer per connection; open a new one to renegotiate');
+    clearTimeout(offerTimer);
+    const codec = pickCodec(sdp, o.codecs);
+    if (!codec) return fail(SIGNAL_CLOSE.noCodec, 'no_codec', `None of the offered video codecs can be sent; this desktop sends ${[...o.codecs].join(', ')}`);
+    const ssrc = randomInt(1, 2 ** 32 - 1);
+    const limits = o.limits;
+    state = initialState(limits, Date.now());
+    peer = new Peer(
+      { iceServers: hello!.iceServers, ssrc, ...(o.bindAddress ? { bindAddress: o.bindAddress } : {}) },
+      {
+        answer: (answerSdp) => send({ type: 'answer', sdp: answerSdp }),
+        candidate: (candidate) => send({ type: 'candidate', candidate }),
+        state: (s) => {
+          o.log(`peer ${s}`, { pair: peer?.selectedPair() });
+          if (s === 'failed' || s === 'closed') end(1000, `The WebRTC connection ${s}`);
+        },
+        feedback: (f) => {
+          if (!state) return;
+          if (f.kind === 'pli' || f.kind === 'fir') encoder?.keyframe();
+          else if (f.kind === 'remb') state = withEstimate(state, f.bitrate / 1000, Date.now());
+          else if (f.kind === 'report') state = withLoss(state, f.fractionLost, Date.now());
+        },
+        channelOpen: (label, sendText) => {
+          if (label !== INPUT_CHANNEL) return;
+          unsubscribe?.();
+          unsubscribe = o.desktop.subscribe((m) => sendText(JSON.stringify(m)));
+          sendText(JSON.stringify({ t: 'encoder', codec: codec.name, implementation: encoder?.readyLine.split(' ')[3] ?? o.implementation, bitrateKbps: state?.targetKbps ?? 0, fps: state?.fps ?? 0 }));
+        },
+        channelMessage: (label, text) => {
+          if (label !== INPUT_CHANNEL) return;
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            return;
+          }
+          const parsed = InputMessage.safeParse(json);
+          if (parsed.success) o.desktop.input(parsed.data);
+        },
+        log: (msg) => o.log(msg),
+      },
+    );
+    encoder = new Encoder({
+      helper: o.encoderHelper,
+      codec: codec.name,
+      payloadType: codec.payloadType,
+      ssrc,
+      bitrateKbps: state.targetKbps,
+      fps: state.fps,
+      implementation: o.implementation,
+      env: o.env,
+      onRtp: (packet) => peer?.sendRtp(packet),
+      onStats: (s) => (lastStats = s),
+      onExit: (why) => !ended && fail(SIGNAL_CLOSE.streamerUnavailable, 'encoder_failed', `The desktop's encoder stopped: ${why}`),
+      log: (msg) => o.log(`encoder: ${msg}`),
+    });
+    try {
+      await encoder.start();
+    } catch (err) {
+      return fail(SIGNAL_CLOSE.streamerUnavailable, 'encoder_failed', `The desktop's encoder could not start: ${(err as Error).message}`);
+    }
+    if (ended) return;
+    try {
+      peer.answer(sdp, codec);
+    } catch (err) {
+      return fail(SIGNAL_CLOSE.badMessage, 'bad_offer', `The offer could not be answered: ${(err as Error).message}`);
+    }
+    answered = true;
+    o.log('answered', { codec: codec.name, payloadType: codec.payloadType });
+    for (const c of early.splice(0)) if (c.type === 'candidate') peer.addRemoteCandidate(c.candidate);
+    // Once a second: what arrived from the receiver -> the encoder's target bitrate and frame rate.
+    controlTimer = setInterval(() => {
+      if (!state || !encoder) return;
+      const next = decide(state, limits, lastStats?.kbps ?? 0, Date.now());
+      if (next.targetKbps !== state.targetKbps) encoder.setBitrate(next.targetKbps);
+      if (next.fps !== state.fps) encoder.setFps(next.fps);
+      state = next;
+    }, 1000);
+  };
+
+  ws.on('message', (data, isBinary) => {
+    if (ended) return;
+    let json: unknown;
+    try {
+      json = isBinary ? undefined : JSON.parse(data.toString());
+    } catch {
+      json = undefined;
+    }
+    if (!hello) {
+      const h = StreamerHello.safeParse(json);
+      if (!h.success) return fail(SIGNAL_CLOSE.badMessage, 'bad_message', 'The first frame must be the agent\'s hello');
+      hello = h.data;
+      o.log('viewer connected', { viewer: hello.viewer });
+      return;
+    }
+    const signal = ClientSignal.safeParse(json);
+    if (!signal.success) return fail(SIGNAL_CLOSE.badMessage, 'bad_message', 'Not a signalling message');
+    if (signal.data.type === 'offer') void onOffer(signal.data.sdp);
+    else if (answered) peer!.addRemoteCandidate(signal.data.candidate);
+    else early.push(signal.data);
+  });
+  ws.on('close', () => end(1000, 'The signalling connection closed'));
+  ws.on('error', () => end(1011, 'The signalling connection failed'));
+}
