@@ -8,7 +8,7 @@ import type { UidRange } from '../runtime/local/desktop-accounts.js';
 export const USAGE = `usage:
   porthole-agent serve --runtime local|kubernetes --listen HOST:PORT [--users FILE] [--data-dir DIR]
                        [--idle-timeout SECONDS] [--public-url URL] [--kubeconfig FILE] [--namespace NS]
-                       [--desktop-uids FIRST-LAST] [--unsafe-shared-desktops]
+                       [--desktop-uids FIRST-LAST] [--unsafe-shared-desktops] [--streamer DIR]
   porthole-agent users add NAME --file FILE --password-stdin [--groups a,b]
   porthole-agent manifests [--namespace NS] [--image IMAGE]
 
@@ -35,6 +35,8 @@ export type Command =
       desktopUids?: UidRange;
       /** local runtime: no sandbox, desktops run as the agent's user (said as a warning everywhere) */
       unsafeSharedDesktops?: boolean;
+      /** local runtime: the built WebRTC streamer (default dist/streamer) */
+      streamerDir?: string;
     }
   | { kind: 'users-add'; name: string; file: string; groups?: string[] }
   | { kind: 'manifests'; namespace?: string; image?: string }
@@ -111,6 +113,7 @@ function parseServe(args: string[]): Command {
       namespace: { type: 'string' },
       'desktop-uids': { type: 'string' },
       'unsafe-shared-desktops': { type: 'boolean' },
+      streamer: { type: 'string' },
     },
   });
   if (values.runtime !== 'local' && values.runtime !== 'kubernetes') {
@@ -132,6 +135,7 @@ function parseServe(args: string[]): Command {
     ...(values.namespace !== undefined ? { namespace: parseNamespace(values.namespace) } : {}),
     ...(values['desktop-uids'] !== undefined ? { desktopUids: parseDesktopUids(values['desktop-uids']) } : {}),
     ...(values['unsafe-shared-desktops'] ? { unsafeSharedDesktops: true } : {}),
+    ...(values.streamer !== undefined ? { streamerDir: values.streamer } : {}),
   };
 }
 

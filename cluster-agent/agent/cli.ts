@@ -2,7 +2,9 @@
  * porthole-agent: `serve`, `users add`, `manifests`. The only place with process I/O (argv, stdin,
  * stdout, exit codes, signals); everything else is importable and testable.
  */
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { RuntimeError, type Runtime } from '../runtime/types.js';
 import { startAgent, type RunningAgent } from './agent.js';
@@ -70,9 +72,18 @@ async function createRuntime(cmd: Extract<Command, { kind: 'serve' }>, logger: p
       logger: log,
       isolation: cmd.unsafeSharedDesktops ? 'shared' : 'sandbox',
       hiddenPaths: [resolve(cmd.dataDir), resolve(cmd.usersFile)],
+      ...streamerFor(cmd),
       ...(cmd.desktopUids ? { desktopUids: cmd.desktopUids } : {}),
     }),
   };
+}
+
+/** The built WebRTC streamer: --streamer DIR, else dist/streamer beside the sources or beside the bundled agent. */
+function streamerFor(cmd: Extract<Command, { kind: 'serve' }>): { streamer?: { dir: string; node: string } } {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = cmd.streamerDir ? [resolve(cmd.streamerDir)] : [join(here, '..', '..', 'dist', 'streamer'), join(here, '..', 'streamer')];
+  const dir = candidates.find((d) => existsSync(join(d, 'porthole-streamer.mjs')) && existsSync(join(d, 'porthole-enc')));
+  return dir ? { streamer: { dir, node: process.execPath } } : {};
 }
 
 async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> {

@@ -241,14 +241,14 @@ describe('templates and sessions', () => {
     expect(token).toBeTruthy();
   });
 
-  it('the WebRTC route verifies the token, then says why WebRTC is not available for a VNC-only desktop', async () => {
+  it('the WebRTC route verifies the token, then says why WebRTC is not available on an agent without a streamer', async () => {
     const bad = await openWs(`${base.replace('http:', 'ws:')}${routes.webrtc(sessionId)}?token=nonsense`);
     expect(bad).toMatchObject({ kind: 'http', status: 401 });
     const { webrtc } = (await call(base, 'POST', routes.connect(sessionId), { token: alice })).body;
     const opened = await openWs(webrtc.url);
     expect(opened.kind).toBe('open');
     if (opened.kind === 'open') {
-      expect(await closeOf(opened.ws)).toEqual({ code: 4501, reason: expect.stringMatching(/^WebRTC is not available for this desktop \(.*VNC only\); use VNC$/) });
+      expect(await closeOf(opened.ws)).toEqual({ code: 4501, reason: 'WebRTC is not available for this desktop (this agent has no WebRTC streamer: npm run build:streamer); use VNC' });
       expect(JSON.parse(opened.texts[0]!)).toMatchObject({ type: 'error', code: 'streamer_unavailable' });
     }
   });

@@ -25,3 +25,8 @@ export function newVncPassword(): string {
 export function newXCookie(): Buffer {
   return randomBytes(16);
 }
+
+/** The secret the agent shows the streamer (never the client): 32 random bytes, base64url. */
+export function newStreamerSecret(): string {
+  return randomBytes(32).toString('base64url');
+}

@@ -6,18 +6,18 @@
  * processes run unsandboxed as the agent's user, as before sandboxes existed.
  */
 import { EventEmitter } from 'node:events';
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { UserName, type Session, type SessionPhase } from '../../contract/index.js';
 import { vncPasswordFile } from '../../vnc/des.js';
 import { stopVerdict } from '../stop-expectation.js';
-import { RuntimeError, type Runtime, type StartResult, type StopExpectation, type StreamEndpoints, type StreamProtocol, type TemplateSpec, type VncEndpoint } from '../types.js';
+import { RuntimeError, type Runtime, type StartResult, type StopExpectation, type StreamEndpoints, type StreamProtocol, type TemplateSpec, type VncEndpoint, type WebRtcEndpoint } from '../types.js';
 import { lockDataDir, unlockDataDir } from './data-dir-lock.js';
 import { DEFAULT_DESKTOP_UIDS, DesktopAccounts, type UidRange } from './desktop-accounts.js';
 import { cleanStaleDisplay, releaseDisplay, reserveDisplay } from './displays.js';
-import { newSessionId, newVncPassword, newXCookie } from './ids.js';
+import { newSessionId, newStreamerSecret, newVncPassword, newXCookie } from './ids.js';
 import { isOurs, pidAlive, spawnDetached, spawnSandboxed, stopGroups, stopSandboxes, type ProcessRef } from './processes.js';
 import { probeX11, vncSocketAnswers } from './probes.js';
 import { accountFiles, bwrapArgs, type Bind, type SandboxIdentity } from './sandbox.js';
@@ -47,10 +47,16 @@ export interface LocalRuntimeOptions {
   desktopUids?: UidRange;
   /** host paths no desktop may see even if they lie in a system directory (the agent's data dir, users file, config) */
   hiddenPaths?: string[];
+  /** the built WebRTC streamer (dist/streamer) and the node that runs it; without it desktops stream VNC only */
+  streamer?: { dir: string; node: string };
 }
 
 const LIVE: ReadonlySet<SessionPhase> = new Set(['Pending', 'Starting', 'Running', 'Stopping']);
 const MAX_DISPLAY_ATTEMPTS = 5;
+/** A streamer that died is started again, at most this often (VNC keeps working meanwhile). */
+const STREAMER_RESTART_MS = 5_000;
+/** How long a WebRTC viewer may wait for a just-started streamer's socket. */
+const STREAMER_SOCKET_WAIT_MS = 5_000;
 /** sockaddr_un.sun_path is 108 bytes including the NUL */
 const MAX_SOCKET_PATH = 107;
 
@@ -117,6 +123,8 @@ export class LocalRuntime extends EventEmitter implements Runtime {
   private leftovers = new Set<string>();
   /** the state file could not be written: what went wrong, since when. Cleared by the next good save. */
   private persistFault: { message: string; since: string } | undefined;
+  /** when each session's streamer was last started, so a crashing one is not restarted in a loop */
+  private streamerStarts = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   private initialised = false;
   /** close() was called: no new starts, starts under way stop where they are */
@@ -237,8 +245,32 @@ export class LocalRuntime extends EventEmitter implements Runtime {
   }
 
   async streamEndpoint<P extends StreamProtocol>(id: string, protocol: P): Promise<StreamEndpoints[P]> {
-    if (protocol !== 'vnc') throw new RuntimeError('unavailable', 'This desktop streams over VNC only');
+    if (protocol === 'webrtc') return (await this.webrtcEndpoint(id)) as StreamEndpoints[P];
     return (await this.vncEndpoint(id)) as StreamEndpoints[P];
+  }
+
+  private async webrtcEndpoint(id: string): Promise<WebRtcEndpoint> {
+    const rec = this.records.get(id);
+    if (!rec) throw new RuntimeError('not_found', `There is no session "${id}"`);
+    if (!this.opts.streamer) throw new RuntimeError('unavailable', 'this agent has no WebRTC streamer: npm run build:streamer');
+    if (rec.session.phase !== 'Running') throw new RuntimeError('not_ready', `The desktop ${id} is ${rec.session.phase}, not Running: it cannot be viewed now`);
+    const p = this.layout(rec);
+    // A streamer that has just been started needs a moment to listen.
+    const deadline = Date.now() + STREAMER_SOCKET_WAIT_MS;
+    while (!existsSync(p.streamerSocket)) {
+      if (Date.now() > deadline || !isOurs(rec.processes.streamer)) {
+        const tail = logTail(join(rec.runDir, 'streamer.log'), 2);
+        throw new RuntimeError('not_ready', `The desktop's streamer is not running${tail ? ` (${tail})` : ''}; use VNC`);
+      }
+      await sleep(25);
+    }
+    let secret: string;
+    try {
+      secret = readFileSync(p.streamerSecret, 'utf8').trim();
+    } catch {
+      throw new RuntimeError('not_ready', `The desktop ${id} is ending: it cannot be viewed now`);
+    }
+    return { kind: 'unix', path: p.streamerSocket, secret };
   }
 
   private async vncEndpoint(id: string): Promise<VncEndpoint> {
@@ -316,7 +348,10 @@ export class LocalRuntime extends EventEmitter implements Runtime {
       }
 
       const cookie = newXCookie();
+      if (this.opts.streamer) writeOwnedFile(p.streamerSecret, newStreamerSecret(), owner);
       await this.startDisplay(rec, template, xvnc, cookie, deadline);
+      // The streamer starts beside the desktop's programs; the desktop is Running without waiting for it.
+      await this.startStreamer(rec).catch((err: Error) => this.log.warn({ session: rec.session.id, err }, 'the streamer did not start; VNC only'));
       await this.startDesktop(rec, template);
       await this.waitUntilReady(rec, cookie, deadline);
 
@@ -362,7 +397,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
   private async launch(
     rec: LocalSessionRecord,
     role: Role,
-    spec: { argv: string[]; env: Record<string, string>; cwd: string; logFile: string; binds: Bind[]; files?: Array<{ host: string; inside: string }> },
+    spec: { argv: string[]; env: Record<string, string>; cwd: string; logFile: string; binds: Bind[]; files?: Array<{ host: string; inside: string }>; network?: boolean; programDirs?: string[] },
   ): Promise<ProcessRef> {
     if (rec.isolation === 'shared') return spawnDetached(spec.argv, { cwd: spec.cwd, env: spec.env, logFile: spec.logFile });
     const sandbox = this.sandbox;
@@ -373,8 +408,8 @@ export class LocalRuntime extends EventEmitter implements Runtime {
       binds: spec.binds,
       files: spec.files ?? [],
       hidden: [this.opts.dataDir, ...(this.opts.hiddenPaths ?? [])],
-      programDirs: this.searchPath.split(delimiter).filter(Boolean),
-      network: false,
+      programDirs: [...this.searchPath.split(delimiter).filter(Boolean), ...(spec.programDirs ?? [])],
+      network: spec.network ?? false,
       hostname: 'porthole',
       env: spec.env,
       cwd: spec.cwd,
@@ -397,8 +432,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
       const display = sandboxed ? SANDBOX_DISPLAY : reserveDisplay();
       try {
         const auth = xauthorityEntry(display, cookie);
-        writeOwnedFile(join(p.displayDir, 'Xauthority'), auth, owner);
-        writeOwnedFile(join(p.desktopDir, 'Xauthority'), auth, owner);
+        for (const dir of [p.displayDir, p.desktopDir, p.streamerDir]) writeOwnedFile(join(dir, 'Xauthority'), auth, owner);
         rmSync(p.xvncLog, { force: true });
         const i = p.inside;
         const argv = xvncArgv(display, { xvnc, xauthority: join(i.displayDir, 'Xauthority'), passwordFile: join(i.displayDir, 'vnc.passwd'), vncSocket: join(i.vncDir, 'vnc.sock') }, `${rec.session.user}'s ${template.spec.displayName}`);
@@ -438,6 +472,29 @@ export class LocalRuntime extends EventEmitter implements Runtime {
       }
       throw new StartFailure('XvncFailed', `The display server (Xvnc) exited while starting. Last log lines: ${logTail(p.xvncLog)}`);
     }
+  }
+
+  /** The streamer role: the host's network (WebRTC media goes straight to the viewer), the display's X socket, its own dir. */
+  private async startStreamer(rec: LocalSessionRecord): Promise<void> {
+    const streamer = this.opts.streamer;
+    if (!streamer) return;
+    const p = this.layout(rec);
+    const i = p.inside;
+    this.streamerStarts.set(rec.session.id, Date.now());
+    rmSync(p.streamerSocket, { force: true });
+    rec.processes.streamer = await this.launch(rec, 'streamer', {
+      argv: [streamer.node, join(streamer.dir, 'porthole-streamer.mjs'), '--listen-unix', join(i.streamerDir, 'signal.sock'), '--secret-file', join(i.streamerDir, 'secret')],
+      env: { PATH: this.searchPath, LANG: process.env.LANG ?? 'C.UTF-8', DISPLAY: `:${rec.display}`, XAUTHORITY: join(i.streamerDir, 'Xauthority'), HOME: i.streamerDir },
+      cwd: rec.isolation === 'sandbox' ? '/' : p.run,
+      logFile: join(rec.runDir, 'streamer.log'),
+      binds: [
+        { host: p.streamerDir, inside: i.streamerDir, writable: true },
+        { host: p.x11Dir, inside: i.x11Dir, writable: false },
+      ],
+      network: true,
+      programDirs: [streamer.dir, dirname(streamer.node)],
+    });
+    this.changed(rec);
   }
 
   private loginShell(): string {
@@ -513,6 +570,10 @@ export class LocalRuntime extends EventEmitter implements Runtime {
       if (rec.session.phase !== 'Running' || this.ending.has(rec.session.id)) continue;
       const verdict = this.health(rec);
       if (verdict) this.endWith(rec, verdict);
+      else if (this.opts.streamer && !isOurs(rec.processes.streamer) && Date.now() - (this.streamerStarts.get(rec.session.id) ?? 0) > STREAMER_RESTART_MS) {
+        this.log.warn({ session: rec.session.id, log: logTail(join(rec.runDir, 'streamer.log'), 3) }, 'the streamer is not running; starting it again');
+        void this.startStreamer(rec).catch((err: Error) => this.log.warn({ session: rec.session.id, err }, 'the streamer did not start'));
+      }
     }
   }
 
@@ -558,13 +619,13 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     const id = rec.session.id;
     const existing = this.ending.get(id);
     if (existing) return existing;
-    const { display, desktop } = rec.processes;
+    const { display, desktop, streamer } = rec.processes;
     const work = (async () => {
       try {
         if (rec.isolation === 'sandbox') {
-          await stopSandboxes([desktop, display], this.stopGraceMs);
+          await stopSandboxes([desktop, streamer, display], this.stopGraceMs);
         } else {
-          await stopGroups([desktop, display], this.stopGraceMs, `PORTHOLE_SESSION=${id}`);
+          await stopGroups([desktop, streamer, display], this.stopGraceMs, `PORTHOLE_SESSION=${id}`);
           if (rec.display !== undefined && display) cleanStaleDisplay(rec.display, display.pid, pidAlive);
         }
         this.removeRunDir(rec.runDir);
@@ -640,6 +701,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     const templates = builtInTemplates((program) => findProgram(program, this.searchPath) !== undefined);
     const sandbox = this.sandbox;
     for (const t of templates) {
+      if (this.opts.streamer) t.spec.protocols = ['webrtc', 'vnc'];
       if (this.isolation === 'shared') t.spec.warning = SHARED_WARNING;
       else if (sandbox && !sandbox.ok) {
         t.spec.available = false;

@@ -14,6 +14,7 @@ export interface InsidePaths {
   x11Dir: string;
   desktopDir: string;
   statusDir: string;
+  streamerDir: string;
   home: string;
 }
 
@@ -33,6 +34,10 @@ export interface SessionLayout {
   statusDir: string;
   /** the programs' XDG_RUNTIME_DIR on the host */
   runtimeDir: string;
+  /** the streamer's: its X cookie, the session's streamer secret, its signalling socket (streamer sandbox, writable) */
+  streamerDir: string;
+  streamerSocket: string;
+  streamerSecret: string;
   password: string;
   xvncLog: string;
   desktopLog: string;
@@ -53,6 +58,7 @@ export function sessionLayout(run: string, home: string, user: string, sandboxed
     desktopDir: join(run, 'desktop'),
     statusDir: join(run, 'status'),
     runtimeDir: join(run, 'xdg'),
+    streamerDir: join(run, 'streamer'),
     home,
   };
   const inside: InsidePaths = sandboxed
@@ -62,6 +68,7 @@ export function sessionLayout(run: string, home: string, user: string, sandboxed
         x11Dir: '/tmp/.X11-unix',
         desktopDir: '/run/porthole/desktop',
         statusDir: '/run/porthole/status',
+        streamerDir: '/run/porthole/streamer',
         home: `/home/${user}`,
       }
     : host;
@@ -74,6 +81,8 @@ export function sessionLayout(run: string, home: string, user: string, sandboxed
     vncSocket: join(host.vncDir, 'vnc.sock'),
     x11Socket: (display) => join(host.x11Dir, `X${display}`),
     desktopExit: join(host.statusDir, 'desktop.exit'),
+    streamerSocket: join(host.streamerDir, 'signal.sock'),
+    streamerSecret: join(host.streamerDir, 'secret'),
     inside,
   };
 }
@@ -84,7 +93,7 @@ export type Owner = { uid: number; gid: number } | undefined;
 /** Creates the run dir (the agent's, 0700) and the per-purpose directories, owned by the desktop's uid. */
 export function prepareRunDir(layout: SessionLayout, owner: Owner, sandboxed: boolean): void {
   ensureDir(layout.run);
-  const dirs = [layout.displayDir, layout.vncDir, layout.desktopDir, layout.statusDir, layout.runtimeDir, ...(sandboxed ? [layout.x11Dir] : [])];
+  const dirs = [layout.displayDir, layout.vncDir, layout.desktopDir, layout.statusDir, layout.runtimeDir, layout.streamerDir, ...(sandboxed ? [layout.x11Dir] : [])];
   for (const dir of dirs) {
     mkdirSync(dir, { mode: 0o700 });
     if (owner) chownSync(dir, owner.uid, owner.gid);
