@@ -208,6 +208,7 @@ export function App({ bridge }: { bridge: Bridge }) {
         title={templateName ? templateTitle(me?.templates ?? [], templateName) : 'Desktop'}
         agentUrl={launcherState?.agentUrl}
         canStartAgain={Boolean(template?.available)}
+        protocols={template?.protocols ?? ['vnc']}
         onBack={() => {
           setScreen({ kind: 'launcher' });
           void loadProfile();

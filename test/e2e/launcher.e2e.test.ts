@@ -44,9 +44,22 @@ function findInHomes(user: string, file: string): string | undefined {
   return undefined;
 }
 
-/** Distinct colours in a sample of the noVNC canvas: a black or blank canvas has one or two. */
-async function canvasColours(p: Page): Promise<number> {
-  return p.locator('[data-testid="vnc-screen"] canvas').evaluate((canvas: HTMLCanvasElement) => {
+/**
+ * Distinct colours in a sample of what the desktop view shows, whichever stream draws it: the noVNC
+ * canvas, or the WebRTC video's current frame. A black or blank screen has one or two.
+ */
+async function screenColours(p: Page): Promise<number> {
+  return p.locator('[data-testid="desktop-screen"]').evaluate((screen: HTMLElement) => {
+    const source = screen.querySelector('video') ?? screen.querySelector('canvas');
+    if (!source) return 0;
+    let canvas: HTMLCanvasElement;
+    if (source instanceof HTMLVideoElement) {
+      if (!source.videoWidth) return 0;
+      canvas = document.createElement('canvas');
+      canvas.width = source.videoWidth;
+      canvas.height = source.videoHeight;
+      canvas.getContext('2d')!.drawImage(source, 0, 0);
+    } else canvas = source as HTMLCanvasElement;
     const ctx = canvas.getContext('2d');
     if (!ctx || canvas.width === 0) return 0;
     const { data: px } = ctx.getImageData(0, 0, canvas.width, canvas.height);
@@ -56,9 +69,14 @@ async function canvasColours(p: Page): Promise<number> {
   });
 }
 
-/** Types into the remote xterm through the canvas, as a person would: click into it, then type. */
+/** The element a person clicks into to type on the desktop: the video (WebRTC) or noVNC's canvas. */
+function screenTarget(p: Page) {
+  return p.locator('[data-testid="desktop-screen"] video, [data-testid="desktop-screen"] canvas').first();
+}
+
+/** Types into the remote xterm through the page, as a person would: click into it, then type. */
 async function typeIntoDesktop(p: Page, text: string): Promise<void> {
-  await p.locator('[data-testid="vnc-screen"] canvas').click(); // the centre, where openbox put the terminal
+  await screenTarget(p).click(); // the centre, where openbox put the terminal
   await p.keyboard.type(text, { delay: 15 });
   await p.keyboard.press('Enter');
 }
@@ -111,8 +129,14 @@ describe('embedded default, end to end', () => {
     await page.getByTestId('template-terminal').click();
     await page.getByTestId('session-view').waitFor({ timeout: 30_000 });
     await expect.poll(() => page.getByTestId('connection-status').textContent(), { timeout: 45_000 }).toMatch(/connected/i);
+    // WebRTC where the template offers it (this agent has a streamer), H.264 first in the offer.
+    await expect.poll(() => page.getByTestId('stream-protocol').textContent(), { timeout: 20_000 }).toBe('WebRTC');
     // xterm's text and openbox's frame make many colours; an empty or black screen has one.
-    await expect.poll(() => canvasColours(page), { timeout: 20_000 }).toBeGreaterThan(3);
+    await expect.poll(() => screenColours(page), { timeout: 20_000 }).toBeGreaterThan(3);
+    await page.getByTestId('stats-toggle').click();
+    await expect.poll(() => page.locator('[data-stat="codec"]').textContent(), { timeout: 10_000 }).toBe('H264');
+    await expect.poll(() => page.locator('[data-stat="resolution"]').textContent()).toBe('1280×800');
+    await page.getByTestId('stats-toggle').click();
     sessionId = (await page.getByTestId('session-view').getAttribute('data-session-id')) ?? '';
     expect(sessionId).toMatch(/^[a-z0-9-]+$/);
   });
@@ -141,7 +165,7 @@ describe('embedded default, end to end', () => {
     // can beat it and paste nothing (an empty line), so paste again as a person would, a few times.
     let pasted: string | undefined;
     for (let attempt = 0; attempt < 4 && !pasted; attempt++) {
-      await page.locator('[data-testid="vnc-screen"] canvas').click({ button: 'middle' });
+      await screenTarget(page).click({ button: 'middle' });
       await page.keyboard.press('Enter'); // bash's bracketed paste waits for Enter, as it would for a person
       pasted = await waitFor('the pasted command to run on the desktop', () => findInHomes('alice', 'pasted-from-local'), 4_000).catch(() => undefined);
     }
@@ -166,10 +190,20 @@ describe('embedded default, end to end', () => {
     agent = await startAgent(`127.0.0.1:${port}`);
     await expect.poll(() => page.getByTestId('connection-status').textContent(), { timeout: 60_000 }).toMatch(/^connected$/i);
     expect(await page.getByTestId('session-view').getAttribute('data-session-id')).toBe(sessionId);
-    await expect.poll(() => canvasColours(page), { timeout: 20_000 }).toBeGreaterThan(3);
+    await expect.poll(() => screenColours(page), { timeout: 20_000 }).toBeGreaterThan(3);
 
     await typeIntoDesktop(page, 'touch ~/after-agent-restart');
     await waitFor('typing after the agent restarted', () => findInHomes('alice', 'after-agent-restart'));
+  });
+
+  it('switches to VNC when asked, and the same desktop takes typing there too', async () => {
+    await page.getByTestId('protocol-setting').selectOption('vnc');
+    await expect.poll(() => page.getByTestId('stream-protocol').textContent(), { timeout: 20_000 }).toBe('VNC');
+    await expect.poll(() => screenColours(page), { timeout: 20_000 }).toBeGreaterThan(3);
+    await typeIntoDesktop(page, 'touch ~/typed-over-vnc');
+    await waitFor('typing over VNC', () => findInHomes('alice', 'typed-over-vnc'));
+    await page.getByTestId('protocol-setting').selectOption('auto');
+    await expect.poll(() => page.getByTestId('stream-protocol').textContent(), { timeout: 20_000 }).toBe('WebRTC');
   });
 
   it('stops the session from the launcher and keeps the home', async () => {

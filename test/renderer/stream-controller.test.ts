@@ -13,7 +13,7 @@ function harness(options: { phases?: SessionCheck[]; failUrls?: number } = {}) {
   let urlCount = 0;
   let failUrls = options.failUrls ?? 0;
   const controller = new StreamController({
-    fetchUrl: async () => {
+    fetchConnect: async () => {
       if (failUrls > 0) {
         failUrls--;
         throw new Error('The agent is not reachable.');

@@ -1,6 +1,5 @@
-import type RFB from '@novnc/novnc';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { Session } from '../../../cluster-agent/contract/index.js';
+import type { ConnectResponse, Session } from '../../../cluster-agent/contract/index.js';
 import type { PortholeApi } from '../../../preload/api.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
 import { PhaseBadge } from '../components/PhaseBadge.js';
@@ -10,10 +9,16 @@ import { secondsUntil } from '../logic/backoff.js';
 import { elapsedSince } from '../logic/format.js';
 import type { TrackedSession } from '../logic/launcherItems.js';
 import { toWebSocketUrl } from '../logic/streamUrl.js';
+import { CODEC_PREFERENCE, rankCodecs } from '../logic/codecs.js';
+import { chooseProtocol, type ProtocolSetting } from '../logic/protocol.js';
 import { readLocalClipboard, writeLocalClipboard } from '../session/clipboard.js';
+import { CTRL_ALT_DEL, type DesktopStream, type StreamStats } from '../session/stream.js';
 import { StreamController, type StreamStatus } from '../session/streamController.js';
 import { openVnc } from '../session/vncStream.js';
+import { openWebRtc } from '../session/webrtcStream.js';
 import { ClipboardPanel } from '../components/ClipboardPanel.js';
+import { StatsPanel } from '../components/StatsPanel.js';
+import { decodeSupport, loadProtocolSetting, saveProtocolSetting } from '../session/capabilities.js';
 
 const STATUS_WORD: Record<StreamStatus['kind'], string> = {
   waiting: 'waiting',
@@ -23,13 +28,15 @@ const STATUS_WORD: Record<StreamStatus['kind'], string> = {
   ended: 'ended',
 };
 
-export function SessionView({ api, sessionId, tracked, title, agentUrl, canStartAgain, onBack, onSessionSeen, onStartAgain }: {
+export function SessionView({ api, sessionId, tracked, title, agentUrl, canStartAgain, protocols, onBack, onSessionSeen, onStartAgain }: {
   api: PortholeApi;
   sessionId: string;
   tracked?: TrackedSession;
   title: string;
   agentUrl?: string;
   canStartAgain: boolean;
+  /** what the session's template streams over */
+  protocols: readonly string[];
   onBack(): void;
   /** a fresher copy of the session (or undefined: it is gone) found while reconnecting */
   onSessionSeen(id: string, session: Session | undefined): void;
@@ -37,8 +44,17 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
 }) {
   const viewRef = useRef<HTMLDivElement>(null);
   const screenRef = useRef<HTMLDivElement>(null);
-  const rfbRef = useRef<RFB | undefined>(undefined);
-  const controllerRef = useRef<StreamController | undefined>(undefined);
+  const streamRef = useRef<DesktopStream | undefined>(undefined);
+  const controllerRef = useRef<StreamController<ConnectResponse> | undefined>(undefined);
+  /** why WebRTC did not work in this view: later attempts use VNC, saying so */
+  const webrtcFailureRef = useRef<string | undefined>(undefined);
+  const codecsRef = useRef<string[]>(CODEC_PREFERENCE);
+  const [setting, setSetting] = useState<ProtocolSetting>(() => loadProtocolSetting());
+  const settingRef = useRef(setting);
+  const [protocolNote, setProtocolNote] = useState<string>();
+  const [streamProtocol, setStreamProtocol] = useState<string>();
+  const [statsOpen, setStatsOpen] = useState(false);
+  const [stats, setStats] = useState<StreamStats>();
   // Text last moved either way, so focusing the desktop does not echo a copy straight back.
   const lastClipboardRef = useRef<string | undefined>(undefined);
   const [status, setStatus] = useState<StreamStatus>({ kind: 'waiting' });
@@ -52,10 +68,15 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
   const message = session?.message;
 
   // Latest props for callbacks the controller keeps: it lives as long as the view, not a render.
-  const latest = useRef({ api, agentUrl, onSessionSeen });
+  const latest = useRef({ api, agentUrl, onSessionSeen, protocols });
   useEffect(() => {
-    latest.current = { api, agentUrl, onSessionSeen };
+    latest.current = { api, agentUrl, onSessionSeen, protocols };
   });
+
+  // What this machine decodes, and how well: the codec order of every WebRTC offer.
+  useEffect(() => {
+    void decodeSupport().then((support) => (codecsRef.current = rankCodecs(support)));
+  }, []);
 
   const onRemoteClipboard = useCallback(async (text: string) => {
     lastClipboardRef.current = text;
@@ -72,23 +93,33 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
   useEffect(() => {
     const container = screenRef.current;
     if (!container) return;
-    const controller = new StreamController({
-      fetchUrl: async () => {
-        const answer = await latest.current.api.connect(sessionId);
-        return toWebSocketUrl(answer.vnc.url, latest.current.agentUrl);
-      },
+    const controller = new StreamController<ConnectResponse>({
+      fetchConnect: () => latest.current.api.connect(sessionId),
       checkSession: async () => {
         const found = (await latest.current.api.listSessions()).find((s) => s.id === sessionId);
         latest.current.onSessionSeen(sessionId, found);
         return { phase: found?.phase, message: found?.message };
       },
-      open: (url, handlers) =>
-        openVnc(container, url, handlers, {
-          onRfb: (rfb) => {
-            rfbRef.current = rfb;
+      open: (connect, handlers) => {
+        const hooks = { onClipboard: (text: string) => void onRemoteClipboard(text) };
+        const choice = chooseProtocol(latest.current.protocols, settingRef.current, webrtcFailureRef.current);
+        setProtocolNote(choice.note);
+        setStreamProtocol(choice.protocol);
+        const stream =
+          choice.protocol === 'webrtc'
+            ? openWebRtc(container, { url: toWebSocketUrl(connect.webrtc.url, latest.current.agentUrl), iceServers: connect.webrtc.iceServers }, handlers, hooks, {
+                codecs: codecsRef.current,
+                onFailed: (reason) => (webrtcFailureRef.current = reason),
+              })
+            : openVnc(container, toWebSocketUrl(connect.vnc.url, latest.current.agentUrl), handlers, hooks);
+        streamRef.current = stream;
+        return {
+          close: () => {
+            if (streamRef.current === stream) streamRef.current = undefined;
+            stream.close();
           },
-          onClipboard: (text) => void onRemoteClipboard(text),
-        }),
+        };
+      },
       onStatus: setStatus,
     });
     controllerRef.current = controller;
@@ -112,17 +143,34 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
 
   // Keys go to the desktop as soon as it shows, without a click first.
   useEffect(() => {
-    if (status.kind === 'connected') rfbRef.current?.focus();
+    if (status.kind === 'connected') streamRef.current?.focus();
   }, [status.kind]);
+
+  // The stats overlay: refreshed every second while open.
+  useEffect(() => {
+    if (!statsOpen || status.kind !== 'connected') return;
+    const tick = () => void streamRef.current?.stats().then(setStats, () => undefined);
+    tick();
+    const timer = setInterval(tick, 1000);
+    return () => clearInterval(timer);
+  }, [statsOpen, status.kind]);
+
+  const changeSetting = (next: ProtocolSetting) => {
+    setSetting(next);
+    settingRef.current = next;
+    saveProtocolSetting(next);
+    webrtcFailureRef.current = undefined; // a new choice deserves a new try
+    controllerRef.current?.reconnect();
+  };
 
   /** Local -> remote: when the desktop gets focus, offer it what the local clipboard holds. */
   const syncLocalClipboard = useCallback(async () => {
-    const rfb = rfbRef.current;
-    if (!rfb) return;
+    const stream = streamRef.current;
+    if (!stream) return;
     const text = await readLocalClipboard();
-    if (text && text !== lastClipboardRef.current && rfbRef.current === rfb) {
+    if (text && text !== lastClipboardRef.current && streamRef.current === stream) {
       lastClipboardRef.current = text;
-      rfb.clipboardPasteFrom(text);
+      stream.sendClipboard(text);
     }
   }, []);
 
@@ -133,9 +181,9 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
     const onPaste = (event: ClipboardEvent) => {
       if (event.target instanceof HTMLTextAreaElement || event.target instanceof HTMLInputElement) return;
       const text = event.clipboardData?.getData('text/plain');
-      if (text && rfbRef.current) {
+      if (text && streamRef.current) {
         lastClipboardRef.current = text;
-        rfbRef.current.clipboardPasteFrom(text);
+        streamRef.current.sendClipboard(text);
       }
     };
     window.addEventListener('focus', onWindowFocus);
@@ -147,12 +195,12 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
   }, [status.kind, syncLocalClipboard]);
 
   const sendClipboard = (text: string) => {
-    const rfb = rfbRef.current;
-    if (!rfb) return;
+    const stream = streamRef.current;
+    if (!stream) return;
     lastClipboardRef.current = text;
-    rfb.clipboardPasteFrom(text);
+    stream.sendClipboard(text);
     setClipboardNote('Sent to the desktop. Paste it there as usual.');
-    rfb.focus();
+    stream.focus();
   };
 
   const toggleFullscreen = async () => {
@@ -162,7 +210,7 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
     } catch {
       // Some kiosks forbid fullscreen; the view still fills the window.
     }
-    rfbRef.current?.focus();
+    streamRef.current?.focus();
   };
 
   const connected = status.kind === 'connected';
@@ -181,9 +229,25 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
         <span className={`connection connection-${status.kind}`} data-testid="connection-status" aria-live="polite">
           {STATUS_WORD[status.kind]}
         </span>
+        {connected && streamProtocol ? (
+          <span className="badge badge-quiet" data-testid="stream-protocol">
+            {streamProtocol === 'webrtc' ? 'WebRTC' : 'VNC'}
+          </span>
+        ) : null}
         <span className="toolbar-spacer" />
-        <button type="button" disabled={!connected} onClick={() => { rfbRef.current?.sendCtrlAltDel(); rfbRef.current?.focus(); }}>
+        <label className="protocol-setting">
+          <span className="muted">Stream</span>
+          <select data-testid="protocol-setting" value={setting} onChange={(e) => changeSetting(e.target.value as ProtocolSetting)}>
+            <option value="auto">Automatic</option>
+            <option value="webrtc">WebRTC</option>
+            <option value="vnc">VNC</option>
+          </select>
+        </label>
+        <button type="button" disabled={!connected} onClick={() => { streamRef.current?.sendKeys(CTRL_ALT_DEL); streamRef.current?.focus(); }}>
           Ctrl+Alt+Del
+        </button>
+        <button type="button" aria-pressed={statsOpen} data-testid="stats-toggle" onClick={() => setStatsOpen((open) => !open)}>
+          Stats
         </button>
         <button type="button" aria-pressed={clipboardOpen} aria-controls="clipboard-panel" onClick={() => setClipboardOpen((open) => !open)}>
           Clipboard
@@ -193,13 +257,20 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
         </button>
       </header>
 
+      {protocolNote ? (
+        <p className="stream-note" role="status" data-testid="stream-note">
+          {protocolNote}
+        </p>
+      ) : null}
       <div className="session-body">
         <div
-          className={`vnc-screen${connected ? '' : ' vnc-hidden'}`}
-          data-testid="vnc-screen"
+          className={`desktop-screen${connected ? '' : ' screen-hidden'}`}
+          data-testid="desktop-screen"
+          data-protocol={streamProtocol}
           ref={screenRef}
           onFocus={() => void syncLocalClipboard()}
         />
+        {statsOpen && stats ? <StatsPanel stats={stats} /> : null}
         {!connected ? (
           <div className="session-overlay">
             <StreamOverlay
@@ -225,7 +296,7 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
             onSend={sendClipboard}
             onClose={() => {
               setClipboardOpen(false);
-              rfbRef.current?.focus();
+              streamRef.current?.focus();
             }}
           />
         ) : null}

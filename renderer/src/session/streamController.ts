@@ -19,8 +19,11 @@ export type StreamStatus =
 
 export interface StreamHandlers {
   onConnect(): void;
-  /** the stream closed; `problem` is a sentence when the cause is known */
-  onDisconnect(problem?: string): void;
+  /**
+   * the stream closed; `problem` is a sentence when the cause is known. `immediately`: reconnect at once,
+   * without backoff (the next attempt goes another way, e.g. VNC after WebRTC could not connect).
+   */
+  onDisconnect(problem?: string, immediately?: boolean): void;
 }
 
 export interface OpenStream {
@@ -32,12 +35,13 @@ export interface SessionCheck {
   message?: string;
 }
 
-export interface StreamDeps {
-  /** a fresh stream URL from api.connect */
-  fetchUrl(): Promise<string>;
+/** `C`: what a fresh connect gives (the agent's connect answer: single-use stream URLs). */
+export interface StreamDeps<C = string> {
+  /** fresh stream URLs from api.connect */
+  fetchConnect(): Promise<C>;
   /** the session's phase now (undefined phase: it no longer exists) */
   checkSession(): Promise<SessionCheck>;
-  open(url: string, handlers: StreamHandlers): OpenStream;
+  open(connect: C, handlers: StreamHandlers): OpenStream;
   onStatus(status: StreamStatus): void;
   random?: () => number;
   now?: () => number;
@@ -54,7 +58,7 @@ export function endedMessage(phase: SessionPhase | undefined, message?: string):
   return 'This desktop no longer exists. Start it again from the launcher.';
 }
 
-export class StreamController {
+export class StreamController<C = string> {
   private status: StreamStatus = { kind: 'waiting' };
   private stream?: OpenStream;
   /** bumps on every attempt and on dispose, so late callbacks of old attempts are ignored */
@@ -63,7 +67,7 @@ export class StreamController {
   private timer?: unknown;
   private disposed = false;
 
-  constructor(private readonly deps: StreamDeps) {}
+  constructor(private readonly deps: StreamDeps<C>) {}
 
   get current(): StreamStatus {
     return this.status;
@@ -85,6 +89,14 @@ export class StreamController {
   refresh(): void {
     if (this.disposed || (this.status.kind !== 'waiting' && this.status.kind !== 'retrying')) return;
     this.clearTimer();
+    void this.retry();
+  }
+
+  /** Close the stream and connect again now (another protocol was chosen). */
+  reconnect(): void {
+    if (this.disposed || this.status.kind === 'ended' || this.status.kind === 'waiting') return;
+    this.clearTimer();
+    this.closeStream();
     void this.retry();
   }
 
@@ -118,9 +130,9 @@ export class StreamController {
     this.clearTimer();
     const generation = ++this.generation;
     this.setStatus({ kind: 'connecting', attempt: this.attempt });
-    let url: string;
+    let connect: C;
     try {
-      url = await this.deps.fetchUrl();
+      connect = await this.deps.fetchConnect();
     } catch (error) {
       if (generation === this.generation) this.dropped(errorSentence(error));
       return;
@@ -128,16 +140,17 @@ export class StreamController {
     if (generation !== this.generation || this.disposed) return;
     this.closeStream();
     try {
-      this.stream = this.deps.open(url, {
+      this.stream = this.deps.open(connect, {
         onConnect: () => {
           if (generation !== this.generation) return;
           this.attempt = 0;
           this.setStatus({ kind: 'connected' });
         },
-        onDisconnect: (problem) => {
+        onDisconnect: (problem, immediately) => {
           if (generation !== this.generation) return;
           this.stream = undefined;
-          this.dropped(problem);
+          if (immediately) void this.retry();
+          else this.dropped(problem);
         },
       });
     } catch (error) {

@@ -1,13 +1,9 @@
-/** Opens a noVNC RFB stream in a container and maps its events onto the stream controller's. */
+/** The VNC stream: noVNC's RFB in a container, its events mapped onto the stream controller's. */
 import RFB from '@novnc/novnc';
-import type { OpenStream, StreamHandlers } from './streamController.js';
+import type { DesktopStream, StreamHooks, StreamStats } from './stream.js';
+import type { StreamHandlers } from './streamController.js';
 
-export interface VncHooks {
-  onRfb(rfb: RFB | undefined): void;
-  onClipboard(text: string): void;
-}
-
-export function openVnc(container: HTMLElement, url: string, handlers: StreamHandlers, hooks: VncHooks): OpenStream {
+export function openVnc(container: HTMLElement, url: string, handlers: StreamHandlers, hooks: StreamHooks): DesktopStream {
   // The agent authenticates the VNC server itself and offers security type None: no credentials here.
   const rfb = new RFB(container, url, { shared: true });
   rfb.scaleViewport = true;
@@ -28,15 +24,23 @@ export function openVnc(container: HTMLElement, url: string, handlers: StreamHan
   });
   rfb.addEventListener('clipboard', (event) => hooks.onClipboard(event.detail.text));
   rfb.addEventListener('disconnect', (event) => {
-    hooks.onRfb(undefined);
     if (closedByUs) return;
     handlers.onDisconnect(securityProblem ?? (event.detail.clean ? 'The desktop closed the connection.' : 'The connection to the desktop was interrupted.'));
   });
-  hooks.onRfb(rfb);
   return {
+    protocol: 'vnc',
+    focus: () => rfb.focus(),
+    sendKeys(keysyms) {
+      for (const k of keysyms) rfb.sendKey(k, null, true);
+      for (const k of [...keysyms].reverse()) rfb.sendKey(k, null, false);
+    },
+    sendClipboard: (text) => rfb.clipboardPasteFrom(text),
+    async stats(): Promise<StreamStats> {
+      const canvas = container.querySelector('canvas');
+      return { protocol: 'vnc', codec: 'RFB (through the agent)', ...(canvas ? { width: canvas.width, height: canvas.height } : {}) };
+    },
     close() {
       closedByUs = true;
-      hooks.onRfb(undefined);
       try {
         rfb.disconnect();
       } catch {

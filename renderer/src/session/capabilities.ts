@@ -1,0 +1,40 @@
+/**
+ * What this browser decodes, and how well (navigator.mediaCapabilities, type 'webrtc'), and the
+ * person's stream setting. The I/O beside the pure ranking in logic/codecs.ts.
+ */
+import { CODEC_PREFERENCE, type DecodeSupport } from '../logic/codecs.js';
+import type { ProtocolSetting } from '../logic/protocol.js';
+
+export async function decodeSupport(): Promise<DecodeSupport[]> {
+  const caps = navigator.mediaCapabilities;
+  return Promise.all(
+    CODEC_PREFERENCE.map(async (mimeType) => {
+      try {
+        const info = await caps.decodingInfo({ type: 'webrtc', video: { contentType: mimeType, width: 1920, height: 1080, bitrate: 8_000_000, framerate: 60 } });
+        return { mimeType, supported: info.supported, smooth: info.smooth, powerEfficient: info.powerEfficient };
+      } catch {
+        // Older browsers: assume it decodes, in software.
+        return { mimeType, supported: RTCRtpReceiver.getCapabilities('video')?.codecs.some((c) => c.mimeType === mimeType) ?? false, smooth: true, powerEfficient: false };
+      }
+    }),
+  );
+}
+
+const KEY = 'porthole.stream-protocol';
+
+export function loadProtocolSetting(): ProtocolSetting {
+  try {
+    const v = localStorage.getItem(KEY);
+    return v === 'webrtc' || v === 'vnc' ? v : 'auto';
+  } catch {
+    return 'auto';
+  }
+}
+
+export function saveProtocolSetting(setting: ProtocolSetting): void {
+  try {
+    localStorage.setItem(KEY, setting);
+  } catch {
+    // storage off: the choice lasts for this view
+  }
+}
