@@ -2,9 +2,9 @@
  * One viewer's WebRTC connection (node-datachannel, libdatachannel underneath): the browser offers,
  * we answer with one video track carrying the picked codec at the offer's payload type, and the RTP the
  * encoder makes passes through. The browser's RTCP feedback (PLI, FIR, REMB, NACK, reports) comes back
- * as events; NACKed packets are resent from a small ring of the last ones sent.
+ * as events; libdatachannel resends NACKed packets from the last ones sent.
  */
-import { PeerConnection, RtcpReceivingSession, Video, type IceServer, type Track } from 'node-datachannel';
+import { PeerConnection, RtcpNackResponder, Video, type IceServer, type Track } from 'node-datachannel';
 import type { IceCandidateInit, IceServerConfig } from '../contract/webrtc.js';
 import type { PickedCodec } from './codec.js';
 import { parseRtcp, type Feedback } from './rtcp.js';
@@ -15,6 +15,8 @@ export interface PeerEvents {
   candidate(c: IceCandidateInit | null): void;
   /** 'connected', 'disconnected', 'failed', 'closed' */
   state(state: string): void;
+  /** the media path is up (DTLS done): a key frame now, or the receiver waits for one */
+  ready(): void;
   feedback(f: Feedback): void;
   channelOpen(label: string, send: (text: string) => boolean): void;
   channelMessage(label: string, text: string): void;
@@ -30,6 +32,7 @@ export interface PeerOptions {
 }
 
 const CODEC_SDP_NAME = { h264: 'H264', vp8: 'VP8', vp9: 'VP9', av1: 'AV1' } as const;
+/** packets kept for retransmission on NACK (about a second at 8 Mbit/s) */
 const RING = 1024;
 export const PLAYOUT_DELAY_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay';
 
@@ -64,11 +67,9 @@ export class Peer {
   private readonly pc: PeerConnection;
   private track?: Track;
   private open = false;
-  private readonly ring: Array<Buffer | undefined> = new Array(RING);
   private extension?: Buffer;
   packetsSent = 0;
   bytesSent = 0;
-  resent = 0;
 
   constructor(
     private readonly o: PeerOptions,
@@ -109,18 +110,17 @@ export class Peer {
     }
     const track = this.pc.addTrack(video);
     this.track = track;
-    // A receiving session in the chain makes libdatachannel hand us the decrypted RTCP on onMessage.
-    track.setMediaHandler(new RtcpReceivingSession());
+    // libdatachannel resends NACKed packets from its own history; the rest of the decrypted RTCP
+    // (PLI, FIR, REMB, reports) reaches onMessage.
+    track.setMediaHandler(new RtcpNackResponder(RING));
     track.onOpen(() => {
       this.open = true;
       this.ev.log('video track open');
+      this.ev.ready();
     });
     track.onClosed(() => (this.open = false));
     track.onMessage((msg) => {
-      for (const f of parseRtcp(msg)) {
-        if (f.kind === 'nack') this.resend(f.lost);
-        this.ev.feedback(f);
-      }
+      for (const f of parseRtcp(msg)) this.ev.feedback(f);
     });
     this.pc.setLocalDescription('answer');
     const local = this.pc.localDescription();
@@ -137,20 +137,9 @@ export class Peer {
   sendRtp(packet: Buffer): void {
     if (!this.open || !this.track) return;
     const out = this.extension ? withHeaderExtension(packet, this.extension) : packet;
-    this.ring[out.readUInt16BE(2) % RING] = out;
     this.packetsSent++;
     this.bytesSent += out.length;
     this.track.sendMessageBinary(out);
-  }
-
-  private resend(lost: number[]): void {
-    for (const seq of lost) {
-      const p = this.ring[seq % RING];
-      if (p && p.readUInt16BE(2) === seq && this.track && this.open) {
-        this.track.sendMessageBinary(p);
-        this.resent++;
-      }
-    }
   }
 
   selectedPair(): string | undefined {

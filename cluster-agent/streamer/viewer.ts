@@ -79,6 +79,7 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
           o.log(`peer ${s}`, { pair: peer?.selectedPair() });
           if (s === 'failed' || s === 'closed') end(1000, `The WebRTC connection ${s}`);
         },
+        ready: () => encoder?.keyframe(),
         feedback: (f) => {
           if (!state) return;
           if (f.kind === 'pli' || f.kind === 'fir') encoder?.keyframe();

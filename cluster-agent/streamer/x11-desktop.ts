@@ -182,7 +182,14 @@ export class X11Desktop implements DesktopLink {
 
   // ---- input ----------------------------------------------------------------------------------
 
+  /** Input is applied strictly in arrival order: a key that needs a borrowed keycode waits for it, and so does what follows. */
+  private queue: Promise<void> = Promise.resolve();
+
   input(m: InputMessage): void {
+    this.queue = this.queue.then(() => this.apply(m)).catch((err: Error) => this.o.log(`input: ${err.message}`));
+  }
+
+  private async apply(m: InputMessage): Promise<void> {
     switch (m.t) {
       case 'p': {
         const x = Math.round(m.x * (this.width - 1));
@@ -204,13 +211,13 @@ export class X11Desktop implements DesktopLink {
         break;
       }
       case 'k':
-        void this.key(m.keysym, m.down);
+        await this.key(m.keysym, m.down);
         break;
       case 'u':
         this.releaseAll();
         break;
       case 'c':
-        void this.setClipboard(m.text);
+        await this.setClipboard(m.text);
         break;
       case 'r':
         this.resize(m.w, m.h);
@@ -266,7 +273,11 @@ export class X11Desktop implements DesktopLink {
   }
 
   private releaseAll(): void {
-    for (const [keysym] of this.pressed) void this.key(keysym, false);
+    for (const [keysym, was] of this.pressed) {
+      this.test.FakeInput(this.test.KeyRelease, was.keycode, 0, this.root, 0, 0);
+      if (was.shift) this.fakeShift(false);
+      this.pressed.delete(keysym);
+    }
     for (const c of buttonChanges(this.buttons, 0)) this.test.FakeInput(this.test.ButtonRelease, c.button, 0, this.root, 0, 0);
     this.buttons = 0;
   }

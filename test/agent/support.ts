@@ -7,6 +7,7 @@ import { startAgent, type AgentOptions, type RunningAgent } from '../../cluster-
 import { upsertUser } from '../../cluster-agent/agent/users-file.js';
 import { LocalRuntime } from '../../cluster-agent/runtime/local/index.js';
 import { tempDir } from '../support/processes.js';
+import { builtStreamer } from '../support/streamer.js';
 
 export interface TestAgent {
   agent: RunningAgent;
@@ -22,6 +23,8 @@ export interface TestAgentOptions extends Partial<AgentOptions> {
   dir?: ReturnType<typeof tempDir>;
   /** access lists an administrator put on templates (the local runtime has none of its own) */
   restrict?: Record<string, { allowedUsers?: string[]; allowedGroups?: string[] }>;
+  /** desktops with the WebRTC streamer (dist/streamer, built if missing) */
+  webrtc?: boolean;
 }
 
 /** The local runtime with template access lists added, as an administrator would configure them. */
@@ -38,11 +41,11 @@ class RestrictedLocalRuntime extends LocalRuntime {
 }
 
 export async function startTestAgent(users: Record<string, { password: string; groups?: string[] }>, options: TestAgentOptions = {}): Promise<TestAgent> {
-  const { dir: reuse, restrict, ...extra } = options;
+  const { dir: reuse, restrict, webrtc, ...extra } = options;
   const dir = reuse ?? tempDir('agent');
   const usersFile = join(dir.path, 'users.yaml');
   for (const [name, u] of Object.entries(users)) await upsertUser(usersFile, name, u.password, u.groups ?? []);
-  const runtimeOptions = { dataDir: join(dir.path, 'local'), startTimeoutMs: 30_000, stopGraceMs: 1_000 };
+  const runtimeOptions = { dataDir: join(dir.path, 'local'), startTimeoutMs: 30_000, stopGraceMs: 1_000, ...(webrtc ? { streamer: builtStreamer() } : {}) };
   const runtime = restrict ? new RestrictedLocalRuntime(runtimeOptions, restrict) : new LocalRuntime(runtimeOptions);
   const agent = await startAgent({
     runtime,
