@@ -14,7 +14,8 @@
  *        DISPLAY (and XAUTHORITY) from the environment.
  * stdin, one command per line: bitrate N (kbit/s) | keyframe | fps N | stats | quit
  * stderr: "ready WxH codec impl", "ok ...", "error ...", "screen WxH" on a resize,
- *         "stats frames= fps= kbps= keyframes= idle=0|1 capture_ms=" once a second.
+ *         "stats frames= fps= kbps= keyframes= idle=0|1 capture_ms= encode_ms=" once a second
+ *         (capture_ms: taking a frame; encode_ms: from taking it to the encoder's output, mean).
  */
 #define _GNU_SOURCE
 #include <gst/app/gstappsrc.h>
@@ -37,16 +38,33 @@ static xcb_window_t root;
 static uint8_t damage_event;
 static xcb_damage_damage_t damage;
 static int width, height, fps = 60, heartbeat_ms = 1000;
-static int shm_ok, shm_fd = -1;
-static uint8_t *shm_data;
+/*
+ * A few shared segments (memfds attached to the X server) that frames are captured into and handed to
+ * the pipeline as they are, without a copy; a segment is free again when the pipeline lets go of it.
+ */
+#define SEGMENTS 4
+typedef struct {
+  int fd;
+  uint8_t *data;
+  xcb_shm_seg_t seg;
+  gint busy; /* atomic: set here, cleared by the pipeline's thread that lets go of the buffer */
+  guint generation;
+} Segment;
+static Segment segments[SEGMENTS];
+static int shm_ok;
 static size_t shm_size;
-static xcb_shm_seg_t shm_seg;
+static gint shm_generation; /* atomic */
 static gint64 t0, last_capture, last_stats;
 static guint capture_timer;
 static gboolean dirty = TRUE;
 static guint64 frames, frames_last, bytes, bytes_last, keyframes;
 static double capture_ms_sum;
 static int capture_n;
+/* capture -> encoded, matched in order (encoders shift PTS; there are no B-frames, no reordering) */
+static gint64 pushed_at[64];
+static guint64 pushed_wr, pushed_rd;
+static double encode_ms_sum;
+static int encode_n;
 
 static void say(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 static void say(const char *fmt, ...) {
@@ -60,47 +78,73 @@ static void say(const char *fmt, ...) {
 /* ---- capture ------------------------------------------------------------------------------- */
 
 static void shm_release(void) {
-  if (shm_data) munmap(shm_data, shm_size);
-  if (shm_ok) xcb_shm_detach(xc, shm_seg);
-  if (shm_fd >= 0) close(shm_fd);
-  shm_data = NULL;
-  shm_fd = -1;
+  for (int i = 0; i < SEGMENTS; i++) {
+    Segment *g = &segments[i];
+    if (g->data) {
+      /* a buffer still in the pipeline keeps its mapping; it is unmapped when it comes back */
+      if (!g_atomic_int_get(&g->busy)) munmap(g->data, shm_size);
+      xcb_shm_detach(xc, g->seg);
+    }
+    if (g->fd >= 0) close(g->fd);
+    g->data = NULL;
+    g->fd = -1;
+  }
   shm_ok = 0;
 }
 
-/* A memfd shared with the X server (MIT-SHM 1.2): no SysV segment, so sandboxes with IPC namespaces of their own work. */
+/* MIT-SHM 1.2 with memfds: no SysV segment, so sandboxes with IPC namespaces of their own work. */
 static void shm_setup(void) {
   shm_release();
+  g_atomic_int_inc(&shm_generation);
   shm_size = (size_t)width * height * 4;
   const xcb_query_extension_reply_t *ext = xcb_get_extension_data(xc, &xcb_shm_id);
   if (!ext || !ext->present) return;
-  shm_fd = memfd_create("porthole-capture", MFD_CLOEXEC);
-  if (shm_fd < 0 || ftruncate(shm_fd, (off_t)shm_size) < 0) return;
-  shm_data = mmap(NULL, shm_size, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd, 0);
-  if (shm_data == MAP_FAILED) {
-    shm_data = NULL;
-    return;
-  }
-  shm_seg = xcb_generate_id(xc);
-  /* the server takes its own copy of the fd */
-  int dup_fd = dup(shm_fd);
-  xcb_void_cookie_t ck = xcb_shm_attach_fd_checked(xc, shm_seg, dup_fd, 0);
-  xcb_generic_error_t *err = xcb_request_check(xc, ck);
-  if (err) {
-    free(err);
-    munmap(shm_data, shm_size);
-    shm_data = NULL;
-    close(shm_fd);
-    shm_fd = -1;
-    say("warning MIT-SHM with a memfd refused: capturing with GetImage (slower)");
-    return;
+  for (int i = 0; i < SEGMENTS; i++) {
+    Segment *g = &segments[i];
+    g->fd = memfd_create("porthole-capture", MFD_CLOEXEC);
+    if (g->fd < 0 || ftruncate(g->fd, (off_t)shm_size) < 0) return;
+    g->data = mmap(NULL, shm_size, PROT_READ | PROT_WRITE, MAP_SHARED, g->fd, 0);
+    if (g->data == MAP_FAILED) {
+      g->data = NULL;
+      return;
+    }
+    g->seg = xcb_generate_id(xc);
+    g_atomic_int_set(&g->busy, 0);
+    g->generation = (guint)g_atomic_int_get(&shm_generation);
+    /* the server takes its own copy of the fd */
+    xcb_generic_error_t *err = xcb_request_check(xc, xcb_shm_attach_fd_checked(xc, g->seg, dup(g->fd), 0));
+    if (err) {
+      free(err);
+      munmap(g->data, shm_size);
+      g->data = NULL;
+      say("warning MIT-SHM with a memfd refused: capturing with GetImage (slower)");
+      return;
+    }
   }
   shm_ok = 1;
 }
 
+typedef struct {
+  int index;
+  guint generation;
+  uint8_t *data;
+  size_t size;
+} SegmentRef;
+
+static void segment_returned(gpointer p) {
+  SegmentRef *ref = p;
+  if (ref->generation == (guint)g_atomic_int_get(&shm_generation)) g_atomic_int_set(&segments[ref->index].busy, 0);
+  else munmap(ref->data, ref->size); /* the screen was resized meanwhile: that segment is gone */
+  g_free(ref);
+}
+
+/*
+ * The caps say the top rate even though frames come only on damage: x264enc holds frames back (about
+ * one and a half, measured: 23 ms instead of 5) when told the rate is variable (0/1).
+ */
 static void set_source_caps(void) {
   GstCaps *caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "BGRx", "width", G_TYPE_INT, width, "height", G_TYPE_INT, height,
-                                      "framerate", GST_TYPE_FRACTION, 0, 1, NULL);
+                                      "framerate", GST_TYPE_FRACTION, fps, 1, NULL);
   gst_app_src_set_caps(GST_APP_SRC(appsrc), caps);
   gst_caps_unref(caps);
 }
@@ -118,51 +162,60 @@ static int query_geometry(void) {
 static gboolean capture(gpointer unused);
 static void handle_events(gboolean queued_only);
 
+/* Frames on a grid of 1/fps from the last one: a change that comes sooner waits for its slot. */
+static gint64 next_slot;
+
 static void schedule_capture(void) {
   if (capture_timer) return;
   gint64 now = g_get_monotonic_time();
-  gint64 interval = 1000000 / fps;
-  gint64 wait = last_capture + interval - now;
-  if (wait <= 0) capture(NULL);
-  else capture_timer = g_timeout_add(MAX(1, (guint)(wait / 1000)), capture, NULL);
+  gint64 wait = next_slot - now;
+  if (wait <= 500) capture(NULL);
+  else capture_timer = g_timeout_add_full(G_PRIORITY_HIGH, (guint)((wait + 999) / 1000), capture, NULL, NULL);
 }
 
 static gboolean capture(gpointer unused) {
   capture_timer = 0;
   gint64 start = g_get_monotonic_time();
-  GstBuffer *buf = gst_buffer_new_allocate(NULL, (gsize)width * height * 4, NULL);
-  GstMapInfo map;
-  gst_buffer_map(buf, &map, GST_MAP_WRITE);
-  int ok = 0;
-  if (shm_ok) {
-    xcb_shm_get_image_reply_t *r = xcb_shm_get_image_reply(
-        xc, xcb_shm_get_image(xc, root, 0, 0, width, height, ~0u, XCB_IMAGE_FORMAT_Z_PIXMAP, shm_seg, 0), NULL);
+  GstBuffer *buf = NULL;
+  int free_segment = -1;
+  for (int i = 0; shm_ok && i < SEGMENTS; i++)
+    if (!g_atomic_int_get(&segments[i].busy)) {
+      free_segment = i;
+      break;
+    }
+  if (free_segment >= 0) {
+    Segment *g = &segments[free_segment];
+    xcb_shm_get_image_reply_t *r = xcb_shm_get_image_reply(xc, xcb_shm_get_image(xc, root, 0, 0, width, height, ~0u, XCB_IMAGE_FORMAT_Z_PIXMAP, g->seg, 0), NULL);
     if (r) {
-      memcpy(map.data, shm_data, map.size);
       free(r);
-      ok = 1;
+      g_atomic_int_set(&g->busy, 1);
+      SegmentRef *ref = g_new(SegmentRef, 1);
+      *ref = (SegmentRef){free_segment, g->generation, g->data, shm_size};
+      buf = gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, g->data, shm_size, 0, shm_size, ref, segment_returned);
     }
   } else {
+    /* no SHM, or every segment still in the pipeline (an encoder behind): a copy through the socket */
     xcb_get_image_reply_t *r = xcb_get_image_reply(xc, xcb_get_image(xc, XCB_IMAGE_FORMAT_Z_PIXMAP, root, 0, 0, width, height, ~0u), NULL);
     if (r) {
       int len = xcb_get_image_data_length(r);
-      memcpy(map.data, xcb_get_image_data(r), MIN((size_t)len, map.size));
+      buf = gst_buffer_new_allocate(NULL, (gsize)width * height * 4, NULL);
+      gst_buffer_fill(buf, 0, xcb_get_image_data(r), MIN((gsize)len, (gsize)width * height * 4));
       free(r);
-      ok = 1;
     }
   }
-  gst_buffer_unmap(buf, &map);
-  if (!ok) {
-    gst_buffer_unref(buf);
-    return G_SOURCE_REMOVE;
-  }
+  if (!buf) return G_SOURCE_REMOVE;
   gint64 now = g_get_monotonic_time();
+  gint64 interval = 1000000 / fps;
+  /* the next slot: one interval on from this one's, or from now after a pause */
+  next_slot = (next_slot && now - next_slot < interval) ? next_slot + interval : now + interval;
   GST_BUFFER_PTS(buf) = (now - t0) * 1000;
   GST_BUFFER_DURATION(buf) = GST_CLOCK_TIME_NONE;
   last_capture = now;
   dirty = FALSE;
   capture_ms_sum += (now - start) / 1000.0;
   capture_n++;
+  pushed_at[pushed_wr++ & 63] = start;
+  if (pushed_wr - pushed_rd > 32) pushed_rd = pushed_wr - 32;
   gst_app_src_push_buffer(GST_APP_SRC(appsrc), buf);
   handle_events(TRUE);
   return G_SOURCE_REMOVE;
@@ -228,13 +281,16 @@ static void print_stats(void) {
   double dt = (now - last_stats) / 1e6;
   if (dt <= 0) return;
   double rate = (frames - frames_last) / dt;
-  say("stats frames=%" G_GUINT64_FORMAT " fps=%.1f kbps=%.0f keyframes=%" G_GUINT64_FORMAT " idle=%d capture_ms=%.2f", frames, rate,
-      8.0 * (bytes - bytes_last) / dt / 1000.0, keyframes, !dirty && now - last_capture > 500000, capture_n ? capture_ms_sum / capture_n : 0.0);
+  say("stats frames=%" G_GUINT64_FORMAT " fps=%.1f kbps=%.0f keyframes=%" G_GUINT64_FORMAT " idle=%d capture_ms=%.2f encode_ms=%.2f", frames, rate,
+      8.0 * (bytes - bytes_last) / dt / 1000.0, keyframes, !dirty && now - last_capture > 500000, capture_n ? capture_ms_sum / capture_n : 0.0,
+      encode_n ? encode_ms_sum / encode_n : 0.0);
   frames_last = frames;
   bytes_last = bytes;
   last_stats = now;
   capture_ms_sum = 0;
   capture_n = 0;
+  encode_ms_sum = 0;
+  encode_n = 0;
 }
 
 static gboolean tick(gpointer unused) {
@@ -247,6 +303,10 @@ static GstPadProbeReturn on_encoded(GstPad *pad, GstPadProbeInfo *info, gpointer
   frames++;
   bytes += gst_buffer_get_size(b);
   if (!GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DELTA_UNIT)) keyframes++;
+  if (pushed_rd < pushed_wr) {
+    encode_ms_sum += (g_get_monotonic_time() - pushed_at[pushed_rd++ & 63]) / 1000.0;
+    encode_n++;
+  }
   return GST_PAD_PROBE_OK;
 }
 
@@ -270,6 +330,7 @@ static gboolean on_stdin(GIOChannel *ch, GIOCondition cond, gpointer unused) {
     say("ok keyframe");
   } else if (sscanf(line, "fps %d", &n) == 1 && n > 0 && n <= 240) {
     fps = n;
+    set_source_caps();
     say("ok fps %d", n);
   } else if (!strcmp(line, "stats")) {
     print_stats();
@@ -356,6 +417,7 @@ static int connect_x(void) {
   uint32_t mask = XCB_EVENT_MASK_STRUCTURE_NOTIFY;
   xcb_change_window_attributes(xc, root, XCB_CW_EVENT_MASK, &mask);
   query_geometry();
+  for (int i = 0; i < SEGMENTS; i++) segments[i].fd = -1; /* not 0: that is stdin */
   shm_setup();
   xcb_flush(xc);
   return 1;
