@@ -3,12 +3,16 @@
  * in receiver reports). Pure: feed it what arrived, ask it what to do.
  *
  * - Start at `start` (not at the floor: motion must not be starved while the estimate warms up).
- * - Down at once when the link says so: an estimate below the target while we really send near it, or
- *   loss over 10 % (then 15 % less each second it lasts). A desktop that is still sends little; its
- *   estimate follows what it sends, so an estimate from an app-limited stream never lowers the target.
- * - Up by 15 % a second while the estimate has room and loss is under 2 %, to at most `max`.
- * - Never below `floor`; below `lowFpsBelow` kbit/s the frame rate drops (30, then 15) so each frame keeps
- *   enough bits to be legible, and comes back as the bitrate does.
+ * - Down at once when the link says so: loss over 10 % (to 85 % of what got through, at least 30 % and at
+ *   most 70 % down, at most every 300 ms), or the receiver's estimate falling fast (its delay-based detector saw a queue grow: follow
+ *   it, with 10 % room). An estimate that is merely low is not a reason: Chromium's grows by a few per
+ *   cent a second only while more than it arrives. A still desktop sends little, and never lowers the
+ *   target.
+ * - Up by 20 % a second while loss is under 2 % and the estimate is not falling: the sender has to
+ *   offer more to find out whether the link grew (waiting for the estimate took half a minute, measured).
+ * - Loss is taken from receiver reports and, faster (within a round trip), from NACKs.
+ * - Never below `floor`; below 900 kbit/s the frame rate drops to 30, below 400 to 20, so each frame
+ *   keeps enough bits to be legible, and comes back as the bitrate does.
  */
 
 export interface BitrateLimits {
@@ -28,6 +32,9 @@ export interface BitrateState {
   /** newest REMB estimate (kbit/s) and when */
   estimateKbps?: number;
   estimateAt?: number;
+  /** the highest estimate of the last two seconds, and when it came */
+  peakEstimateKbps?: number;
+  peakEstimateAt?: number;
   /** newest fraction lost (0..1) and when */
   loss?: number;
   lossAt?: number;
@@ -41,9 +48,9 @@ export function initialState(limits: BitrateLimits, now: number): BitrateState {
   return { targetKbps: clamp(limits.startKbps, limits.floorKbps, limits.maxKbps), fps: limits.maxFps, lastIncrease: now, lastLossCut: 0 };
 }
 
-/** Frame rate for a bitrate: full below nothing; 30 under 900 kbit/s; 15 under 400 kbit/s. */
+/** Frame rate for a bitrate: full from 900 kbit/s; 30 under it; 20 under 400 kbit/s. */
 export function fpsFor(kbps: number, maxFps: number): number {
-  if (kbps < 400) return Math.min(maxFps, 15);
+  if (kbps < 400) return Math.min(maxFps, 20);
   if (kbps < 900) return Math.min(maxFps, 30);
   return maxFps;
 }
@@ -58,18 +65,20 @@ export function decide(state: BitrateState, limits: BitrateLimits, sentKbps: num
   const loss = fresh(s.lossAt) ? (s.loss ?? 0) : 0;
   const estimate = fresh(s.estimateAt) ? s.estimateKbps : undefined;
   const appLimited = sentKbps < s.targetKbps * 0.5;
+  // The receiver's estimate falling fast means its delay-based detector saw the queue grow: congestion.
+  const estimateFalling = estimate !== undefined && s.peakEstimateKbps !== undefined && estimate < s.peakEstimateKbps * 0.85;
 
-  if (loss > 0.1 && now - s.lastLossCut >= 1000) {
-    s.targetKbps = s.targetKbps * 0.85;
+  if (loss > 0.1 && now - s.lastLossCut >= 300) {
+    // What got through is about what the link carries: aim below it, but at most 70 % down per cut
+    // (loss counted from NACKs overshoots in a burst), and never above 70 % of the old target.
+    s.targetKbps = Math.min(s.targetKbps * 0.7, Math.max(sentKbps * (1 - loss) * 0.85, s.targetKbps * 0.3));
     s.lastLossCut = now;
-  }
-  if (estimate !== undefined && estimate < s.targetKbps && !appLimited) {
-    s.targetKbps = estimate * 0.9; // the link is smaller than what we try: follow it down now
-  } else if (estimate !== undefined && estimate > s.targetKbps * 1.1 && loss < 0.02 && now - s.lastIncrease >= 1000 && !appLimited) {
-    s.targetKbps = Math.min(s.targetKbps * 1.15, estimate * 0.9);
     s.lastIncrease = now;
-  } else if (estimate === undefined && loss < 0.02 && now - s.lastIncrease >= 1000 && !appLimited && s.targetKbps < limits.startKbps) {
-    s.targetKbps = Math.min(s.targetKbps * 1.15, limits.startKbps); // no estimate (yet): climb back to the start rate
+  } else if (estimateFalling && estimate! < sentKbps && !appLimited) {
+    s.targetKbps = Math.min(s.targetKbps, estimate! * 0.9);
+    s.lastIncrease = now;
+  } else if (loss < 0.02 && !estimateFalling && now - s.lastIncrease >= 1000 && !appLimited) {
+    s.targetKbps = s.targetKbps * 1.2;
     s.lastIncrease = now;
   }
   s.targetKbps = Math.round(clamp(s.targetKbps, limits.floorKbps, limits.maxKbps));
@@ -77,8 +86,11 @@ export function decide(state: BitrateState, limits: BitrateLimits, sentKbps: num
   return s;
 }
 
+/** A new REMB estimate; the highest of the last two seconds is kept to tell a falling one. */
 export function withEstimate(state: BitrateState, kbps: number, now: number): BitrateState {
-  return { ...state, estimateKbps: kbps, estimateAt: now };
+  const peakFresh = state.peakEstimateAt !== undefined && now - state.peakEstimateAt < 2000;
+  const peak = peakFresh && (state.peakEstimateKbps ?? 0) >= kbps ? { peakEstimateKbps: state.peakEstimateKbps!, peakEstimateAt: state.peakEstimateAt! } : { peakEstimateKbps: kbps, peakEstimateAt: now };
+  return { ...state, estimateKbps: kbps, estimateAt: now, ...peak };
 }
 
 export function withLoss(state: BitrateState, fractionLost: number, now: number): BitrateState {

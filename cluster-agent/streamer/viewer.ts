@@ -43,6 +43,17 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
   let ended = false;
   let answered = false;
   const early: ClientSignal[] = [];
+  // Lost packets the receiver asked for again, against what was sent, over the last half second.
+  const nacked: Array<{ at: number; n: number }> = [];
+  const sentAt: Array<{ at: number; packets: number }> = [];
+  const nackLoss = () => {
+    const since = Date.now() - 500;
+    while (nacked.length && nacked[0]!.at < since) nacked.shift();
+    while (sentAt.length > 1 && sentAt[1]!.at < since) sentAt.shift();
+    const sent = (peer?.packetsSent ?? 0) - (sentAt[0]?.packets ?? 0);
+    const lost = nacked.reduce((a, b) => a + b.n, 0);
+    return sent > 20 ? Math.min(1, lost / sent) : 0;
+  };
   const send = (m: ServerSignal) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(m));
 
   const end = (code: number, reason: string) => {
@@ -83,8 +94,17 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
         feedback: (f) => {
           if (!state) return;
           if (f.kind === 'pli' || f.kind === 'fir') encoder?.keyframe();
-          else if (f.kind === 'remb') state = withEstimate(state, f.bitrate / 1000, Date.now());
-          else if (f.kind === 'report') state = withLoss(state, f.fractionLost, Date.now());
+          else if (f.kind === 'remb') {
+            state = withEstimate(state, f.bitrate / 1000, Date.now());
+            control();
+          } else if (f.kind === 'report') {
+            state = withLoss(state, Math.max(f.fractionLost, nackLoss()), Date.now());
+            control();
+          } else if (f.kind === 'nack') {
+            nacked.push({ at: Date.now(), n: f.lost.length });
+            state = withLoss(state, nackLoss(), Date.now());
+            control();
+          }
         },
         channelOpen: (label, sendText) => {
           if (label !== INPUT_CHANNEL) return;
@@ -134,15 +154,26 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
     answered = true;
     o.log('answered', { codec: codec.name, payloadType: codec.payloadType });
     for (const c of early.splice(0)) if (c.type === 'candidate') peer.addRemoteCandidate(c.candidate);
-    // Once a second: what arrived from the receiver -> the encoder's target bitrate and frame rate.
-    controlTimer = setInterval(() => {
-      if (!state || !encoder) return;
-      const next = decide(state, limits, lastStats?.kbps ?? 0, Date.now());
-      if (next.targetKbps !== state.targetKbps) encoder.setBitrate(next.targetKbps);
-      if (next.fps !== state.fps) encoder.setFps(next.fps);
-      state = next;
-    }, 1000);
+    // Four times a second, and at once when the receiver reports loss or a falling estimate: what
+    // arrived from the receiver -> the encoder's target bitrate and frame rate.
+    controlTimer = setInterval(control, 250);
   };
+
+  let lastControl = 0;
+  function control(): void {
+    if (!state || !encoder) return;
+    const now = Date.now();
+    if (now - lastControl < 50) return;
+    lastControl = now;
+    sentAt.push({ at: now, packets: peer?.packetsSent ?? 0 });
+    const next = decide(state, o.limits, lastStats?.kbps ?? 0, now);
+    if (next.targetKbps !== state.targetKbps) {
+      encoder.setBitrate(next.targetKbps);
+      o.log('bitrate', { targetKbps: next.targetKbps, estimateKbps: next.estimateKbps, loss: next.loss, sentKbps: lastStats?.kbps, fps: next.fps });
+    }
+    if (next.fps !== state.fps) encoder.setFps(next.fps);
+    state = next;
+  }
 
   ws.on('message', (data, isBinary) => {
     if (ended) return;

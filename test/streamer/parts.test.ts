@@ -1,0 +1,117 @@
+/** The streamer's pure parts: codec choice from an offer, RTCP feedback, the RTP header extension, the bitrate rules, key lookup. */
+import { describe, expect, it } from 'vitest';
+import { decide, fpsFor, initialState, withEstimate, withLoss, type BitrateLimits } from '../../cluster-agent/streamer/bitrate.js';
+import { pickCodec } from '../../cluster-agent/streamer/codec.js';
+import { parseStatsLine } from '../../cluster-agent/streamer/encoder.js';
+import { playoutDelayId, toNdcIceServers } from '../../cluster-agent/streamer/peer.js';
+import { parseRtcp } from '../../cluster-agent/streamer/rtcp.js';
+import { playoutDelayExtension, withHeaderExtension } from '../../cluster-agent/streamer/rtp.js';
+import { authorised } from '../../cluster-agent/streamer/signalling-server.js';
+import { buttonChanges, cursorPng, findKeysym, spareKeycodes } from '../../cluster-agent/streamer/x11-desktop.js';
+
+const OFFER = [
+  'v=0', 'm=audio 9 UDP/TLS/RTP/SAVPF 111', 'a=mid:0', 'a=rtpmap:111 opus/48000/2',
+  'm=video 9 UDP/TLS/RTP/SAVPF 45 98 96 108 109 102',
+  'a=mid:1',
+  'a=extmap:12 http://www.webrtc.org/experiments/rtp-hdrext/playout-delay',
+  'a=rtpmap:45 AV1/90000', 'a=rtpmap:98 VP9/90000', 'a=fmtp:98 profile-id=0',
+  'a=rtpmap:96 VP8/90000', 'a=rtcp-fb:96 nack', 'a=rtcp-fb:96 nack pli',
+  'a=rtpmap:108 H264/90000', 'a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+  'a=rtpmap:109 rtx/90000', 'a=fmtp:109 apt=108',
+  'a=rtpmap:102 H264/90000', 'a=fmtp:102 packetization-mode=0;profile-level-id=42e01f',
+].join('\r\n');
+
+describe('streamer parts', () => {
+  it('sends the first codec of the offer it can encode, at the offer\'s payload type, with its rtx', () => {
+    expect(pickCodec(OFFER, new Set(['h264', 'vp8', 'vp9']))).toMatchObject({ name: 'vp9', payloadType: 98, mid: '1' }); // AV1 first, but not encodable
+    expect(pickCodec(OFFER, new Set(['h264', 'vp8']))).toMatchObject({ name: 'vp8', payloadType: 96, rtcpFb: ['nack', 'nack pli'] });
+    expect(pickCodec(OFFER, new Set(['h264']))).toMatchObject({ name: 'h264', payloadType: 108, rtxPayloadType: 109 }); // 102 is packetization-mode 0
+    expect(pickCodec(OFFER.replace('42e01f', '640032'), new Set(['h264']))).toBeUndefined(); // High profile only
+    expect(pickCodec('v=0\r\nm=audio 9 UDP 111', new Set(['h264']))).toBeUndefined();
+    expect(playoutDelayId(OFFER)).toBe(12);
+  });
+
+  it('reads PLI, FIR, REMB, NACK and receiver reports from compound RTCP', () => {
+    const rr = Buffer.alloc(32);
+    rr.set([0x81, 201], 0);
+    rr.writeUInt16BE(7, 2);
+    rr[12] = 64; // fraction lost 64/256
+    const pli = Buffer.from([0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2]);
+    const remb = Buffer.alloc(24);
+    remb.set([0x8f, 206], 0);
+    remb.writeUInt16BE(5, 2);
+    remb.write('REMB', 12, 'latin1');
+    remb[16] = 1;
+    remb[17] = (3 << 2) | 0; // exponent 3
+    remb.writeUInt16BE(1000, 18); // mantissa 1000 -> 8000 bit/s
+    const nack = Buffer.from([0x81, 205, 0, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 10, 0, 0b101]); // PID 10, BLP bits 0 and 2
+    const out = parseRtcp(Buffer.concat([rr, pli, remb, nack]));
+    expect(out).toEqual([{ kind: 'report', fractionLost: 0.25, jitter: 0 }, { kind: 'pli' }, { kind: 'remb', bitrate: 8000 }, { kind: 'nack', lost: [10, 11, 13] }]);
+    expect(parseRtcp(Buffer.from([1, 2, 3]))).toEqual([]);
+  });
+
+  it('adds the playout-delay extension to packets with and without header extensions', () => {
+    const ext = playoutDelayExtension(12, 0, 0);
+    expect([...ext]).toEqual([(12 << 4) | 2, 0, 0, 0]);
+    const packet = Buffer.concat([Buffer.from([0x80, 96, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]), Buffer.from('payload')]);
+    const out = withHeaderExtension(packet, ext);
+    expect(out[0]! & 0x10).toBe(0x10);
+    expect(out.readUInt16BE(12)).toBe(0xbede);
+    expect(out.readUInt16BE(14)).toBe(1);
+    expect(out.subarray(20).toString()).toBe('payload');
+    const twice = withHeaderExtension(out, oneElement(3));
+    expect(twice.readUInt16BE(14)).toBe(2); // appended: 4 + 2 bytes -> two words
+    expect(twice.subarray(12 + 4 + 8).toString()).toBe('payload');
+  });
+
+  it('starts above the floor, follows a falling estimate and loss down at once, climbs back, and never lets a still desktop lower it', () => {
+    const limits: BitrateLimits = { startKbps: 3000, floorKbps: 250, maxKbps: 8000, maxFps: 60 };
+    let s = initialState(limits, 0);
+    expect(s).toMatchObject({ targetKbps: 3000, fps: 60 });
+    s = decide(s, limits, 2900, 1000);
+    expect(s.targetKbps).toBe(3600); // no loss: offer more
+    s = withEstimate(s, 5000, 1100);
+    s = withEstimate(s, 1500, 1200); // fell fast: the receiver saw a queue
+    s = decide(s, limits, 3500, 1250);
+    expect(s.targetKbps).toBe(1350);
+    s = withLoss(s, 0.5, 1400);
+    s = decide(s, limits, 1300, 1450);
+    expect(s.targetKbps).toBe(553); // to 85 % of what got through
+    expect(s.fps).toBe(30);
+    s = decide(withLoss(s, 0.5, 1500), limits, 550, 1600);
+    expect(s.targetKbps).toBe(553); // cuts at most every 300 ms
+    // a still desktop: it sends almost nothing, and the estimate follows; the target stays
+    let still = initialState(limits, 0);
+    still = withEstimate(withEstimate(still, 3000, 100), 200, 200);
+    expect(decide(still, limits, 20, 300).targetKbps).toBe(3000);
+    expect(fpsFor(300, 60)).toBe(20);
+    expect(fpsFor(3000, 30)).toBe(30);
+  });
+
+  it('reads the helper\'s stats, checks the agent\'s secret, and maps ICE servers for libdatachannel', () => {
+    expect(parseStatsLine('stats frames=10 fps=9.5 kbps=120 keyframes=1 idle=1 capture_ms=0.6 encode_ms=5.1')).toEqual({ fps: 9.5, kbps: 120, frames: 10, keyframes: 1, idle: true, captureMs: 0.6 });
+    expect(authorised('Bearer s3cret-s3cret', 's3cret-s3cret')).toBe(true);
+    expect(authorised('Bearer s3cret-s3creT', 's3cret-s3cret')).toBe(false);
+    expect(authorised(undefined, 's3cret')).toBe(false);
+    expect(toNdcIceServers([{ urls: ['stun:127.0.0.1:3478', 'turn:127.0.0.1:3478?transport=udp', 'turns:t.example:5349', 'turn:t.example:3478?transport=tcp'], username: 'u', credential: 'p' }])).toEqual([
+      'stun:127.0.0.1:3478',
+      { hostname: '127.0.0.1', port: 3478, username: 'u', password: 'p', relayType: 'TurnUdp' },
+    ]);
+  });
+
+  it('finds keysyms on the keyboard map, borrows empty keycodes, and turns button masks into presses', () => {
+    const map = new Map([[38, [0x61, 0x41]], [50, [0xffe1, 0]], [60, [0, 0]], [61, []]]);
+    expect(findKeysym(map, 0x61)).toEqual({ keycode: 38, shift: false });
+    expect(findKeysym(map, 0x41)).toEqual({ keycode: 38, shift: true });
+    expect(findKeysym(map, 0xe9)).toBeUndefined();
+    expect(spareKeycodes(map, 38, 61)).toEqual([61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39]);
+    expect(buttonChanges(0, 1)).toEqual([{ button: 1, down: true }]);
+    expect(buttonChanges(1, 4)).toEqual([{ button: 1, down: false }, { button: 3, down: true }]);
+    const png = cursorPng(1, 1, Buffer.from([0x80, 0x40, 0x20, 0x80])); // premultiplied ARGB, alpha 0x80
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+  });
+});
+
+function oneElement(id: number): Buffer {
+  return Buffer.from([(id << 4) | 1, 7, 7]);
+}
