@@ -12,7 +12,7 @@ run_pkgs=(tigervnc-standalone-server tigervnc-tools openbox xterm bubblewrap x11
   # the WebRTC streamer: GStreamer encoders at run time, and what its C encoder helper is built with
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
   gcc libc6-dev pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev)
-test_pkgs=(websockify dbus gnome-keyring x11-utils xdotool xclip python3-venv coturn iproute2)
+test_pkgs=(websockify dbus gnome-keyring x11-utils xdotool xclip python3-venv coturn iproute2 nftables xvfb)
 pkgs=("${run_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 

@@ -9,13 +9,16 @@ export const USAGE = `usage:
   porthole-agent serve --runtime local|kubernetes --listen HOST:PORT [--users FILE] [--data-dir DIR]
                        [--idle-timeout SECONDS] [--public-url URL] [--kubeconfig FILE] [--namespace NS]
                        [--desktop-uids FIRST-LAST] [--unsafe-shared-desktops] [--streamer DIR]
+                       [--stun URL]... [--turn URL]... [--turn-secret-file FILE] [--turn-ttl SECONDS]
   porthole-agent users add NAME --file FILE --password-stdin [--groups a,b]
   porthole-agent manifests [--namespace NS] [--image IMAGE]
 
   --listen 127.0.0.1:0 picks a free port; the real one is printed as "listening on http://HOST:PORT".
   Defaults: --data-dir ./.porthole/agent, --users <data-dir>/users.yaml.
   Local desktops run sandboxed (bubblewrap); as root each person's under a uid of --desktop-uids
-  (default 3000000-3099999). --unsafe-shared-desktops runs them without isolation, as the agent's user.`;
+  (default 3000000-3099999). --unsafe-shared-desktops runs them without isolation, as the agent's user.
+  WebRTC: --stun/--turn are given to viewers and streamers; TURN passwords are made per viewer from the
+  shared secret in --turn-secret-file (coturn's use-auth-secret), valid --turn-ttl seconds (default 3600).`;
 
 export type Command =
   | {
@@ -37,6 +40,10 @@ export type Command =
       unsafeSharedDesktops?: boolean;
       /** local runtime: the built WebRTC streamer (default dist/streamer) */
       streamerDir?: string;
+      stun?: string[];
+      turn?: string[];
+      turnSecretFile?: string;
+      turnTtl?: number;
     }
   | { kind: 'users-add'; name: string; file: string; groups?: string[] }
   | { kind: 'manifests'; namespace?: string; image?: string }
@@ -114,6 +121,10 @@ function parseServe(args: string[]): Command {
       'desktop-uids': { type: 'string' },
       'unsafe-shared-desktops': { type: 'boolean' },
       streamer: { type: 'string' },
+      stun: { type: 'string', multiple: true },
+      turn: { type: 'string', multiple: true },
+      'turn-secret-file': { type: 'string' },
+      'turn-ttl': { type: 'string' },
     },
   });
   if (values.runtime !== 'local' && values.runtime !== 'kubernetes') {
@@ -136,6 +147,10 @@ function parseServe(args: string[]): Command {
     ...(values['desktop-uids'] !== undefined ? { desktopUids: parseDesktopUids(values['desktop-uids']) } : {}),
     ...(values['unsafe-shared-desktops'] ? { unsafeSharedDesktops: true } : {}),
     ...(values.streamer !== undefined ? { streamerDir: values.streamer } : {}),
+    ...(values.stun ? { stun: values.stun.map((u) => parseIceUrl(u, '--stun', /^stuns?:/)) } : {}),
+    ...(values.turn ? { turn: values.turn.map((u) => parseIceUrl(u, '--turn', /^turns?:/)) } : {}),
+    ...(values['turn-secret-file'] !== undefined ? { turnSecretFile: values['turn-secret-file'] } : {}),
+    ...(values['turn-ttl'] !== undefined ? { turnTtl: parseSeconds(values['turn-ttl'], '--turn-ttl') } : {}),
   };
 }
 
@@ -149,6 +164,11 @@ export function parseUidRange(text: string): UidRange | string {
   if (last < first) return `the desktop uid range ends before it starts: ${text}`;
   if (last > 4_294_967_294) return `the desktop uid range goes past the largest uid (4294967294): ${text}`;
   return { first, last };
+}
+
+function parseIceUrl(value: string, flag: string, scheme: RegExp): string {
+  if (!scheme.test(value) || !/^[a-z]+:[^\s/]+(\?transport=(udp|tcp))?$/.test(value)) throw new UsageError(`${flag} must look like ${flag === '--stun' ? 'stun:host:3478' : 'turn:host:3478?transport=udp'}, got "${value}"`);
+  return value;
 }
 
 function parseDesktopUids(value: string): UidRange {

@@ -3,6 +3,7 @@
  * stdout, exit codes, signals); everything else is importable and testable.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
@@ -14,6 +15,7 @@ import { DataDirError, ensureDirectory } from './data-dir.js';
 import type { SigningKey } from './signing-key.js';
 import type { RefreshTokens } from './refresh-tokens.js';
 import { upsertUser, UsersFileError } from './users-file.js';
+import { DEFAULT_TURN_TTL_SECONDS, type IceConfig } from './ice-servers.js';
 
 const EXIT_USAGE = 2;
 
@@ -78,6 +80,14 @@ async function createRuntime(cmd: Extract<Command, { kind: 'serve' }>, logger: p
   };
 }
 
+/** STUN and TURN from the flags; the TURN secret is read from its file (never the command line). */
+async function iceConfig(cmd: Extract<Command, { kind: 'serve' }>): Promise<IceConfig> {
+  if (cmd.turn?.length && !cmd.turnSecretFile) throw new RuntimeError('bad_request', '--turn needs --turn-secret-file FILE with the secret shared with the TURN server');
+  const secret = cmd.turnSecretFile ? (await readFile(cmd.turnSecretFile, 'utf8')).trim() : '';
+  if (cmd.turnSecretFile && secret.length < 16) throw new RuntimeError('bad_request', `${cmd.turnSecretFile}: the TURN secret must be at least 16 characters`);
+  return { stun: cmd.stun ?? [], ...(cmd.turn?.length ? { turn: { urls: cmd.turn, secret, ttlSeconds: cmd.turnTtl ?? DEFAULT_TURN_TTL_SECONDS } } : {}) };
+}
+
 /** The built WebRTC streamer: --streamer DIR, else dist/streamer beside the sources or beside the bundled agent. */
 function streamerFor(cmd: Extract<Command, { kind: 'serve' }>): { streamer?: { dir: string; node: string } } {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -121,6 +131,7 @@ async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> 
       ...(created.loadSigningKey ? { loadSigningKey: created.loadSigningKey } : {}),
       ...(created.openRefreshTokens ? { openRefreshTokens: created.openRefreshTokens } : {}),
       ...(created.connectTokenLedger ? { connectTokenLedger: created.connectTokenLedger } : {}),
+      ice: await iceConfig(cmd),
     });
   } catch (err) {
     await runtime.close();

@@ -4,14 +4,15 @@
  *
  * - Start at `start` (not at the floor: motion must not be starved while the estimate warms up).
  * - Down at once when the link says so: loss over 10 % (to 85 % of what got through, at least 30 % and at
- *   most 70 % down, at most every 300 ms), or the receiver's estimate falling fast (its delay-based detector saw a queue grow: follow
+ *   most 70 % down; then 700 ms to see the effect, longer than the NACK window, and later cuts within 3 s
+ *   only trim 15 %), or the receiver's estimate falling fast (its delay-based detector saw a queue grow: follow
  *   it, with 10 % room). An estimate that is merely low is not a reason: Chromium's grows by a few per
  *   cent a second only while more than it arrives. A still desktop sends little, and never lowers the
  *   target.
- * - Up by 20 % a second while loss is under 2 % and the estimate is not falling: the sender has to
+ * - Up by 25 % a second while loss is under 2 % and the estimate is not falling: the sender has to
  *   offer more to find out whether the link grew (waiting for the estimate took half a minute, measured).
  * - Loss is taken from receiver reports and, faster (within a round trip), from NACKs.
- * - Never below `floor`; below 900 kbit/s the frame rate drops to 30, below 400 to 20, so each frame
+ * - Never below `floor`; below 900 kbit/s the frame rate drops to 30, below 400 to 24, so each frame
  *   keeps enough bits to be legible, and comes back as the bitrate does.
  */
 
@@ -45,12 +46,12 @@ export const DEFAULT_LIMITS: BitrateLimits = { startKbps: 3000, floorKbps: 250, 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 
 export function initialState(limits: BitrateLimits, now: number): BitrateState {
-  return { targetKbps: clamp(limits.startKbps, limits.floorKbps, limits.maxKbps), fps: limits.maxFps, lastIncrease: now, lastLossCut: 0 };
+  return { targetKbps: clamp(limits.startKbps, limits.floorKbps, limits.maxKbps), fps: limits.maxFps, lastIncrease: now, lastLossCut: Number.NEGATIVE_INFINITY };
 }
 
-/** Frame rate for a bitrate: full from 900 kbit/s; 30 under it; 20 under 400 kbit/s. */
+/** Frame rate for a bitrate: full from 900 kbit/s; 30 under it; 24 under 400 kbit/s. */
 export function fpsFor(kbps: number, maxFps: number): number {
-  if (kbps < 400) return Math.min(maxFps, 20);
+  if (kbps < 400) return Math.min(maxFps, 24);
   if (kbps < 900) return Math.min(maxFps, 30);
   return maxFps;
 }
@@ -68,17 +69,19 @@ export function decide(state: BitrateState, limits: BitrateLimits, sentKbps: num
   // The receiver's estimate falling fast means its delay-based detector saw the queue grow: congestion.
   const estimateFalling = estimate !== undefined && s.peakEstimateKbps !== undefined && estimate < s.peakEstimateKbps * 0.85;
 
-  if (loss > 0.1 && now - s.lastLossCut >= 300) {
+  if (loss > 0.1 && now - s.lastLossCut >= 700) {
     // What got through is about what the link carries: aim below it, but at most 70 % down per cut
     // (loss counted from NACKs overshoots in a burst), and never above 70 % of the old target.
-    s.targetKbps = Math.min(s.targetKbps * 0.7, Math.max(sentKbps * (1 - loss) * 0.85, s.targetKbps * 0.3));
+    // A cut soon after another only trims (15 %): the first one already aimed at what got through, and
+    // the loss still reported is largely from before it.
+    s.targetKbps = now - s.lastLossCut < 3000 ? s.targetKbps * 0.85 : Math.min(s.targetKbps * 0.7, Math.max(sentKbps * (1 - loss) * 0.85, s.targetKbps * 0.3));
     s.lastLossCut = now;
     s.lastIncrease = now;
   } else if (estimateFalling && estimate! < sentKbps && !appLimited) {
     s.targetKbps = Math.min(s.targetKbps, estimate! * 0.9);
     s.lastIncrease = now;
   } else if (loss < 0.02 && !estimateFalling && now - s.lastIncrease >= 1000 && !appLimited) {
-    s.targetKbps = s.targetKbps * 1.2;
+    s.targetKbps = s.targetKbps * 1.25;
     s.lastIncrease = now;
   }
   s.targetKbps = Math.round(clamp(s.targetKbps, limits.floorKbps, limits.maxKbps));

@@ -1,11 +1,23 @@
 /**
  * The encoder helper (encoder/porthole-enc.c) as a child process: it captures the display, encodes and
- * sends RTP to a UDP port on 127.0.0.1 that only this streamer reads; commands go to its stdin, its
- * state comes back on stderr. Closing stdin ends it, so it never outlives the streamer.
+ * writes RTP to its stdout (each packet after its 16-bit length, RFC 4571); commands go to its stdin,
+ * its state comes back on stderr. Closing stdin ends it, so it never outlives the streamer.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket, type Socket } from 'node:dgram';
 import type { CodecName } from './codec.js';
+
+/** Pure: split an RFC 4571 byte stream into packets; returns the packets and what is left over. */
+export function splitFramed(buffer: Buffer): { packets: Buffer[]; rest: Buffer } {
+  const packets: Buffer[] = [];
+  let at = 0;
+  while (at + 2 <= buffer.length) {
+    const len = buffer.readUInt16BE(at);
+    if (at + 2 + len > buffer.length) break;
+    packets.push(buffer.subarray(at + 2, at + 2 + len));
+    at += 2 + len;
+  }
+  return { packets, rest: buffer.subarray(at) };
+}
 
 export interface EncoderStats {
   fps: number;
@@ -45,7 +57,6 @@ export const KEYFRAME_MIN_INTERVAL_MS = 300;
 
 export class Encoder {
   private proc?: ChildProcess;
-  private readonly udp: Socket = createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
   private lastKeyframe = 0;
   private exited = false;
   readyLine = '';
@@ -54,11 +65,16 @@ export class Encoder {
 
   /** Resolves once the helper captures (its "ready" line); rejects with its error line otherwise. */
   async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.udp.bind(0, '127.0.0.1', resolve));
-    this.udp.on('message', (packet) => this.o.onRtp(packet));
-    const args = ['--codec', this.o.codec, '--port', String(this.udp.address().port), '--pt', String(this.o.payloadType), '--ssrc', String(this.o.ssrc), '--bitrate', String(this.o.bitrateKbps), '--fps', String(this.o.fps), '--encoder', this.o.implementation];
-    const proc = spawn(this.o.helper, args, { stdio: ['pipe', 'ignore', 'pipe'], env: this.o.env });
+    const args = ['--codec', this.o.codec, '--pt', String(this.o.payloadType), '--ssrc', String(this.o.ssrc), '--bitrate', String(this.o.bitrateKbps), '--fps', String(this.o.fps), '--encoder', this.o.implementation];
+    const proc = spawn(this.o.helper, args, { stdio: ['pipe', 'pipe', 'pipe'], env: this.o.env });
     this.proc = proc;
+    let media = Buffer.alloc(0);
+    proc.stdout!.on('data', (chunk: Buffer) => {
+      const { packets, rest } = splitFramed(media.length ? Buffer.concat([media, chunk]) : chunk);
+      // a copy of the remainder only: the packets are handed on and sent before the next chunk comes
+      media = Buffer.from(rest);
+      for (const p of packets) this.o.onRtp(p);
+    });
     let pending = '';
     let ready: (v: void) => void = () => undefined;
     let failed: (e: Error) => void = () => undefined;
@@ -117,11 +133,6 @@ export class Encoder {
   }
 
   stop(): void {
-    try {
-      this.udp.close();
-    } catch {
-      // closed
-    }
     this.proc?.stdin?.end(); // the helper ends when its stdin does
     const proc = this.proc;
     if (proc && !this.exited) setTimeout(() => !this.exited && proc.kill('SIGKILL'), 2000).unref();

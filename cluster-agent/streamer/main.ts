@@ -5,6 +5,7 @@
  *   porthole-streamer (--listen-unix PATH | --listen HOST:PORT) --secret-file FILE
  *                     [--codecs h264,vp9,vp8] [--max-kbps 8000] [--start-kbps 3000] [--floor-kbps 250]
  *                     [--fps 60] [--encoder auto|software|vaapi] [--encoder-helper PATH] [--ice-bind ADDR]
+ *                     [--ice-ports FIRST-LAST]
  * DISPLAY and XAUTHORITY come from the environment. Prints "streamer listening on ..." when ready.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
       encoder: { type: 'string' },
       'encoder-helper': { type: 'string' },
       'ice-bind': { type: 'string' },
+      'ice-ports': { type: 'string' },
     },
     strict: true,
   });
@@ -81,8 +83,14 @@ async function main(): Promise<void> {
     floorKbps: int(values['floor-kbps'], '--floor-kbps', 250),
     maxFps: int(values.fps, '--fps', 60),
   };
+  let ports: { first: number; last: number } | undefined;
+  if (values['ice-ports']) {
+    const m = /^(\d{1,5})-(\d{1,5})$/.exec(values['ice-ports']);
+    if (!m || Number(m[1]) < 1024 || Number(m[2]) > 65535 || Number(m[1]) > Number(m[2])) fail(`--ice-ports must be FIRST-LAST within 1024-65535, got "${values['ice-ports']}"`);
+    ports = { first: Number(m[1]), last: Number(m[2]) };
+  }
   const server = await startSignallingServer(listen, secret, (ws) =>
-    runViewer(ws, { encoderHelper: helper, codecs, limits, implementation, env: process.env, desktop, log, ...(values['ice-bind'] ? { bindAddress: values['ice-bind'] } : {}) }),
+    runViewer(ws, { encoderHelper: helper, codecs, limits, implementation, env: process.env, desktop, log, ...(values['ice-bind'] ? { bindAddress: values['ice-bind'] } : {}), ...(ports ? { ports } : {}) }),
   );
   process.stdout.write(`streamer listening on ${server.address}\n`);
   const stop = () => {

@@ -28,6 +28,8 @@ export interface PeerOptions {
   /** gather only on this address (tests in a loopback-only namespace) */
   bindAddress?: string;
   relayOnly?: boolean;
+  /** UDP ports to gather on (a firewall opens just these) */
+  ports?: { first: number; last: number };
   ssrc: number;
 }
 
@@ -78,6 +80,7 @@ export class Peer {
     this.pc = new PeerConnection('porthole-streamer', {
       iceServers: toNdcIceServers(o.iceServers),
       ...(o.bindAddress ? { bindAddress: o.bindAddress } : {}),
+      ...(o.ports ? { portRangeBegin: o.ports.first, portRangeEnd: o.ports.last } : {}),
       iceTransportPolicy: o.relayOnly ? 'relay' : 'all',
       // Our answer's video section is shaped by hand (one codec, our SSRC) before it is generated.
       disableAutoNegotiation: true,

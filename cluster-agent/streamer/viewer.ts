@@ -25,6 +25,7 @@ export interface ViewerOptions {
   limits: BitrateLimits;
   implementation: string;
   bindAddress?: string;
+  ports?: { first: number; last: number };
   env: NodeJS.ProcessEnv;
   desktop: DesktopLink;
   log: (msg: string, extra?: Record<string, unknown>) => void;
@@ -62,6 +63,8 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
     clearTimeout(offerTimer);
     if (controlTimer) clearInterval(controlTimer);
     unsubscribe?.();
+    // A viewer that vanished mid-keypress (tab closed, network gone) must not leave Ctrl held down.
+    if (answered) o.desktop.input({ t: 'u' });
     encoder?.stop();
     peer?.close();
     if (ws.readyState === ws.OPEN) ws.close(code, reason.slice(0, 120));
@@ -82,7 +85,7 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
     const limits = o.limits;
     state = initialState(limits, Date.now());
     peer = new Peer(
-      { iceServers: hello!.iceServers, ssrc, ...(o.bindAddress ? { bindAddress: o.bindAddress } : {}) },
+      { iceServers: hello!.iceServers, ssrc, ...(o.bindAddress ? { bindAddress: o.bindAddress } : {}), ...(o.ports ? { ports: o.ports } : {}) },
       {
         answer: (answerSdp) => send({ type: 'answer', sdp: answerSdp }),
         candidate: (candidate) => send({ type: 'candidate', candidate }),
@@ -93,7 +96,12 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
         ready: () => encoder?.keyframe(),
         feedback: (f) => {
           if (!state) return;
-          if (f.kind === 'pli' || f.kind === 'fir') encoder?.keyframe();
+          if (f.kind === 'pli' || f.kind === 'fir') {
+            // A loss burst often asks for a key frame: apply the lower bitrate first, then make the
+            // key frame (a frame later), or a key frame sized for the old link is lost as well.
+            control();
+            setTimeout(() => encoder?.keyframe(), 20);
+          }
           else if (f.kind === 'remb') {
             state = withEstimate(state, f.bitrate / 1000, Date.now());
             control();

@@ -116,6 +116,7 @@ describe('WebRTC streams from a sandboxed desktop', () => {
     const movingFps = ((d.framesDecoded ?? 0) - (c.framesDecoded ?? 0)) / 3;
     expect(movingFps).toBeGreaterThan(15);
     await page.evaluate(`window.receiver.send({ t: 'k', keysym: 0xffe3, down: true }); window.receiver.send({ t: 'k', keysym: 0x63, down: true }); window.receiver.send({ t: 'k', keysym: 0x63, down: false }); window.receiver.send({ t: 'k', keysym: 0xffe3, down: false })`);
+    await new Promise((r) => setTimeout(r, 500)); // Ctrl+C arrives before this viewer goes
   });
 
   it('types into the desktop over the DataChannel, and Ctrl+C reaches the program', async () => {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide, fpsFor, initialState, withEstimate, withLoss, type BitrateLimits } from '../../cluster-agent/streamer/bitrate.js';
 import { pickCodec } from '../../cluster-agent/streamer/codec.js';
-import { parseStatsLine } from '../../cluster-agent/streamer/encoder.js';
+import { parseStatsLine, splitFramed } from '../../cluster-agent/streamer/encoder.js';
 import { playoutDelayId, toNdcIceServers } from '../../cluster-agent/streamer/peer.js';
 import { parseRtcp } from '../../cluster-agent/streamer/rtcp.js';
 import { playoutDelayExtension, withHeaderExtension } from '../../cluster-agent/streamer/rtp.js';
@@ -69,7 +69,7 @@ describe('streamer parts', () => {
     let s = initialState(limits, 0);
     expect(s).toMatchObject({ targetKbps: 3000, fps: 60 });
     s = decide(s, limits, 2900, 1000);
-    expect(s.targetKbps).toBe(3600); // no loss: offer more
+    expect(s.targetKbps).toBe(3750); // no loss: offer more
     s = withEstimate(s, 5000, 1100);
     s = withEstimate(s, 1500, 1200); // fell fast: the receiver saw a queue
     s = decide(s, limits, 3500, 1250);
@@ -79,13 +79,20 @@ describe('streamer parts', () => {
     expect(s.targetKbps).toBe(553); // to 85 % of what got through
     expect(s.fps).toBe(30);
     s = decide(withLoss(s, 0.5, 1500), limits, 550, 1600);
-    expect(s.targetKbps).toBe(553); // cuts at most every 300 ms
+    expect(s.targetKbps).toBe(553); // one cut, then time to see its effect
     // a still desktop: it sends almost nothing, and the estimate follows; the target stays
     let still = initialState(limits, 0);
     still = withEstimate(withEstimate(still, 3000, 100), 200, 200);
     expect(decide(still, limits, 20, 300).targetKbps).toBe(3000);
-    expect(fpsFor(300, 60)).toBe(20);
+    expect(fpsFor(300, 60)).toBe(24);
     expect(fpsFor(3000, 30)).toBe(30);
+  });
+
+  it('splits the helper\'s RFC 4571 stream into packets, keeping a packet cut in two for the next chunk', () => {
+    const framed = Buffer.from([0, 3, 1, 2, 3, 0, 2, 9, 9, 0, 4, 7]);
+    const { packets, rest } = splitFramed(framed);
+    expect(packets.map((p) => [...p])).toEqual([[1, 2, 3], [9, 9]]);
+    expect([...rest]).toEqual([0, 4, 7]);
   });
 
   it('reads the helper\'s stats, checks the agent\'s secret, and maps ICE servers for libdatachannel', () => {

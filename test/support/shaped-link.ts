@@ -1,7 +1,8 @@
 /**
  * A WebRTC stream over a link whose rate changes: run inside a network namespace of its own
- * (`unshare -n`), where loopback is the only interface and a token-bucket filter (tc tbf) on it is the
- * link. Xvfb with a terminal scrolling random text (motion all the time), the real streamer, the agent's
+ * (`unshare -n`), where loopback is the only interface; an htb class with a 100 ms queue on it, for the
+ * streamer's media ports only, is the downlink (feedback from the viewer is not slowed, as on a real
+ * access link). Xvfb with a terminal scrolling random text (motion all the time), the real streamer, the agent's
  * relay and the launcher's receiver in Chromium. Prints one JSON line: the receiver's samples.
  *   unshare -n node --import tsx test/support/shaped-link.ts '[[8,20],[12,2],[12,20]]'
  * (phases: seconds, Mbit/s)
@@ -23,10 +24,24 @@ const children: ChildProcess[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'porthole-shaped-'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The streamer's media leaves from these ports; only they cross the shaped link (the viewer's feedback does not). */
+const MEDIA_PORTS = { first: 50176, last: 50191 }; // 0xC400/0xfff0 in the u32 filter
+
+/** Downlink only, as on a real access link: htb class 1:10 for the streamer's UDP, a 100 ms byte queue in it. */
+function setUpLink(mbit: number): void {
+  execFileSync('tc', ['qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '20', 'r2q', '1000']);
+  execFileSync('tc', ['class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '10gbit']);
+  execFileSync('tc', ['class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', `${mbit}mbit`, 'ceil', `${mbit}mbit`]);
+  execFileSync('tc', ['qdisc', 'add', 'dev', 'lo', 'parent', '1:10', 'handle', '10:', 'bfifo', 'limit', String(queueBytes(mbit))]);
+  execFileSync('tc', ['filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'u32', 'match', 'ip', 'protocol', '17', '0xff', 'match', 'ip', 'sport', String(MEDIA_PORTS.first), '0xfff0', 'flowid', '1:10']);
+}
+
+/** 100 ms at the rate (a home router's queue is often more), and never less than a few packets. */
+const queueBytes = (mbit: number) => Math.max(6000, Math.round((mbit * 1e6) / 8 / 10));
+
 function shape(mbit: number): void {
-  // burst ~ 10 ms at the rate (at least a few MTUs); a 100 ms queue (a home router's is often more), then drops
-  const burst = Math.max(16_000, Math.round((mbit * 1e6) / 8 / 100));
-  execFileSync('tc', ['qdisc', 'replace', 'dev', 'lo', 'root', 'tbf', 'rate', `${mbit}mbit`, 'burst', String(burst), 'latency', '100ms']);
+  execFileSync('tc', ['class', 'change', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', `${mbit}mbit`, 'ceil', `${mbit}mbit`]);
+  execFileSync('tc', ['qdisc', 'change', 'dev', 'lo', 'parent', '1:10', 'handle', '10:', 'bfifo', 'limit', String(queueBytes(mbit))]);
 }
 
 async function main(): Promise<void> {
@@ -41,7 +56,7 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, 'secret'), secret);
   const socket = join(dir, 'signal.sock');
   const streamer = builtStreamer();
-  const st = spawn(streamer.node, [join(streamer.dir, 'porthole-streamer.mjs'), '--listen-unix', socket, '--secret-file', join(dir, 'secret'), '--ice-bind', '127.0.0.1', '--max-kbps', '8000'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const st = spawn(streamer.node, [join(streamer.dir, 'porthole-streamer.mjs'), '--listen-unix', socket, '--secret-file', join(dir, 'secret'), '--ice-bind', '127.0.0.1', '--ice-ports', `${MEDIA_PORTS.first}-${MEDIA_PORTS.last}`, '--max-kbps', '8000'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(st);
   const log: string[] = [];
   st.stderr!.on('data', (d: Buffer) => log.push(...d.toString().trim().split('\n')));
@@ -57,7 +72,7 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(http.address() as { port: number }).port}/`;
 
-  shape(phases[0]![1]);
+  setUpLink(phases[0]![1]);
   const browser = await launchChromium(join(dir, 'chromium'));
   await browser.grantPermissions(['camera', 'microphone'], { origin: url });
   const page = browser.pages()[0] ?? (await browser.newPage());

@@ -1,6 +1,7 @@
 /*
- * porthole-enc: an X display -> a video encoder -> RTP on UDP 127.0.0.1:PORT, controlled on stdin.
- * The streamer (cluster-agent/streamer) starts one per viewer and forwards the RTP into WebRTC.
+ * porthole-enc: an X display -> a video encoder -> RTP on stdout (RFC 4571 framing: each packet after
+ * its 16-bit length), controlled on stdin. The streamer (cluster-agent/streamer) starts one per viewer
+ * and forwards the RTP into WebRTC. A pipe, not a socket: it needs no network and no port.
  *
  * Capture is damage-driven: XDamage says when the screen changed, and only then is a frame taken
  * (MIT-SHM over a memfd, so it works across IPC namespaces; plain GetImage if SHM is refused), at most
@@ -9,7 +10,7 @@
  *
  * build: cc -O2 -Wall -o porthole-enc porthole-enc.c \
  *          $(pkg-config --cflags --libs gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0 xcb xcb-shm xcb-damage)
- * usage: porthole-enc --codec h264|vp8|vp9 --port N [--pt 96] [--ssrc N] [--bitrate KBPS] [--fps 60]
+ * usage: porthole-enc --codec h264|vp8|vp9 [--pt 96] [--ssrc N] [--bitrate KBPS] [--fps 60]
  *          [--encoder software|vaapi] [--mtu 1200] [--threads 2] [--heartbeat-ms 1000]
  *        DISPLAY (and XAUTHORITY) from the environment.
  * stdin, one command per line: bitrate N (kbit/s) | keyframe | fps N | stats | quit
@@ -424,13 +425,12 @@ static int connect_x(void) {
 }
 
 int main(int argc, char **argv) {
-  int port = 0, pt = 96, bitrate = 4000, mtu = 1200, threads = 2;
+  int pt = 96, bitrate = 4000, mtu = 1200, threads = 2;
   unsigned ssrc = 0x1234abcd;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
 #define OPT(name) (!strcmp(a, name) && ++i)
     if (OPT("--codec")) codec = v;
-    else if (OPT("--port")) port = atoi(v);
     else if (OPT("--pt")) pt = atoi(v);
     else if (OPT("--ssrc")) ssrc = (unsigned)strtoul(v, NULL, 0);
     else if (OPT("--bitrate")) bitrate = atoi(v);
@@ -444,8 +444,8 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  if (port <= 0 || fps <= 0) {
-    say("error --port and a positive --fps are required");
+  if (fps <= 0) {
+    say("error --fps must be positive");
     return 2;
   }
   gst_init(&argc, &argv);
@@ -460,8 +460,8 @@ int main(int argc, char **argv) {
   g_string_append_printf(d,
                          "appsrc name=src is-live=true format=time do-timestamp=false block=false max-buffers=2 leaky-type=downstream ! "
                          "videoconvert n-threads=%d ! video/x-raw,format=I420 ! %s%s pt=%d ssrc=%u mtu=%d ! "
-                         "udpsink host=127.0.0.1 port=%d sync=false async=false",
-                         threads, encoder, payloader(), pt, ssrc, mtu, port);
+                         "rtpstreampay ! fdsink fd=1 sync=false async=false",
+                         threads, encoder, payloader(), pt, ssrc, mtu);
   GError *err = NULL;
   pipeline = gst_parse_launch(d->str, &err);
   if (!pipeline) {

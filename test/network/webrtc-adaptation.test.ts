@@ -1,5 +1,5 @@
 /**
- * The stream over a link that shrinks and grows again: 20 -> 2 -> 20 Mbit/s (tc tbf with a 100 ms
+ * The stream over a link that shrinks and grows again: 20 -> 2 -> 20 Mbit/s (tc htb with a 100 ms
  * queue, in a network namespace of its own; see test/support/shaped-link.ts), a terminal scrolling
  * random text so there is motion all the time. The picture must never stop for more than a second,
  * must keep at least 15 fps on the small link, and the bitrate must be back within 10 s of the link.
