@@ -206,6 +206,18 @@ describe('embedded default, end to end', () => {
     await expect.poll(() => page.getByTestId('stream-protocol').textContent(), { timeout: 20_000 }).toBe('WebRTC');
   });
 
+  it('falls back to VNC at once, saying why, when WebRTC cannot connect', async () => {
+    // Relay only and no TURN server on this agent: no path can be found.
+    await page.evaluate(() => localStorage.setItem('porthole.webrtc-relay-only', '1'));
+    await page.getByTestId('protocol-setting').selectOption('webrtc');
+    await expect.poll(() => page.getByTestId('stream-note').textContent(), { timeout: 20_000 }).toMatch(/^Streaming over VNC: WebRTC could not connect within 6 seconds/);
+    await expect.poll(() => page.getByTestId('stream-protocol').textContent(), { timeout: 20_000 }).toBe('VNC');
+    await expect.poll(() => screenColours(page), { timeout: 20_000 }).toBeGreaterThan(3);
+    await page.evaluate(() => localStorage.removeItem('porthole.webrtc-relay-only'));
+    await page.getByTestId('protocol-setting').selectOption('auto');
+    await expect.poll(() => page.getByTestId('stream-protocol').textContent(), { timeout: 20_000 }).toBe('WebRTC');
+  });
+
   it('stops the session from the launcher and keeps the home', async () => {
     await page.getByTestId('back-to-launcher').click();
     await page.getByTestId(`stop-${sessionId}`).click();

@@ -18,7 +18,7 @@ import { openVnc } from '../session/vncStream.js';
 import { openWebRtc } from '../session/webrtcStream.js';
 import { ClipboardPanel } from '../components/ClipboardPanel.js';
 import { StatsPanel } from '../components/StatsPanel.js';
-import { decodeSupport, loadProtocolSetting, saveProtocolSetting } from '../session/capabilities.js';
+import { decodeSupport, loadProtocolSetting, loadRelayOnly, saveProtocolSetting } from '../session/capabilities.js';
 
 const STATUS_WORD: Record<StreamStatus['kind'], string> = {
   waiting: 'waiting',
@@ -109,6 +109,7 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
           choice.protocol === 'webrtc'
             ? openWebRtc(container, { url: toWebSocketUrl(connect.webrtc.url, latest.current.agentUrl), iceServers: connect.webrtc.iceServers }, handlers, hooks, {
                 codecs: codecsRef.current,
+                relayOnly: loadRelayOnly(),
                 onFailed: (reason) => (webrtcFailureRef.current = reason),
               })
             : openVnc(container, toWebSocketUrl(connect.vnc.url, latest.current.agentUrl), handlers, hooks);

@@ -38,3 +38,15 @@ export function saveProtocolSetting(setting: ProtocolSetting): void {
     // storage off: the choice lasts for this view
   }
 }
+
+/**
+ * Relay only (TURN), for networks where nothing else gets through and to check a TURN setup; a device
+ * setting in this browser's storage (`porthole.webrtc-relay-only` = `1`).
+ */
+export function loadRelayOnly(): boolean {
+  try {
+    return localStorage.getItem('porthole.webrtc-relay-only') === '1';
+  } catch {
+    return false;
+  }
+}
