@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     // The session's own socket and secret, as the local runtime keeps them (0600, same OS user).
     const state = JSON.parse(readFileSync(join(data.path, 'local', 'local-sessions.json'), 'utf8')) as { sessions: { session: { id: string }; runDir: string }[] };
     const runDir = state.sessions.find((r) => r.session.id === created.id)!.runDir;
-    const socket = join(runDir, 'vnc.sock');
+    const socket = join(runDir, 'vnc', 'vnc.sock'); // the display sandbox's socket dir (docs/local-runtime.md)
     const secret = readFileSync(join(runDir, 'vnc.password'), 'utf8');
 
     const wsPort = await freePort();
