@@ -351,7 +351,7 @@ async function barePhase(kc: KubeConfig, pids: Record<string, number>): Promise<
     clock.start(name);
     try {
       const session = (await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: SESSION_PLURAL, body: buildSession(name, ns, user, templateName(i)) })) as SessionResource;
-      await core.createNamespacedSecret({ namespace: ns, body: buildVncSecret(session, ns, 'bench-vnc-pw') });
+      await core.createNamespacedSecret({ namespace: ns, body: buildVncSecret(session, ns, 'bench-vnc-pw', "bench-streamer-secret") });
       let home = homes.get(user);
       if (!home) {
         home = core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: buildHomeClaim(user, ns) });

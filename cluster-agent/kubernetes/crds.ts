@@ -57,6 +57,8 @@ export const templateSchema: V1JSONSchemaProps = {
           },
         },
         idleTimeoutSeconds: int('Seconds without a client before the session is stopped (home kept); 0 = never'),
+        protocols: { type: 'array', description: "What its sessions stream over; default ['vnc']. With webrtc the pod also runs the streamer", items: { type: 'string', _enum: ['webrtc', 'vnc'] }, maxItems: 2 },
+        streamerImage: str('Image with porthole-streamer on PATH (default: image)', { minLength: 1 }),
         allowedUsers: stringList('User names who may start it; empty with allowedGroups empty = everybody'),
         allowedGroups: stringList('Groups whose members may start it'),
         warmPool: {

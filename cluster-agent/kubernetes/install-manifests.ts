@@ -17,7 +17,7 @@ import { ObjectSerializer } from '@kubernetes/client-node/dist/serializer.js';
 import { stringify } from 'yaml';
 import { sessionCrd, templateCrd } from './crds.js';
 import { xfceTemplate } from './default-templates.js';
-import { AGENT_NAME, DESKTOP_NAME, GROUP, LABELS, SESSION_PLURAL, TEMPLATE_PLURAL, VNC_PORT } from './resources.js';
+import { AGENT_NAME, DESKTOP_NAME, GROUP, LABELS, SESSION_PLURAL, TEMPLATE_PLURAL, STREAMER_PORT, VNC_PORT } from './resources.js';
 
 export const DEFAULT_NAMESPACE = 'porthole';
 export const DEFAULT_AGENT_IMAGE = 'ghcr.io/porthole-dev/porthole-agent:0.1.0';
@@ -163,7 +163,9 @@ export function installObjects(opts: ManifestOptions = {}): { type: string; obje
     spec: {
       podSelector: sessionPods,
       policyTypes: ['Ingress'],
-      ingress: [{ _from: [{ podSelector: { matchLabels: agentSelector } }], ports: [{ protocol: 'TCP', port: VNC_PORT }] }],
+      // VNC and the streamer's signalling, from the agent only. WebRTC media needs no ingress: the pod's
+      // streamer reaches the client (or the TURN relay) first and the replies ride that flow.
+      ingress: [{ _from: [{ podSelector: { matchLabels: agentSelector } }], ports: [{ protocol: 'TCP', port: VNC_PORT }, { protocol: 'TCP', port: STREAMER_PORT }] }],
     },
   };
   const pdb: V1PodDisruptionBudget = {

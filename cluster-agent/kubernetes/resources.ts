@@ -13,6 +13,8 @@ export const TEMPLATE_PLURAL = 'templates';
 
 /** The VNC port every session pod listens on; the NetworkPolicy opens only this one to the agent. */
 export const VNC_PORT = 5901;
+/** The streamer's signalling port in a session pod (the agent relays to it; only the agent may reach it). */
+export const STREAMER_PORT = 8443;
 
 export const LABELS = {
   user: 'porthole.dev/user',
@@ -50,6 +52,10 @@ export interface TemplateCRSpec {
   allowedUsers?: string[];
   allowedGroups?: string[];
   warmPool?: { replicas: number };
+  /** what its sessions stream over; default ['vnc']. With 'webrtc' the pod also runs the streamer. */
+  protocols?: Array<'webrtc' | 'vnc'>;
+  /** the image with porthole-streamer on PATH; default `image` */
+  streamerImage?: string;
   /** extra labels/annotations on the template's pods (ours win on a clash); e.g. for node-local tooling or test chaos */
   podLabels?: Record<string, string>;
   podAnnotations?: Record<string, string>;

@@ -11,6 +11,7 @@ import {
   DESKTOP_NAME,
   homeClaimName,
   LABELS,
+  STREAMER_PORT,
   USER_ANNOTATION,
   userLabelValue,
   VNC_PORT,
@@ -28,6 +29,22 @@ export const DEFAULT_HOME_SIZE = '5Gi';
 /** Secret keys: the plain password (read by the agent's gateway) and Xvnc's obfuscated password file. */
 export const SECRET_PASSWORD_KEY = 'password';
 export const SECRET_PASSWD_FILE_KEY = 'passwd';
+/** The streamer secret the agent shows the pod's streamer (never the viewer). */
+export const SECRET_STREAMER_KEY = 'streamer-secret';
+const STREAMER_SECRET_MOUNT = '/var/run/porthole/streamer';
+
+/**
+ * The streamer beside the desktop (templates that stream over WebRTC): it waits for the display's X
+ * socket on the shared /tmp, then serves signalling on STREAMER_PORT with the session's secret.
+ */
+export const STREAMER_SCRIPT = `set -u
+i=0; while [ ! -S /tmp/.X11-unix/X1 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+exec porthole-streamer --listen 0.0.0.0:${STREAMER_PORT} --secret-file ${STREAMER_SECRET_MOUNT}/${SECRET_STREAMER_KEY}
+`;
+
+export function streamsWebrtc(template: TemplateResource): boolean {
+  return template.spec.protocols?.includes('webrtc') ?? false;
+}
 
 export function sessionLabels(session: SessionResource): Record<string, string> {
   return {
@@ -149,7 +166,7 @@ export function buildWarmPod(template: TemplateResource, namespace: string, name
 }
 
 /** The VNC Secret of a warm pod: owned by the pod, so it goes when the pod goes (claimed or not). */
-export function buildWarmPodSecret(pod: V1Pod, password: string): V1Secret {
+export function buildWarmPodSecret(pod: V1Pod, password: string, streamerSecret: string): V1Secret {
   if (!pod.metadata?.uid) throw new Error(`Pod ${pod.metadata?.name} has no uid yet: read it back from the API server first`);
   const name = pod.metadata.name!;
   return {
@@ -163,7 +180,7 @@ export function buildWarmPodSecret(pod: V1Pod, password: string): V1Secret {
       ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name, uid: pod.metadata.uid, controller: true }],
     },
     immutable: true,
-    data: secretData(password),
+    data: secretData(password, streamerSecret),
   };
 }
 
@@ -178,6 +195,7 @@ interface DesktopPodOptions {
 
 function desktopPodSpec(template: TemplateResource, o: DesktopPodOptions): V1PodSpec {
   const t = template.spec;
+  const webrtc = streamsWebrtc(template);
   const limits: Record<string, string> = Object.fromEntries(Object.entries(t.resources?.limits ?? {}).map(([k, v]) => [k, String(v)]));
   const requests: Record<string, string> = Object.fromEntries(Object.entries(t.resources?.requests ?? {}).map(([k, v]) => [k, String(v)]));
   // Extended resources must be in limits (requests default to them); never overcommitted.
@@ -223,12 +241,35 @@ function desktopPodSpec(template: TemplateResource, o: DesktopPodOptions): V1Pod
           { name: 'tmp', mountPath: '/tmp' },
         ],
       },
+      ...(webrtc
+        ? [
+            {
+              name: 'streamer',
+              image: t.streamerImage ?? t.image,
+              imagePullPolicy: 'IfNotPresent',
+              command: ['/bin/sh', '-c', STREAMER_SCRIPT],
+              env: [
+                { name: 'DISPLAY', value: ':1' },
+                { name: 'HOME', value: '/tmp' },
+              ],
+              ports: [{ name: 'webrtc', containerPort: STREAMER_PORT, protocol: 'TCP' }],
+              resources: { requests: { cpu: '250m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+              securityContext: restrictedContainerSecurity(),
+              // the X socket on the shared /tmp; its own secret only (not the VNC one)
+              volumeMounts: [
+                { name: 'tmp', mountPath: '/tmp' },
+                { name: 'streamer-secret', mountPath: STREAMER_SECRET_MOUNT, readOnly: true },
+              ],
+            },
+          ]
+        : []),
     ],
     volumes: [
       o.homeClaim ? { name: 'home', persistentVolumeClaim: { claimName: o.homeClaim } } : { name: 'home', emptyDir: {} },
       // 0440 + fsGroup: readable by the desktop user only.
       { name: 'vnc-secret', secret: { secretName: o.secretName, defaultMode: 0o440, items: [{ key: SECRET_PASSWD_FILE_KEY, path: SECRET_PASSWD_FILE_KEY }] } },
       { name: 'tmp', emptyDir: {} },
+      ...(webrtc ? [{ name: 'streamer-secret', secret: { secretName: o.secretName, defaultMode: 0o440, items: [{ key: SECRET_STREAMER_KEY, path: SECRET_STREAMER_KEY }] } }] : []),
     ],
   };
 }
@@ -238,15 +279,16 @@ export function podSecretName(pod: V1Pod): string | undefined {
   return pod.spec?.volumes?.find((v) => v.name === 'vnc-secret')?.secret?.secretName;
 }
 
-function secretData(password: string): Record<string, string> {
+function secretData(password: string, streamerSecret: string): Record<string, string> {
   return {
     [SECRET_PASSWORD_KEY]: Buffer.from(password, 'utf8').toString('base64'),
     [SECRET_PASSWD_FILE_KEY]: vncPasswordFile(password).toString('base64'),
+    [SECRET_STREAMER_KEY]: Buffer.from(streamerSecret, 'utf8').toString('base64'),
   };
 }
 
-/** The VNC password Secret; `password` is random and passed in so this stays pure. */
-export function buildVncSecret(session: SessionResource, namespace: string, password: string): V1Secret {
+/** The session's Secret (VNC password, streamer secret); both random and passed in so this stays pure. */
+export function buildVncSecret(session: SessionResource, namespace: string, password: string, streamerSecret: string): V1Secret {
   const name = session.metadata.name!;
   return {
     apiVersion: 'v1',
@@ -254,7 +296,7 @@ export function buildVncSecret(session: SessionResource, namespace: string, pass
     type: 'Opaque',
     metadata: { name: vncSecretName(name), namespace, labels: sessionLabels(session), ownerReferences: [ownerReference(session)] },
     immutable: true,
-    data: secretData(password),
+    data: secretData(password, streamerSecret),
   };
 }
 

@@ -261,6 +261,26 @@ describe.concurrent('kubernetes runtime on a real control plane', { timeout: 150
     await expect(r.startOrGet('vic', 'xfce')).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/already used by another user/) });
   });
 
+  it('a WebRTC template: the pod runs a streamer container, the webrtc endpoint is its port with its own secret; a VNC-only template refuses webrtc', async () => {
+    const ns = await namespace('kr-webrtc');
+    await template(ns, 'rtc', { protocols: ['webrtc', 'vnc'] });
+    await template(ns, 'plain', { protocols: ['vnc'] });
+    const r = await runtime(ns);
+    expect((await r.templates()).find((t) => t.name === 'rtc')?.protocols).toEqual(['webrtc', 'vnc']);
+    const rtc = (await r.startOrGet('wendy', 'rtc')).session;
+    const plain = (await r.startOrGet('wendy', 'plain')).session;
+    await phaseOf(r, rtc.id, ['Running']);
+    await phaseOf(r, plain.id, ['Running']);
+    const pod = (await pods(ns)).find((p) => p.metadata?.labels?.['porthole.dev/session'] === rtc.id)!;
+    expect(pod.spec!.containers.map((c) => c.name)).toEqual(['desktop', 'streamer']);
+    const webrtc = await r.streamEndpoint(rtc.id, 'webrtc');
+    const vnc = await r.streamEndpoint(rtc.id, 'vnc');
+    expect(webrtc).toMatchObject({ kind: 'tcp', host: pod.status?.podIP, port: 8443 });
+    expect(webrtc.secret.length).toBeGreaterThanOrEqual(32);
+    expect(webrtc.secret).not.toBe(vnc.password);
+    await expect(r.streamEndpoint(plain.id, 'webrtc')).rejects.toMatchObject({ code: 'unavailable', message: expect.stringMatching(/VNC only/) });
+  });
+
   it('a warm pool hands a start a running pod at once and refills itself', async () => {
     const ns = await namespace('kr-warm');
     await template(ns, 'warm', { warmPool: { replicas: 1 } });

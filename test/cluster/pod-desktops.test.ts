@@ -49,7 +49,7 @@ describe('session pods reached the way the agent reaches them (stand-in containe
     const template = xfceTemplate(ns);
     template.spec.resources = { requests: { cpu: '10m', memory: '16Mi' } };
     const password = `pw-${Math.random().toString(36).slice(2, 10)}`;
-    await core.createNamespacedSecret({ namespace: ns, body: buildVncSecret(session, ns, password) });
+    await core.createNamespacedSecret({ namespace: ns, body: buildVncSecret(session, ns, password, 'a-streamer-secret') });
     await core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: buildHomeClaim(user, ns) });
     const pod = await core.createNamespacedPod({ namespace: ns, body: buildSessionPod({ session, template, namespace: ns }) });
     const name = pod.metadata!.name!;

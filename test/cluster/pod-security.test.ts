@@ -43,10 +43,18 @@ describe('restricted Pod Security Standard on a real API server', () => {
     const pod = await core.createNamespacedPod({ namespace: ns, body: sessionPod() });
     expect(pod.metadata?.uid).toBeTruthy();
     expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Session', uid: session.metadata.uid, controller: true });
-    const secret = await core.createNamespacedSecret({ namespace: ns, body: buildVncSecret(session, ns, 'a-vnc-password') });
+    const secret = await core.createNamespacedSecret({ namespace: ns, body: buildVncSecret(session, ns, 'a-vnc-password', 'a-streamer-secret') });
     expect(secret.metadata?.ownerReferences?.[0]?.uid).toBe(session.metadata.uid);
     const pvc = await core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: buildHomeClaim('alice', ns) });
     expect(pvc.metadata?.ownerReferences ?? []).toEqual([]);
+  });
+
+  it('admits the pod of a WebRTC template, with its streamer container', async () => {
+    const rtc: TemplateResource = { ...template, spec: { ...template.spec, protocols: ['webrtc', 'vnc'] } };
+    const body = buildSessionPod({ session, template: rtc, namespace: ns });
+    body.metadata!.name = 'webrtc-session-pod';
+    const pod = await core.createNamespacedPod({ namespace: ns, body });
+    expect(pod.spec?.containers.map((c) => c.name)).toEqual(['desktop', 'streamer']);
   });
 
   it('admits a warm-pool pod', async () => {

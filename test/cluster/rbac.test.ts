@@ -134,7 +134,7 @@ describe('the shipped RBAC, used with the agent ServiceAccount token', () => {
       ['porthole.dev|sessions|list', () => custom.listNamespacedCustomObject(cr(SESSION_PLURAL))],
       ['porthole.dev|sessions|watch', async () => expect(await firstWatchEvent(agent, `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${SESSION_PLURAL}`)).toBe(`ADDED ${name}`)],
       ['porthole.dev|sessions/status|patch', () => custom.patchNamespacedCustomObjectStatus({ ...cr(SESSION_PLURAL), name, body: { status: { phase: 'Pending', message: 'rbac test' } } }, mergePatch)],
-      ['|secrets|create', () => core.createNamespacedSecret({ namespace: ns, body: buildVncSecret(session!, ns, 'pw') })],
+      ['|secrets|create', () => core.createNamespacedSecret({ namespace: ns, body: buildVncSecret(session!, ns, 'pw', 'streamer-pw') })],
       ['|secrets|get', () => core.readNamespacedSecret({ namespace: ns, name: `${name}-vnc` })],
       [
         '|secrets|update',

@@ -71,7 +71,7 @@ describe('porthole-agent manifests', () => {
     expect(tv.subresources).toBeUndefined();
     expect(tv.additionalPrinterColumns.map((c: Obj) => c.name)).toEqual(['Image', 'GPU', 'Idle', 'Age']);
     expect(Object.keys(tv.schema.openAPIV3Schema.properties.spec.properties).sort()).toEqual(
-      ['allowedGroups', 'allowedUsers', 'description', 'displayName', 'gpu', 'idleTimeoutSeconds', 'image', 'nodeSelector', 'podAnnotations', 'podLabels', 'resources', 'tolerations', 'warmPool'].sort(),
+      ['allowedGroups', 'allowedUsers', 'description', 'displayName', 'gpu', 'idleTimeoutSeconds', 'image', 'nodeSelector', 'podAnnotations', 'podLabels', 'protocols', 'resources', 'streamerImage', 'tolerations', 'warmPool'].sort(),
     );
     // no model names leaked into the wire form
     expect(renderManifestsYaml()).not.toMatch(/_enum|x_kubernetes|_from:/);
@@ -123,7 +123,7 @@ describe('porthole-agent manifests', () => {
     expect(selects(buildSessionPod({ session: s, template: t, namespace: 'porthole' }).metadata?.labels)).toBe(true);
     expect(selects(buildWarmPod(t, 'porthole', 'warm-xfce-1').metadata?.labels)).toBe(true);
     expect(selects(find(all, 'Deployment')[0]!.spec.template.metadata.labels)).toBe(false);
-    expect(allow!.spec.ingress).toEqual([{ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'porthole-agent' } } }], ports: [{ protocol: 'TCP', port: 5901 }] }]);
+    expect(allow!.spec.ingress).toEqual([{ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'porthole-agent' } } }], ports: [{ protocol: 'TCP', port: 5901 }, { protocol: 'TCP', port: 8443 }] }]);
     const dep = find(all, 'Deployment')[0]!;
     expect(dep.spec.template.metadata.labels).toMatchObject(allow!.spec.ingress[0].from[0].podSelector.matchLabels);
     expect(find(all, 'PodDisruptionBudget')[0]!.spec.minAvailable).toBe(1);

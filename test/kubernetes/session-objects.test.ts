@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
 import { homeClaimName, sessionName, userLabelValue, vncSecretName, type SessionResource, type TemplateResource } from '../../cluster-agent/kubernetes/resources.js';
-import { buildHomeClaim, buildSession, buildSessionPod, buildVncSecret, SECRET_PASSWD_FILE_KEY, SECRET_PASSWORD_KEY } from '../../cluster-agent/kubernetes/session-objects.js';
+import { buildHomeClaim, buildSession, buildSessionPod, buildVncSecret, SECRET_PASSWD_FILE_KEY, SECRET_PASSWORD_KEY, SECRET_STREAMER_KEY } from '../../cluster-agent/kubernetes/session-objects.js';
 import { vncPasswordFile } from '../../cluster-agent/vnc/des.js';
 
 const NS = 'desktops';
@@ -102,6 +102,27 @@ describe('session pod', () => {
     expect(volumes['vnc-secret']!.secret!.secretName).toBe(vncSecretName(s.metadata.name!));
   });
 
+  it('a WebRTC template adds a restricted streamer container on 8443 that sees the X socket and only its own secret', () => {
+    const pod = buildSessionPod({ session: session(), template: template({ protocols: ['webrtc', 'vnc'] }), namespace: NS });
+    expect(restrictedViolations(pod)).toEqual([]);
+    expect(pod.spec!.containers.map((c) => c.name)).toEqual(['desktop', 'streamer']);
+    const streamer = pod.spec!.containers[1]!;
+    expect(streamer.ports).toEqual([{ name: 'webrtc', containerPort: 8443, protocol: 'TCP' }]);
+    expect(streamer.command!.join(' ')).toMatch(/porthole-streamer --listen 0\.0\.0\.0:8443 --secret-file \/var\/run\/porthole\/streamer\/streamer-secret/);
+    expect(streamer.volumeMounts!.map((m) => m.name).sort()).toEqual(['streamer-secret', 'tmp']);
+    const volumes = Object.fromEntries(pod.spec!.volumes!.map((v) => [v.name, v]));
+    expect(volumes['streamer-secret']!.secret!.items).toEqual([{ key: SECRET_STREAMER_KEY, path: SECRET_STREAMER_KEY }]);
+    // the desktop container never mounts the streamer's secret, nor the streamer the VNC password
+    expect(pod.spec!.containers[0]!.volumeMounts!.map((m) => m.name)).not.toContain('streamer-secret');
+    expect(streamer.volumeMounts!.map((m) => m.name)).not.toContain('vnc-secret');
+  });
+
+  it('a VNC-only template has no streamer container and no streamer volume', () => {
+    const pod = buildSessionPod({ session: session(), template: template({ protocols: ['vnc'] }), namespace: NS });
+    expect(pod.spec!.containers.map((c) => c.name)).toEqual(['desktop']);
+    expect(pod.spec!.volumes!.map((v) => v.name)).not.toContain('streamer-secret');
+  });
+
   it('refuses a Session that has no uid yet (the owner reference needs it)', () => {
     const s = session();
     delete s.metadata.uid;
@@ -112,8 +133,9 @@ describe('session pod', () => {
 describe('secret and home', () => {
   it('the secret holds the password and the Xvnc password file, owned by the Session', () => {
     const s = session();
-    const secret = buildVncSecret(s, NS, 'Pa55word');
+    const secret = buildVncSecret(s, NS, 'Pa55word', 'streamer-s3cret');
     expect(Buffer.from(secret.data![SECRET_PASSWORD_KEY]!, 'base64').toString()).toBe('Pa55word');
+    expect(Buffer.from(secret.data![SECRET_STREAMER_KEY]!, 'base64').toString()).toBe('streamer-s3cret');
     expect(Buffer.from(secret.data![SECRET_PASSWD_FILE_KEY]!, 'base64')).toEqual(vncPasswordFile('Pa55word'));
     expect(secret.metadata!.ownerReferences![0]!.uid).toBe(s.metadata.uid);
   });

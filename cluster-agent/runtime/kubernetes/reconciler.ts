@@ -31,6 +31,7 @@ export interface ReconcilerContext {
 }
 
 export const newVncPassword = () => randomBytes(12).toString('base64url');
+export const newStreamerSecret = () => randomBytes(32).toString('base64url');
 
 export function ownedBy(obj: { metadata?: { ownerReferences?: { uid: string }[] } }, uid: string | undefined): boolean {
   return !!uid && (obj.metadata?.ownerReferences?.some((r) => r.uid === uid) ?? false);
@@ -188,7 +189,7 @@ export class Reconciler {
 
   /** Errors are tagged with what was being made, for the session's message. */
   private async ensureVncSecret(session: SessionResource): Promise<void> {
-    const body = buildVncSecret(session, this.ctx.namespace, newVncPassword());
+    const body = buildVncSecret(session, this.ctx.namespace, newVncPassword(), newStreamerSecret());
     const what = "the desktop's VNC Secret";
     try {
       await this.ctx.clients.core.createNamespacedSecret({ namespace: this.ctx.namespace, body });
@@ -274,7 +275,7 @@ export class Reconciler {
     const uid = pod.metadata?.uid;
     if (!uid || this.warmSecretsDone.has(uid)) return;
     try {
-      await this.ctx.clients.core.createNamespacedSecret({ namespace: this.ctx.namespace, body: buildWarmPodSecret(pod, newVncPassword()) });
+      await this.ctx.clients.core.createNamespacedSecret({ namespace: this.ctx.namespace, body: buildWarmPodSecret(pod, newVncPassword(), newStreamerSecret()) });
     } catch (err) {
       if (!isConflict(err)) throw err;
     }

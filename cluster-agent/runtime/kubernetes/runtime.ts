@@ -10,10 +10,10 @@ import pino, { type Logger } from 'pino';
 import type { Metric } from 'prom-client';
 import { UserName, type Session } from '../../contract/index.js';
 import { LEADER_LEASE_NAME } from '../../kubernetes/install-manifests.js';
-import { GROUP, SESSION_PLURAL, sessionName, VERSION, VNC_PORT, type SessionResource } from '../../kubernetes/resources.js';
-import { buildSession, podSecretName, SECRET_PASSWORD_KEY } from '../../kubernetes/session-objects.js';
+import { GROUP, SESSION_PLURAL, sessionName, STREAMER_PORT, VERSION, VNC_PORT, type SessionResource } from '../../kubernetes/resources.js';
+import { buildSession, podSecretName, SECRET_PASSWORD_KEY, SECRET_STREAMER_KEY } from '../../kubernetes/session-objects.js';
 import { stopVerdict } from '../stop-expectation.js';
-import { RuntimeError, type Runtime, type StartResult, type StopExpectation, type StreamEndpoints, type StreamProtocol, type TemplateSpec, type VncEndpoint } from '../types.js';
+import { RuntimeError, type Runtime, type StartResult, type StopExpectation, type StreamEndpoints, type StreamProtocol, type TemplateSpec } from '../types.js';
 import { makeCaches, type Caches } from './informers.js';
 import { apiMessage, isConflict, isNotFound, mergePatch, statusOf, type KubeClients } from './kube-client.js';
 import { LeaderElector } from './leader-election.js';
@@ -280,11 +280,20 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
   }
 
   async streamEndpoint<P extends StreamProtocol>(id: string, protocol: P): Promise<StreamEndpoints[P]> {
-    if (protocol !== 'vnc') throw new RuntimeError('unavailable', 'This desktop streams over VNC only');
-    return (await this.vncEndpoint(id)) as StreamEndpoints[P];
+    const { ip, secret, templateName } = await this.podSecrets(id);
+    if (protocol === 'webrtc') {
+      const streamer = secret[SECRET_STREAMER_KEY];
+      const template = (await this.templates()).find((t) => t.name === templateName);
+      if (!streamer || !template?.protocols.includes('webrtc')) throw new RuntimeError('unavailable', 'this desktop streams over VNC only');
+      return { kind: 'tcp', host: ip, port: STREAMER_PORT, secret: streamer } as StreamEndpoints[P];
+    }
+    const password = secret[SECRET_PASSWORD_KEY];
+    if (!password) throw new RuntimeError('unavailable', "The desktop's Secret has no password");
+    return { kind: 'tcp', host: ip, port: VNC_PORT, password } as StreamEndpoints[P];
   }
 
-  private async vncEndpoint(id: string): Promise<VncEndpoint> {
+  /** A Running session's pod IP and the decoded keys of its Secret. */
+  private async podSecrets(id: string): Promise<{ ip: string; secret: Record<string, string>; templateName: string }> {
     const s = await this.sessionObject(id);
     if (!s) throw new RuntimeError('not_found', `There is no session "${id}"`);
     const phase = s.status?.phase ?? 'Pending';
@@ -293,18 +302,14 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
     const ip = pod?.status?.podIP ?? s.status?.podIP;
     const secretName = pod ? podSecretName(pod) : undefined;
     if (!pod || !ip || !secretName) throw new RuntimeError('not_ready', `The desktop ${id} has no running pod right now: it cannot be viewed`);
-    let password: string;
     try {
       const secret = await this.clients.core.readNamespacedSecret({ name: secretName, namespace: this.ns });
-      const b64 = secret.data?.[SECRET_PASSWORD_KEY];
-      if (!b64) throw new RuntimeError('unavailable', `The desktop's Secret ${secretName} has no password`);
-      password = Buffer.from(b64, 'base64').toString('utf8');
+      const decoded = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+      return { ip, secret: decoded, templateName: s.spec.template };
     } catch (err) {
-      if (err instanceof RuntimeError) throw err;
       if (isNotFound(err)) throw new RuntimeError('not_ready', `The desktop ${id} is ending: it cannot be viewed now`);
-      throw this.unavailable(err, "read the desktop's VNC secret");
+      throw this.unavailable(err, "read the desktop's Secret");
     }
-    return { kind: 'tcp', host: ip, port: VNC_PORT, password };
   }
 
   async setConnectedClients(id: string, count: number): Promise<void> {

@@ -82,7 +82,7 @@ export function templateSpecOf(t: TemplateResource): TemplateSpec {
     displayName: s.displayName ?? t.metadata.name!,
     description: s.description ?? '',
     available: true,
-    protocols: ['vnc'],
+    protocols: s.protocols?.length ? [...s.protocols] : ['vnc'],
     idleTimeoutSeconds: s.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS,
     ...(s.allowedUsers?.length ? { allowedUsers: [...s.allowedUsers] } : {}),
     ...(s.allowedGroups?.length ? { allowedGroups: [...s.allowedGroups] } : {}),
