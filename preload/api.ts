@@ -39,6 +39,31 @@ export interface AgentEvent {
 }
 export type LauncherEvent = SessionEvent | AuthEvent | AgentEvent;
 
+/**
+ * How this device decodes video: what the launcher's shell knows (Electron asks Chromium's GPU
+ * process; a plain browser knows nothing it can tell the page) and the person's hardware-decode
+ * setting. The renderer adds what the page itself measures (mediaCapabilities per codec, the live
+ * stream's decoder).
+ */
+export interface DeviceReport {
+  shell: 'electron' | 'browser';
+  /** hardware decoding is on (switches given to Chromium at start) */
+  hardwareDecode: {
+    /** the person's setting; absent where the shell cannot change it (a browser) */
+    enabled?: boolean;
+    /** the setting differs from what this run started with: it applies after a restart */
+    restartNeeded: boolean;
+    /** true/false when the shell knows, null when it cannot tell (a browser: see chrome://gpu) */
+    active: boolean | null;
+    /** one sentence: whether hardware decode is in use and, if not, why */
+    reason: string;
+  };
+  /** Chromium's feature status where the shell reports it (app.getGPUFeatureStatus()), e.g. video_decode */
+  gpuFeatures?: Record<string, string>;
+  /** the GPUs Chromium sees, as vendor/device names */
+  gpus?: string[];
+}
+
 /** Errors cross the bridge as data, so the renderer can show the sentence and branch on the code. */
 export interface BridgeError {
   code: string;
@@ -56,6 +81,10 @@ export interface PortholeApi {
   stopSession(id: string): Promise<void>;
   /** a fresh single-use connect URL; call again for every (re)connect */
   connect(id: string): Promise<ConnectResponse>;
+  /** how this device decodes video, and why hardware decode is or is not in use */
+  deviceReport(): Promise<DeviceReport>;
+  /** turns hardware video decoding on or off for the next start of the app; answers the new report */
+  setHardwareDecode(enabled: boolean): Promise<DeviceReport>;
   /** returns an unsubscribe function */
   onEvent(listener: (event: LauncherEvent) => void): () => void;
 }
@@ -70,6 +99,8 @@ export const BRIDGE_METHODS = [
   'startSession',
   'stopSession',
   'connect',
+  'deviceReport',
+  'setHardwareDecode',
 ] as const;
 export type BridgeMethod = (typeof BRIDGE_METHODS)[number];
 

@@ -9,7 +9,7 @@
 import { contextBridge, ipcRenderer } from 'electron';
 import type { ConnectResponse, Me, Session } from '../cluster-agent/contract/index.js';
 import { EVENT_CHANNEL, methodChannel } from './channels.js';
-import { PortholeError, type BridgeMethod, type BridgeResult, type LauncherEvent, type LauncherState, type PortholeApi, type SignInRequest } from './api.js';
+import { PortholeError, type BridgeMethod, type BridgeResult, type DeviceReport, type LauncherEvent, type LauncherState, type PortholeApi, type SignInRequest } from './api.js';
 
 
 async function invoke<T>(method: BridgeMethod, ...params: unknown[]): Promise<T> {
@@ -34,6 +34,8 @@ const api: PortholeApi = {
     await invoke<null>('stopSession', String(id));
   },
   connect: (id: string) => invoke<ConnectResponse>('connect', String(id)),
+  deviceReport: () => invoke<DeviceReport>('deviceReport'),
+  setHardwareDecode: (enabled: boolean) => invoke<DeviceReport>('setHardwareDecode', enabled === true),
   onEvent: (listener: (event: LauncherEvent) => void) => {
     // The page gets the event only, never the IpcRendererEvent (which carries `sender`).
     const handler = (_event: Electron.IpcRendererEvent, payload: LauncherEvent) => listener(payload);

@@ -17,6 +17,8 @@ const paramSchemas: Record<BridgeMethod, z.ZodType<unknown[]>> = {
   startSession: z.tuple([z.string().min(1).max(200)]),
   stopSession: z.tuple([id]),
   connect: z.tuple([id]),
+  deviceReport: z.tuple([]),
+  setHardwareDecode: z.tuple([z.boolean()]),
 };
 
 export function isBridgeMethod(method: unknown): method is BridgeMethod {

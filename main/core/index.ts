@@ -7,6 +7,7 @@ import type { AgentEvent, LauncherEvent, LauncherState, PortholeApi, SignInReque
 import { PortholeError } from '../../preload/api.js';
 import type { AgentClient, FetchFn } from './agent-client.js';
 import { Auth, signedOutError } from './auth.js';
+import { browserDevice, type DeviceProvider } from './device.js';
 import { toPortholeError } from './errors.js';
 import { Listeners } from './events.js';
 import { stderrLogger, type Logger } from './logger.js';
@@ -25,6 +26,8 @@ export interface LauncherCoreOptions {
   requestTimeoutMs?: number;
   /** the clock for token expiry (tests move it forward to expire the access token) */
   now?: () => number;
+  /** how this device decodes video (Electron passes its own); default: a browser, which decides itself */
+  device?: DeviceProvider;
 }
 
 export interface LauncherCore extends PortholeApi {
@@ -39,11 +42,13 @@ export interface LauncherCore extends PortholeApi {
 }
 
 export type { SecretStore } from './secret-store.js';
+export type { DeviceProvider } from './device.js';
 export { MemorySecretStore, KeyringSecretStore, openSecretStore } from './secret-store.js';
 export { callBridge } from './bridge.js';
 
 export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore {
   const logger = opts.logger ?? stderrLogger;
+  const device = opts.device ?? browserDevice;
   const listeners = new Listeners<LauncherEvent>();
   let reachable = true;
   let probeTimer: NodeJS.Timeout | undefined;
@@ -158,6 +163,9 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
       if (session) follower.follow(session);
     },
     connect: (id: string): Promise<ConnectResponse> => authed((c, t) => c.connect(t, id)),
+    // No sign-in needed: the device is the same whoever uses it.
+    deviceReport: () => device.report(),
+    setHardwareDecode: (enabled: boolean) => device.setHardwareDecode(enabled),
     onEvent(listener) {
       const off = listeners.add(listener);
       follower.wake();

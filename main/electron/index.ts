@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { createLauncherCore, openSecretStore } from '../core/index.js';
 import { stderrLogger } from '../core/logger.js';
 import { handleAppProtocol, registerAppScheme } from './app-protocol.js';
+import { deviceSettingsFile, electronDevice, readDeviceSettings } from './device.js';
 import { forwardEvents, wireIpc } from './ipc.js';
 import { chromiumSwitches, parseLauncherArgs } from './policy.js';
 import { createLauncherWindow, guardWebContents, hardenSession } from './window.js';
@@ -25,20 +26,27 @@ function hasRenderNode(): boolean {
   }
 }
 
+const gpuProbe = {
+  featureStatus: () => ({ ...app.getGPUFeatureStatus() }) as Record<string, string>,
+  basicInfo: () => app.getGPUInfo('basic'),
+};
+
 function main(): void {
   if (!app.requestSingleInstanceLock()) {
     app.quit();
     return;
   }
   const args = parseLauncherArgs(process.argv.slice(1));
-  for (const [name, value] of chromiumSwitches({ platform: process.platform, hasRenderNode: hasRenderNode(), env: process.env })) {
+  const settingsFile = deviceSettingsFile(app.getPath('userData'));
+  const facts = { platform: process.platform, hasRenderNode: hasRenderNode(), env: process.env, ...readDeviceSettings(settingsFile) };
+  for (const [name, value] of chromiumSwitches(facts)) {
     app.commandLine.appendSwitch(name, value);
   }
   app.enableSandbox();
   registerAppScheme();
   app.on('web-contents-created', (_event, contents) => guardWebContents(contents));
 
-  const core = createLauncherCore({ logger: stderrLogger, secretStore: openSecretStore(stderrLogger), defaultAgentUrl: args.agentUrl });
+  const core = createLauncherCore({ logger: stderrLogger, secretStore: openSecretStore(stderrLogger), defaultAgentUrl: args.agentUrl, device: electronDevice(settingsFile, facts, gpuProbe) });
   let win: BrowserWindow | undefined;
 
   app.on('second-instance', () => {

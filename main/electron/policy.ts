@@ -34,13 +34,16 @@ export interface MachineFacts {
   /** a DRM render node (/dev/dri/renderD*) exists: a GPU that VA-API can decode with */
   hasRenderNode: boolean;
   env: Record<string, string | undefined>;
+  /** the person's setting (device.json in the app's data); default on */
+  hardwareDecode?: boolean;
 }
 
 /**
  * Chromium switches for this machine. Hardware video decoding (VA-API) matters for WebRTC streams;
- * Chromium keeps it off on Linux by default, so turn it on where a render node exists, and let
- * PORTHOLE_HW_DECODE=0 turn it off again for a driver that misbehaves. PORTHOLE_DISABLE_GPU=1 is the
- * escape hatch for thin clients whose GPU stack crashes Chromium (software rendering then).
+ * Chromium keeps it off on Linux by default, so turn it on where a render node exists, and let the
+ * setting or PORTHOLE_HW_DECODE=0 turn it off again for a driver that misbehaves (elsewhere Chromium
+ * decodes in hardware by itself; the setting turns that off). PORTHOLE_DISABLE_GPU=1 is the escape
+ * hatch for thin clients whose GPU stack crashes Chromium (software rendering then).
  */
 export function chromiumSwitches(m: MachineFacts): Array<[string, string?]> {
   const switches: Array<[string, string?]> = [];
@@ -48,12 +51,48 @@ export function chromiumSwitches(m: MachineFacts): Array<[string, string?]> {
     switches.push(['disable-gpu']);
     return switches;
   }
-  if (m.platform === 'linux' && m.hasRenderNode && m.env.PORTHOLE_HW_DECODE !== '0') {
+  if (!hardwareDecodeWanted(m)) {
+    switches.push(['disable-accelerated-video-decode']);
+    return switches;
+  }
+  if (m.platform === 'linux' && m.hasRenderNode) {
     // VaapiVideoDecoder for older Chromium builds, AcceleratedVideoDecodeLinuxGL for current ones
     // (Electron 41 / Chromium 146); unknown feature names are ignored by Chromium.
     switches.push(['enable-features', 'VaapiVideoDecoder,AcceleratedVideoDecodeLinuxGL']);
   }
   return switches;
+}
+
+function hardwareDecodeWanted(m: MachineFacts): boolean {
+  return m.hardwareDecode !== false && m.env.PORTHOLE_HW_DECODE !== '0';
+}
+
+/**
+ * Whether video is decoded on the GPU in this run, and why not, from what the app started with and
+ * what Chromium's GPU process reports (app.getGPUFeatureStatus().video_decode: 'enabled',
+ * 'enabled_on', 'disabled_software', 'unavailable_software', ...). One sentence for the person.
+ */
+export function hardwareDecodeVerdict(started: MachineFacts, features: Record<string, string> | undefined): { active: boolean; reason: string } {
+  if (started.env.PORTHOLE_DISABLE_GPU === '1') return { active: false, reason: 'The GPU is turned off for this app (PORTHOLE_DISABLE_GPU=1): video is decoded in software.' };
+  if (started.hardwareDecode === false) return { active: false, reason: "Hardware decoding is turned off in this app's settings: video is decoded in software." };
+  if (started.env.PORTHOLE_HW_DECODE === '0') return { active: false, reason: 'Hardware decoding is turned off by PORTHOLE_HW_DECODE=0: video is decoded in software.' };
+  if (started.platform === 'linux' && !started.hasRenderNode) return { active: false, reason: 'This machine has no GPU render node (/dev/dri/renderD*), so there is nothing to decode with: video is decoded in software.' };
+  const status = features?.video_decode;
+  if (!status) return { active: false, reason: "Chromium's GPU process has not said whether it decodes video; open a desktop and see the stats overlay's decoder." };
+  if (status.startsWith('enabled')) return { active: true, reason: `Chromium decodes video on the GPU (video_decode: ${status}); the stats overlay shows which decoder a stream uses.` };
+  if (status.startsWith('unavailable')) return { active: false, reason: `GPU acceleration is unavailable here (video_decode: ${status}): Chromium runs in software, usually because the GPU driver did not start.` };
+  return { active: false, reason: `Chromium does not decode video on this GPU (video_decode: ${status}): its driver is on Chromium's blocklist or has no VA-API support for it.` };
+}
+
+/** The saved device settings; anything unreadable means the defaults (and is not overwritten until changed). */
+export function parseDeviceSettings(text: string | undefined): { hardwareDecode: boolean } {
+  if (!text) return { hardwareDecode: true };
+  try {
+    const v = JSON.parse(text) as { hardwareDecode?: unknown };
+    return { hardwareDecode: v?.hardwareDecode !== false };
+  } catch {
+    return { hardwareDecode: true };
+  }
 }
 
 export interface LauncherArgs {

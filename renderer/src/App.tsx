@@ -194,7 +194,7 @@ export function App({ bridge }: { bridge: Bridge }) {
   } else if (screen.kind === 'sign-in') {
     body = <SignIn api={api} initialAgentUrl={launcherState?.agentUrl} notice={screen.notice} onSignedIn={showSignedIn} />;
   } else if (screen.kind === 'launcher') {
-    body = <Launcher me={me} sessions={sessions} busy={busy} error={launcherError} actions={actions} />;
+    body = <Launcher me={me} sessions={sessions} busy={busy} error={launcherError} actions={actions} device={api} />;
   } else {
     const tracked = sessions.get(screen.id);
     const templateName = tracked?.session.template;

@@ -61,7 +61,19 @@ describe.skipIf(!electronPath)('Electron launcher window', () => {
     }));
     expect(seen.require).toBe('undefined');
     expect(seen.process).toBe('undefined');
-    expect(seen.bridge).toEqual(['connect', 'getState', 'listSessions', 'me', 'onEvent', 'signIn', 'signOut', 'startSession', 'stopSession']);
+    expect(seen.bridge).toEqual(['connect', 'deviceReport', 'getState', 'listSessions', 'me', 'onEvent', 'setHardwareDecode', 'signIn', 'signOut', 'startSession', 'stopSession']);
+  });
+
+  it("reports Chromium's GPU status and keeps the hardware-decode setting for the next start", async () => {
+    const page = await app.firstWindow();
+    const report = await page.evaluate(() => window.porthole!.deviceReport());
+    expect(report.shell).toBe('electron');
+    expect(report.gpuFeatures).toHaveProperty('video_decode');
+    expect(report.hardwareDecode).toMatchObject({ enabled: true, restartNeeded: false });
+    const off = await page.evaluate(() => window.porthole!.setHardwareDecode(false));
+    expect(off.hardwareDecode).toMatchObject({ enabled: false, restartNeeded: true });
+    const back = await page.evaluate(() => window.porthole!.setHardwareDecode(true));
+    expect(back.hardwareDecode).toMatchObject({ enabled: true, restartNeeded: false });
   });
 
   it('signs in and shows a running desktop', async () => {

@@ -71,7 +71,7 @@ describe('Electron bundles', () => {
   it('the preload exposes only window.porthole, with the whole PortholeApi', () => {
     const { exposed } = loadPreload();
     expect(Object.keys(exposed)).toEqual(['porthole']);
-    expect(Object.keys(exposed.porthole as object).sort()).toEqual(['connect', 'getState', 'listSessions', 'me', 'onEvent', 'signIn', 'signOut', 'startSession', 'stopSession']);
+    expect(Object.keys(exposed.porthole as object).sort()).toEqual(['connect', 'deviceReport', 'getState', 'listSessions', 'me', 'onEvent', 'setHardwareDecode', 'signIn', 'signOut', 'startSession', 'stopSession']);
   });
 
   it('unwraps results, rejects with code and sentence, and passes events without the IPC event', async () => {

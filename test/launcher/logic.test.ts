@@ -6,7 +6,7 @@ import { httpError, networkErrorCode, retryAfterSeconds, unreachableError } from
 import { rendererFile, RENDERER_CSP } from '../../main/core/renderer-policy.js';
 import { elapsedSince, isTokenStale, pollIntervalMs, refreshDelayMs } from '../../main/core/timing.js';
 import { sessionChanged } from '../../main/core/session-follower.js';
-import { chromiumSwitches, isAppUrl, parseLauncherArgs, permissionAllowed } from '../../main/electron/policy.js';
+import { chromiumSwitches, hardwareDecodeVerdict, isAppUrl, parseDeviceSettings, parseLauncherArgs, permissionAllowed } from '../../main/electron/policy.js';
 import { PortholeError } from '../../preload/api.js';
 import type { Session } from '../../cluster-agent/contract/index.js';
 
@@ -142,9 +142,29 @@ describe('Electron policy', () => {
   it('turns on VA-API decoding only where a render node exists, with escape hatches', () => {
     expect(chromiumSwitches({ platform: 'linux', hasRenderNode: true, env: {} })).toEqual([['enable-features', 'VaapiVideoDecoder,AcceleratedVideoDecodeLinuxGL']]);
     expect(chromiumSwitches({ platform: 'linux', hasRenderNode: false, env: {} })).toEqual([]);
-    expect(chromiumSwitches({ platform: 'linux', hasRenderNode: true, env: { PORTHOLE_HW_DECODE: '0' } })).toEqual([]);
+    expect(chromiumSwitches({ platform: 'linux', hasRenderNode: true, env: { PORTHOLE_HW_DECODE: '0' } })).toEqual([['disable-accelerated-video-decode']]);
+    // the person's setting off: no VA-API, and on other platforms Chromium's own hardware decode off too
+    expect(chromiumSwitches({ platform: 'linux', hasRenderNode: true, env: {}, hardwareDecode: false })).toEqual([['disable-accelerated-video-decode']]);
+    expect(chromiumSwitches({ platform: 'win32', hasRenderNode: false, env: {}, hardwareDecode: false })).toEqual([['disable-accelerated-video-decode']]);
     expect(chromiumSwitches({ platform: 'linux', hasRenderNode: true, env: { PORTHOLE_DISABLE_GPU: '1' } })).toEqual([['disable-gpu']]);
     expect(chromiumSwitches({ platform: 'darwin', hasRenderNode: true, env: {} })).toEqual([]);
+  });
+  it('says in a sentence whether video is decoded on the GPU and why not', () => {
+    const linux = { platform: 'linux' as const, hasRenderNode: true, env: {} };
+    expect(hardwareDecodeVerdict(linux, { video_decode: 'enabled' })).toEqual({ active: true, reason: expect.stringMatching(/decodes video on the GPU \(video_decode: enabled\)/) });
+    expect(hardwareDecodeVerdict(linux, { video_decode: 'disabled_software' })).toEqual({ active: false, reason: expect.stringMatching(/blocklist or has no VA-API/) });
+    expect(hardwareDecodeVerdict(linux, { video_decode: 'unavailable_software' })).toEqual({ active: false, reason: expect.stringMatching(/unavailable/) });
+    expect(hardwareDecodeVerdict({ ...linux, hasRenderNode: false }, { video_decode: 'enabled' }).reason).toMatch(/no GPU render node/);
+    expect(hardwareDecodeVerdict({ ...linux, hardwareDecode: false }, { video_decode: 'enabled' })).toEqual({ active: false, reason: expect.stringMatching(/turned off in this app's settings/) });
+    expect(hardwareDecodeVerdict({ ...linux, env: { PORTHOLE_HW_DECODE: '0' } }, {}).reason).toMatch(/PORTHOLE_HW_DECODE=0/);
+    expect(hardwareDecodeVerdict({ ...linux, env: { PORTHOLE_DISABLE_GPU: '1' } }, { video_decode: 'enabled' }).active).toBe(false);
+    expect(hardwareDecodeVerdict(linux, undefined).reason).toMatch(/has not said/);
+  });
+  it('reads the device settings; a damaged file means the defaults', () => {
+    expect(parseDeviceSettings(undefined)).toEqual({ hardwareDecode: true });
+    expect(parseDeviceSettings('{"hardwareDecode": false}')).toEqual({ hardwareDecode: false });
+    expect(parseDeviceSettings('{"hardwareDecode": tr')).toEqual({ hardwareDecode: true });
+    expect(parseDeviceSettings('null')).toEqual({ hardwareDecode: true });
   });
   it('reads --agent and --kiosk', () => {
     expect(parseLauncherArgs(['main.js', '--agent=http://a:1', '--no-sandbox'])).toEqual({ agentUrl: 'http://a:1', kiosk: false });

@@ -8,6 +8,7 @@ import {
   PortholeError,
   type BridgeMethod,
   type BridgeResult,
+  type DeviceReport,
   type LauncherEvent,
   type PortholeApi,
   type SignInRequest,
@@ -117,6 +118,8 @@ export class WebShellClient implements PortholeApi {
   startSession = (template: string) => this.call<Session>('startSession', template);
   stopSession = (id: string) => this.call<void>('stopSession', id);
   connect = (id: string) => this.call<ConnectResponse>('connect', id);
+  deviceReport = () => this.call<DeviceReport>('deviceReport');
+  setHardwareDecode = (enabled: boolean) => this.call<DeviceReport>('setHardwareDecode', enabled);
 
   onEvent(listener: (event: LauncherEvent) => void): () => void {
     this.eventListeners.add(listener);

@@ -32,3 +32,16 @@ export function orderCapabilities<T extends { mimeType: string }>(caps: T[], ran
   };
   return [...caps].sort((a, b) => rank(a) - rank(b));
 }
+
+const CODEC_NAMES: Record<string, string> = { 'video/H264': 'H.264', 'video/VP9': 'VP9', 'video/AV1': 'AV1', 'video/VP8': 'VP8' };
+
+export type DecodePath = 'hardware' | 'software' | 'software, may drop frames' | 'not decoded';
+
+/** Pure: how this device decodes each codec, for the diagnostics panel, in offer order. */
+export function decodeRows(support: DecodeSupport[]): Array<{ codec: string; path: DecodePath }> {
+  return CODEC_PREFERENCE.map((mimeType) => {
+    const s = support.find((x) => x.mimeType === mimeType);
+    const path: DecodePath = !s?.supported ? 'not decoded' : s.powerEfficient ? 'hardware' : s.smooth ? 'software' : 'software, may drop frames';
+    return { codec: CODEC_NAMES[mimeType] ?? mimeType, path };
+  });
+}

@@ -1,4 +1,6 @@
 import type { Me } from '../../../cluster-agent/contract/index.js';
+import type { PortholeApi } from '../../../preload/api.js';
+import { DevicePanel } from '../components/DevicePanel.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
 import { PhaseBadge } from '../components/PhaseBadge.js';
 import { useNow } from '../hooks/useNow.js';
@@ -16,13 +18,15 @@ export interface LauncherActions {
   signOut(): void;
 }
 
-export function Launcher({ me, sessions, busy, error, actions }: {
+export function Launcher({ me, sessions, busy, error, actions, device }: {
   me?: Me;
   sessions: ReadonlyMap<string, TrackedSession>;
   /** what is in flight: a template name or session id, to disable just that button */
   busy: ReadonlySet<string>;
   error?: string;
   actions: LauncherActions;
+  /** the bridge's device methods, for the "This device" panel */
+  device: Pick<PortholeApi, 'deviceReport' | 'setHardwareDecode'>;
 }) {
   const rows = sessionRows(sessions);
   const ticking = rows.some((t) => t.session.phase === 'Pending' || t.session.phase === 'Starting');
@@ -70,6 +74,8 @@ export function Launcher({ me, sessions, busy, error, actions }: {
           ))}
         </ul>
       </section>
+
+      <DevicePanel api={device} />
     </main>
   );
 }
