@@ -75,6 +75,17 @@ export const ClipboardMessage = z.object({ t: z.literal('c'), text: z.string().m
 export const InputMessage = z.discriminatedUnion('t', [PointerMessage, WheelMessage, KeyMessage, ReleaseAllMessage, ResizeMessage, ClipboardMessage]);
 export type InputMessage = z.infer<typeof InputMessage>;
 
+/**
+ * The viewer turns the desktop's sound on or off (off until it asks). The streamer captures the sound
+ * only while it is on, and answers with an `audio` message each time its state changes.
+ */
+export const SoundMessage = z.object({ t: z.literal('a'), on: z.boolean() });
+export type SoundMessage = z.infer<typeof SoundMessage>;
+
+/** Everything the client sends on the "input" channel. */
+export const ClientChannelMessage = z.discriminatedUnion('t', [PointerMessage, WheelMessage, KeyMessage, ReleaseAllMessage, ResizeMessage, ClipboardMessage, SoundMessage]);
+export type ClientChannelMessage = z.infer<typeof ClientChannelMessage>;
+
 // ---- DataChannel "input" (streamer -> client) ------------------------------------------------------
 
 /** The remote cursor's image (PNG, base64) and hot spot, drawn locally so pointing has no latency. */
@@ -84,7 +95,15 @@ export const ScreenMessage = z.object({ t: z.literal('screen'), w: z.number().in
 /** What the streamer is sending, so the page's stats can say it. */
 export const EncoderMessage = z.object({ t: z.literal('encoder'), codec: z.string(), implementation: z.string(), bitrateKbps: z.number(), fps: z.number() });
 
-export const StreamerMessage = z.discriminatedUnion('t', [ClipboardMessage, CursorMessage, ScreenMessage, EncoderMessage]);
+/**
+ * The desktop's sound on this connection: `available` false when the desktop has none (no sound server,
+ * or the offer had no Opus audio section), with `message` saying why; `on` true while it is sent;
+ * `message` also says why it stopped when it stops by itself.
+ */
+export const AudioStateMessage = z.object({ t: z.literal('audio'), available: z.boolean(), on: z.boolean(), message: z.string().max(500).optional() });
+export type AudioStateMessage = z.infer<typeof AudioStateMessage>;
+
+export const StreamerMessage = z.discriminatedUnion('t', [ClipboardMessage, CursorMessage, ScreenMessage, EncoderMessage, AudioStateMessage]);
 export type StreamerMessage = z.infer<typeof StreamerMessage>;
 
 /** The DataChannel's label. */

@@ -5,13 +5,18 @@
  *   porthole-streamer (--listen-unix PATH | --listen HOST:PORT) --secret-file FILE
  *                     [--codecs h264,vp9,vp8] [--max-kbps 8000] [--start-kbps 3000] [--floor-kbps 250]
  *                     [--fps 60] [--encoder auto|software|vaapi] [--encoder-helper PATH] [--ice-bind ADDR]
- *                     [--ice-ports FIRST-LAST]
+ *                     [--ice-ports FIRST-LAST] [--audio-server PULSE_SERVER] [--audio-device SOURCE]
+ *                     [--audio-kbps 96] [--audio-frame-ms 10] [--audio-unavailable SENTENCE]
  * DISPLAY and XAUTHORITY come from the environment. Prints "streamer listening on ..." when ready.
+ * Without --audio-server the desktop has no sound (viewers are told so); with it, a viewer that turns
+ * sound on gets the PulseAudio source SOURCE (default porthole.monitor: the null sink's monitor) as Opus.
+ * --audio-unavailable says to viewers why there is none (the runtime knows: e.g. PulseAudio is not installed).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { probeAudioSetup } from './audio.js';
 import { CODEC_NAMES, type CodecName } from './codec.js';
 import { startSignallingServer, type Listen } from './signalling-server.js';
 import { runViewer } from './viewer.js';
@@ -50,6 +55,11 @@ async function main(): Promise<void> {
       'encoder-helper': { type: 'string' },
       'ice-bind': { type: 'string' },
       'ice-ports': { type: 'string' },
+      'audio-server': { type: 'string' },
+      'audio-device': { type: 'string' },
+      'audio-kbps': { type: 'string' },
+      'audio-frame-ms': { type: 'string' },
+      'audio-unavailable': { type: 'string' },
     },
     strict: true,
   });
@@ -89,8 +99,14 @@ async function main(): Promise<void> {
     if (!m || Number(m[1]) < 1024 || Number(m[2]) > 65535 || Number(m[1]) > Number(m[2])) fail(`--ice-ports must be FIRST-LAST within 1024-65535, got "${values['ice-ports']}"`);
     ports = { first: Number(m[1]), last: Number(m[2]) };
   }
+  const audioKbps = int(values['audio-kbps'], '--audio-kbps', 96);
+  if (audioKbps < 6 || audioKbps > 510) fail(`--audio-kbps must be within 6-510, got ${audioKbps}`);
+  const audioFrameMs = int(values['audio-frame-ms'], '--audio-frame-ms', 10);
+  if (![5, 10, 20, 40].includes(audioFrameMs)) fail(`--audio-frame-ms must be 5, 10, 20 or 40, got ${audioFrameMs}`);
+  const audio = probeAudioSetup({ ...(values['audio-server'] ? { server: values['audio-server'] } : {}), ...(values['audio-unavailable'] ? { unavailable: values['audio-unavailable'] } : {}), device: values['audio-device'] ?? 'porthole.monitor', bitrate: audioKbps * 1000, frameMs: audioFrameMs, env: process.env });
+  void audio.then((a) => log(a.ok ? 'sound available' : 'no sound', a.ok ? { server: a.server, device: a.device } : { reason: a.reason }));
   const server = await startSignallingServer(listen, secret, (ws) =>
-    runViewer(ws, { encoderHelper: helper, codecs, limits, implementation, env: process.env, desktop, log, ...(values['ice-bind'] ? { bindAddress: values['ice-bind'] } : {}), ...(ports ? { ports } : {}) }),
+    runViewer(ws, { encoderHelper: helper, codecs, limits, implementation, env: process.env, desktop, log, audio, ...(values['ice-bind'] ? { bindAddress: values['ice-bind'] } : {}), ...(ports ? { ports } : {}) }),
   );
   process.stdout.write(`streamer listening on ${server.address}\n`);
   const stop = () => {

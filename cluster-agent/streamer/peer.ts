@@ -1,11 +1,14 @@
 /**
  * One viewer's WebRTC connection (node-datachannel, libdatachannel underneath): the browser offers,
  * we answer with one video track carrying the picked codec at the offer's payload type, and the RTP the
- * encoder makes passes through. The browser's RTCP feedback (PLI, FIR, REMB, NACK, reports) comes back
- * as events; libdatachannel resends NACKed packets from the last ones sent.
+ * encoder makes passes through; when the offer has an Opus audio section, an audio track too (sendonly
+ * when the desktop has sound, inactive otherwise), in a stream of its own so the browser does not hold
+ * the picture back to line it up with the sound. The browser's RTCP feedback (PLI, FIR, REMB, NACK,
+ * reports) comes back as events; libdatachannel resends NACKed packets from the last ones sent.
  */
-import { PeerConnection, RtcpNackResponder, Video, type IceServer, type Track } from 'node-datachannel';
+import { Audio, PeerConnection, RtcpNackResponder, Video, type IceServer, type Track } from 'node-datachannel';
 import type { IceCandidateInit, IceServerConfig } from '../contract/webrtc.js';
+import { answerFmtp, type PickedOpus } from './audio.js';
 import type { PickedCodec } from './codec.js';
 import { parseRtcp, type Feedback } from './rtcp.js';
 import { playoutDelayExtension, withHeaderExtension } from './rtp.js';
@@ -31,6 +34,13 @@ export interface PeerOptions {
   /** UDP ports to gather on (a firewall opens just these) */
   ports?: { first: number; last: number };
   ssrc: number;
+}
+
+/** The audio section of the answer: Opus at the offer's payload type, sent from `ssrc` when `send`. */
+export interface AnswerAudio {
+  opus: PickedOpus;
+  ssrc: number;
+  send: boolean;
 }
 
 const CODEC_SDP_NAME = { h264: 'H264', vp8: 'VP8', vp9: 'VP9', av1: 'AV1' } as const;
@@ -69,9 +79,12 @@ export class Peer {
   private readonly pc: PeerConnection;
   private track?: Track;
   private open = false;
+  private audioTrack?: Track;
+  private audioOpen = false;
   private extension?: Buffer;
   packetsSent = 0;
   bytesSent = 0;
+  audioPacketsSent = 0;
 
   constructor(
     private readonly o: PeerOptions,
@@ -98,7 +111,7 @@ export class Peer {
   }
 
   /** The browser's offer in; the answer goes out through events. */
-  answer(offerSdp: string, codec: PickedCodec): void {
+  answer(offerSdp: string, codec: PickedCodec, audio?: AnswerAudio): void {
     this.pc.setRemoteDescription(offerSdp, 'offer');
     const video = new Video(codec.mid, 'SendOnly');
     if (codec.fmtp) video.addVideoCodec(codec.payloadType, CODEC_SDP_NAME[codec.name], codec.fmtp);
@@ -125,10 +138,33 @@ export class Peer {
     track.onMessage((msg) => {
       for (const f of parseRtcp(msg)) this.ev.feedback(f);
     });
+    if (audio) this.addAudio(audio);
     this.pc.setLocalDescription('answer');
     const local = this.pc.localDescription();
     if (!local) throw new Error('libdatachannel made no answer');
     this.ev.answer(local.sdp);
+  }
+
+  private addAudio({ opus, ssrc, send }: AnswerAudio): void {
+    const media = new Audio(opus.mid, send ? 'SendOnly' : 'Inactive');
+    media.addOpusCodec(opus.payloadType, answerFmtp(opus.fmtp));
+    if (send) media.addSSRC(ssrc, 'porthole', 'porthole-sound', 'porthole-audio');
+    const track = this.pc.addTrack(media);
+    this.audioTrack = track;
+    track.onOpen(() => {
+      this.audioOpen = true;
+      this.ev.log('audio track open');
+    });
+    track.onClosed(() => (this.audioOpen = false));
+    // The receiver's reports about the sound are not the picture's: they do not steer the video bitrate.
+    track.onMessage(() => undefined);
+  }
+
+  /** An Opus RTP packet from the audio capture (dropped until the track is open). */
+  sendAudioRtp(packet: Buffer): void {
+    if (!this.audioOpen || !this.audioTrack) return;
+    this.audioPacketsSent++;
+    this.audioTrack.sendMessageBinary(packet);
   }
 
   addRemoteCandidate(c: IceCandidateInit | null): void {
@@ -151,10 +187,12 @@ export class Peer {
   }
 
   close(): void {
-    try {
-      this.track?.close();
-    } catch {
-      // closed
+    for (const track of [this.track, this.audioTrack]) {
+      try {
+        track?.close();
+      } catch {
+        // closed
+      }
     }
     try {
       this.pc.close();

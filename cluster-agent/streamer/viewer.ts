@@ -1,12 +1,14 @@
 /**
  * One viewer, from its signalling socket to its last packet: the agent's hello (ICE servers), the
  * browser's offer -> codec -> encoder + peer -> answer, trickle candidates both ways, RTCP feedback
- * into key frames and bitrate, DataChannel input into the desktop. Ends everything when either the
- * signalling socket or the peer connection ends.
+ * into key frames and bitrate, DataChannel input into the desktop, the sound switch (audio.ts) into
+ * a capture of the desktop's sound. Ends everything when either the signalling socket or the peer
+ * connection ends.
  */
 import { randomInt } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import { ClientSignal, INPUT_CHANNEL, InputMessage, SIGNAL_CLOSE, StreamerHello, type ServerSignal, type StreamerMessage } from '../contract/webrtc.js';
+import { ClientChannelMessage, ClientSignal, INPUT_CHANNEL, SIGNAL_CLOSE, StreamerHello, type InputMessage, type ServerSignal, type StreamerMessage } from '../contract/webrtc.js';
+import { pickOpus, Sound, type AudioSetup } from './audio.js';
 import { decide, initialState, withEstimate, withLoss, type BitrateLimits, type BitrateState } from './bitrate.js';
 import { pickCodec, type CodecName } from './codec.js';
 import { Encoder, type EncoderStats } from './encoder.js';
@@ -28,6 +30,8 @@ export interface ViewerOptions {
   ports?: { first: number; last: number };
   env: NodeJS.ProcessEnv;
   desktop: DesktopLink;
+  /** how to capture the desktop's sound (or why there is none); settled before the first offer is answered */
+  audio: Promise<AudioSetup>;
   log: (msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -37,10 +41,12 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
   let hello: StreamerHello | undefined;
   let peer: Peer | undefined;
   let encoder: Encoder | undefined;
+  let sound: Sound | undefined;
   let state: BitrateState | undefined;
   let lastStats: EncoderStats | undefined;
   let controlTimer: NodeJS.Timeout | undefined;
   let unsubscribe: (() => void) | undefined;
+  let sendAudioState: ((m: StreamerMessage) => void) | undefined;
   let ended = false;
   let answered = false;
   const early: ClientSignal[] = [];
@@ -66,6 +72,7 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
     // A viewer that vanished mid-keypress (tab closed, network gone) must not leave Ctrl held down.
     if (answered) o.desktop.input({ t: 'u' });
     encoder?.stop();
+    sound?.stop();
     peer?.close();
     if (ws.readyState === ws.OPEN) ws.close(code, reason.slice(0, 120));
     o.log('viewer ended', { reason });
@@ -82,6 +89,11 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
     const codec = pickCodec(sdp, o.codecs);
     if (!codec) return fail(SIGNAL_CLOSE.noCodec, 'no_codec', `None of the offered video codecs can be sent; this desktop sends ${[...o.codecs].join(', ')}`);
     const ssrc = randomInt(1, 2 ** 32 - 1);
+    let audioSsrc = randomInt(1, 2 ** 32 - 1);
+    while (audioSsrc === ssrc) audioSsrc = randomInt(1, 2 ** 32 - 1);
+    const opus = pickOpus(sdp);
+    const audioSetup = await o.audio;
+    if (ended) return;
     const limits = o.limits;
     state = initialState(limits, Date.now());
     peer = new Peer(
@@ -119,6 +131,8 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
           unsubscribe?.();
           unsubscribe = o.desktop.subscribe((m) => sendText(JSON.stringify(m)));
           sendText(JSON.stringify({ t: 'encoder', codec: codec.name, implementation: encoder?.readyLine.split(' ')[3] ?? o.implementation, bitrateKbps: state?.targetKbps ?? 0, fps: state?.fps ?? 0 }));
+          sendAudioState = (m) => sendText(JSON.stringify(m));
+          if (sound) sendAudioState(sound.current());
         },
         channelMessage: (label, text) => {
           if (label !== INPUT_CHANNEL) return;
@@ -128,8 +142,10 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
           } catch {
             return;
           }
-          const parsed = InputMessage.safeParse(json);
-          if (parsed.success) o.desktop.input(parsed.data);
+          const parsed = ClientChannelMessage.safeParse(json);
+          if (!parsed.success) return;
+          if (parsed.data.t === 'a') sound?.set(parsed.data.on);
+          else o.desktop.input(parsed.data satisfies InputMessage);
         },
         log: (msg) => o.log(msg),
       },
@@ -148,6 +164,15 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
       onExit: (why) => !ended && fail(SIGNAL_CLOSE.streamerUnavailable, 'encoder_failed', `The desktop's encoder stopped: ${why}`),
       log: (msg) => o.log(`encoder: ${msg}`),
     });
+    sound = new Sound({
+      setup: audioSetup,
+      opus,
+      ssrc: audioSsrc,
+      env: o.env,
+      sendRtp: (packet) => peer?.sendAudioRtp(packet),
+      state: (m) => sendAudioState?.(m),
+      log: (msg) => o.log(msg),
+    });
     try {
       await encoder.start();
     } catch (err) {
@@ -155,12 +180,12 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
     }
     if (ended) return;
     try {
-      peer.answer(sdp, codec);
+      peer.answer(sdp, codec, opus ? { opus, ssrc: audioSsrc, send: sound.available } : undefined);
     } catch (err) {
       return fail(SIGNAL_CLOSE.badMessage, 'bad_offer', `The offer could not be answered: ${(err as Error).message}`);
     }
     answered = true;
-    o.log('answered', { codec: codec.name, payloadType: codec.payloadType });
+    o.log('answered', { codec: codec.name, payloadType: codec.payloadType, audio: opus ? (sound.available ? `opus/${opus.payloadType}` : 'inactive') : 'not offered' });
     for (const c of early.splice(0)) if (c.type === 'candidate') peer.addRemoteCandidate(c.candidate);
     // Four times a second, and at once when the receiver reports loss or a falling estimate: what
     // arrived from the receiver -> the encoder's target bitrate and frame rate.

@@ -1,6 +1,7 @@
 /**
  * The local runtime: each session is a set of processes with roles (the display, Xvnc; the desktop,
- * window manager and programs), each in a bubblewrap sandbox of its own that outlives the agent.
+ * window manager and programs; the streamer; the audio, a sound server with a null sink), each in a
+ * bubblewrap sandbox of its own that outlives the agent.
  * State lives in `<dataDir>/local-sessions.json`; a new agent adopts what still runs. Liveness is polled
  * from /proc about once a second. With `isolation: 'shared'` (--unsafe-shared-desktops) the same
  * processes run unsandboxed as the agent's user, as before sandboxes existed.
@@ -25,6 +26,7 @@ import { probeSandbox, SYSTEM_PATH, type SandboxSupport } from './sandbox-host.j
 import { prepareRunDir, SANDBOX_DISPLAY, sessionLayout, writeOwnedFile, type Owner, type SessionLayout } from './session-layout.js';
 import { addStartSample, expectedSeconds, type StartStats } from './start-stats.js';
 import { loadState, pruneFinished, saveState, type LocalSessionRecord, type Role } from './state-store.js';
+import { AUDIO_SOCKET, MONITOR_SOURCE, pulseaudioArgv, pulseServer } from './sound-server.js';
 import { builtInTemplates, desktopScript, findProgram, type LocalTemplate } from './templates.js';
 import { displayWasTaken, xvncArgv } from './xvnc.js';
 import { cookieFromXauthority, xauthorityEntry } from './xauthority.js';
@@ -53,8 +55,12 @@ export interface LocalRuntimeOptions {
 
 const LIVE: ReadonlySet<SessionPhase> = new Set(['Pending', 'Starting', 'Running', 'Stopping']);
 const MAX_DISPLAY_ATTEMPTS = 5;
-/** A streamer that died is started again, at most this often (VNC keeps working meanwhile). */
+/** A streamer or sound server that died is started again, at most this often (VNC keeps working meanwhile). */
 const STREAMER_RESTART_MS = 5_000;
+/** How long the desktop's programs wait for a just-started sound server's socket (they start without sound otherwise). */
+const AUDIO_SOCKET_WAIT_MS = 3_000;
+/** Said to viewers when this machine has no sound server to give desktops. */
+const NO_PULSEAUDIO = 'Desktops on this machine have no sound: PulseAudio is not installed (run `sudo apt-get install pulseaudio`).';
 /** How long a WebRTC viewer may wait for a just-started streamer's socket. */
 const STREAMER_SOCKET_WAIT_MS = 5_000;
 /** sockaddr_un.sun_path is 108 bytes including the NUL */
@@ -123,8 +129,8 @@ export class LocalRuntime extends EventEmitter implements Runtime {
   private leftovers = new Set<string>();
   /** the state file could not be written: what went wrong, since when. Cleared by the next good save. */
   private persistFault: { message: string; since: string } | undefined;
-  /** when each session's streamer was last started, so a crashing one is not restarted in a loop */
-  private streamerStarts = new Map<string, number>();
+  /** when each session's streamer and sound server were last started (by `role:id`), so a crashing one is not restarted in a loop */
+  private helperStarts = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   private initialised = false;
   /** close() was called: no new starts, starts under way stop where they are */
@@ -350,6 +356,8 @@ export class LocalRuntime extends EventEmitter implements Runtime {
       const cookie = newXCookie();
       if (this.opts.streamer) writeOwnedFile(p.streamerSecret, newStreamerSecret(), owner);
       await this.startDisplay(rec, template, xvnc, cookie, deadline);
+      // The sound server first, so the programs find it when they start; no sound is no reason to fail.
+      await this.startAudio(rec, true).catch((err: Error) => this.log.warn({ session: rec.session.id, err }, 'the sound server did not start; no sound'));
       // The streamer starts beside the desktop's programs; the desktop is Running without waiting for it.
       await this.startStreamer(rec).catch((err: Error) => this.log.warn({ session: rec.session.id, err }, 'the streamer did not start; VNC only'));
       await this.startDesktop(rec, template);
@@ -480,21 +488,62 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     if (!streamer) return;
     const p = this.layout(rec);
     const i = p.inside;
-    this.streamerStarts.set(rec.session.id, Date.now());
+    this.helperStarts.set(`streamer:${rec.session.id}`, Date.now());
     rmSync(p.streamerSocket, { force: true });
+    const sound = this.soundFor(rec);
     rec.processes.streamer = await this.launch(rec, 'streamer', {
-      argv: [streamer.node, join(streamer.dir, 'porthole-streamer.mjs'), '--listen-unix', join(i.streamerDir, 'signal.sock'), '--secret-file', join(i.streamerDir, 'secret')],
+      argv: [
+        streamer.node, join(streamer.dir, 'porthole-streamer.mjs'), '--listen-unix', join(i.streamerDir, 'signal.sock'), '--secret-file', join(i.streamerDir, 'secret'),
+        ...(sound.ok ? ['--audio-server', sound.server, '--audio-device', MONITOR_SOURCE] : ['--audio-unavailable', sound.reason]),
+      ],
       env: { PATH: this.searchPath, LANG: process.env.LANG ?? 'C.UTF-8', DISPLAY: `:${rec.display}`, XAUTHORITY: join(i.streamerDir, 'Xauthority'), HOME: i.streamerDir },
       cwd: rec.isolation === 'sandbox' ? '/' : p.run,
       logFile: join(rec.runDir, 'streamer.log'),
       binds: [
         { host: p.streamerDir, inside: i.streamerDir, writable: true },
         { host: p.x11Dir, inside: i.x11Dir, writable: false },
+        ...(sound.ok ? [{ host: p.audioDir, inside: i.audioDir, writable: false }] : []),
       ],
       network: true,
       programDirs: [streamer.dir, dirname(streamer.node)],
     });
     this.changed(rec);
+  }
+
+  /** Whether this session's programs get a sound server, and its PULSE_SERVER as they see it. */
+  private soundFor(rec: LocalSessionRecord): { ok: true; server: string } | { ok: false; reason: string } {
+    if (!findProgram('pulseaudio', this.searchPath)) return { ok: false, reason: NO_PULSEAUDIO };
+    const socket = join(this.layout(rec).inside.audioDir, AUDIO_SOCKET);
+    if (socket.length > MAX_SOCKET_PATH) return { ok: false, reason: `This desktop has no sound: its socket path is too long (${socket}); use a shorter --data-dir.` };
+    return { ok: true, server: pulseServer(socket) };
+  }
+
+  /**
+   * The audio role: a PulseAudio server with a null sink, in a sandbox of its own (no network, only its
+   * own dir, writable), so the desktop's programs can neither stop it nor see the streamer's files.
+   * Not part of the desktop's health: a desktop without sound still works, and a dead one is restarted.
+   */
+  private async startAudio(rec: LocalSessionRecord, waitForSocket: boolean): Promise<void> {
+    const pulseaudio = findProgram('pulseaudio', this.searchPath);
+    if (!pulseaudio || !this.soundFor(rec).ok) return;
+    const p = this.layout(rec);
+    const i = p.inside;
+    const socket = join(p.audioDir, AUDIO_SOCKET);
+    this.helperStarts.set(`audio:${rec.session.id}`, Date.now());
+    rmSync(socket, { force: true });
+    rec.processes.audio = await this.launch(rec, 'audio', {
+      argv: pulseaudioArgv(pulseaudio, join(i.audioDir, AUDIO_SOCKET)),
+      // Its home and runtime dir are its own dir: PulseAudio keeps its state there, and it goes with the session.
+      env: { PATH: this.searchPath, LANG: process.env.LANG ?? 'C.UTF-8', HOME: i.audioDir, XDG_RUNTIME_DIR: i.audioDir, XDG_CONFIG_HOME: join(i.audioDir, 'config') },
+      cwd: rec.isolation === 'sandbox' ? '/' : p.run,
+      logFile: p.audioLog,
+      binds: [{ host: p.audioDir, inside: i.audioDir, writable: true }],
+    });
+    this.changed(rec);
+    if (!waitForSocket) return;
+    const deadline = Date.now() + AUDIO_SOCKET_WAIT_MS;
+    while (!existsSync(socket) && Date.now() < deadline && isOurs(rec.processes.audio)) await sleep(20);
+    if (!existsSync(socket)) this.log.warn({ session: rec.session.id, log: logTail(p.audioLog, 3) }, 'the sound server did not start; the desktop has no sound');
   }
 
   private loginShell(): string {
@@ -526,6 +575,9 @@ export class LocalRuntime extends EventEmitter implements Runtime {
       PORTHOLE_SESSION: rec.session.id,
       PORTHOLE_RUN_DIR: i.statusDir,
     };
+    // The programs' sound goes to the session's own sound server (its null sink), never the machine's.
+    const sound = this.soundFor(rec);
+    if (sound.ok && rec.processes.audio) env.PULSE_SERVER = sound.server;
     rec.processes.desktop = await this.launch(rec, 'desktop', {
       argv: ['/bin/sh', join(i.desktopDir, 'desktop.sh')],
       env,
@@ -537,6 +589,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
         { host: p.statusDir, inside: i.statusDir, writable: true },
         { host: p.x11Dir, inside: i.x11Dir, writable: false },
         { host: p.runtimeDir, inside: runtimeDir, writable: true },
+        ...(env.PULSE_SERVER ? [{ host: p.audioDir, inside: i.audioDir, writable: false }] : []),
       ],
       files: [
         { host: join(p.desktopDir, 'passwd'), inside: '/etc/passwd' },
@@ -569,10 +622,19 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     for (const rec of this.records.values()) {
       if (rec.session.phase !== 'Running' || this.ending.has(rec.session.id)) continue;
       const verdict = this.health(rec);
-      if (verdict) this.endWith(rec, verdict);
-      else if (this.opts.streamer && !isOurs(rec.processes.streamer) && Date.now() - (this.streamerStarts.get(rec.session.id) ?? 0) > STREAMER_RESTART_MS) {
+      if (verdict) {
+        this.endWith(rec, verdict);
+        continue;
+      }
+      const due = (role: 'streamer' | 'audio') => !isOurs(rec.processes[role]) && Date.now() - (this.helperStarts.get(`${role}:${rec.session.id}`) ?? 0) > STREAMER_RESTART_MS;
+      if (this.opts.streamer && due('streamer')) {
         this.log.warn({ session: rec.session.id, log: logTail(join(rec.runDir, 'streamer.log'), 3) }, 'the streamer is not running; starting it again');
         void this.startStreamer(rec).catch((err: Error) => this.log.warn({ session: rec.session.id, err }, 'the streamer did not start'));
+      }
+      // Only a session that had a sound server gets it back (the desktop's programs were told where it is).
+      if (rec.processes.audio && due('audio')) {
+        this.log.warn({ session: rec.session.id, log: logTail(this.layout(rec).audioLog, 3) }, 'the sound server is not running; starting it again');
+        void this.startAudio(rec, false).catch((err: Error) => this.log.warn({ session: rec.session.id, err }, 'the sound server did not start'));
       }
     }
   }
@@ -619,13 +681,13 @@ export class LocalRuntime extends EventEmitter implements Runtime {
     const id = rec.session.id;
     const existing = this.ending.get(id);
     if (existing) return existing;
-    const { display, desktop, streamer } = rec.processes;
+    const { display, desktop, streamer, audio } = rec.processes;
     const work = (async () => {
       try {
         if (rec.isolation === 'sandbox') {
-          await stopSandboxes([desktop, streamer, display], this.stopGraceMs);
+          await stopSandboxes([desktop, streamer, audio, display], this.stopGraceMs);
         } else {
-          await stopGroups([desktop, streamer, display], this.stopGraceMs, `PORTHOLE_SESSION=${id}`);
+          await stopGroups([desktop, streamer, audio, display], this.stopGraceMs, `PORTHOLE_SESSION=${id}`);
           if (rec.display !== undefined && display) cleanStaleDisplay(rec.display, display.pid, pidAlive);
         }
         this.removeRunDir(rec.runDir);

@@ -15,6 +15,7 @@ export interface InsidePaths {
   desktopDir: string;
   statusDir: string;
   streamerDir: string;
+  audioDir: string;
   home: string;
 }
 
@@ -38,6 +39,9 @@ export interface SessionLayout {
   streamerDir: string;
   streamerSocket: string;
   streamerSecret: string;
+  /** the sound server's: its socket, state and runtime files (audio sandbox, writable; desktop and streamer read-only) */
+  audioDir: string;
+  audioLog: string;
   password: string;
   xvncLog: string;
   desktopLog: string;
@@ -59,6 +63,7 @@ export function sessionLayout(run: string, home: string, user: string, sandboxed
     statusDir: join(run, 'status'),
     runtimeDir: join(run, 'xdg'),
     streamerDir: join(run, 'streamer'),
+    audioDir: join(run, 'audio'),
     home,
   };
   const inside: InsidePaths = sandboxed
@@ -69,6 +74,7 @@ export function sessionLayout(run: string, home: string, user: string, sandboxed
         desktopDir: '/run/porthole/desktop',
         statusDir: '/run/porthole/status',
         streamerDir: '/run/porthole/streamer',
+        audioDir: '/run/porthole/audio',
         home: `/home/${user}`,
       }
     : host;
@@ -83,6 +89,7 @@ export function sessionLayout(run: string, home: string, user: string, sandboxed
     desktopExit: join(host.statusDir, 'desktop.exit'),
     streamerSocket: join(host.streamerDir, 'signal.sock'),
     streamerSecret: join(host.streamerDir, 'secret'),
+    audioLog: join(run, 'audio.log'),
     inside,
   };
 }
@@ -93,7 +100,7 @@ export type Owner = { uid: number; gid: number } | undefined;
 /** Creates the run dir (the agent's, 0700) and the per-purpose directories, owned by the desktop's uid. */
 export function prepareRunDir(layout: SessionLayout, owner: Owner, sandboxed: boolean): void {
   ensureDir(layout.run);
-  const dirs = [layout.displayDir, layout.vncDir, layout.desktopDir, layout.statusDir, layout.runtimeDir, layout.streamerDir, ...(sandboxed ? [layout.x11Dir] : [])];
+  const dirs = [layout.displayDir, layout.vncDir, layout.desktopDir, layout.statusDir, layout.runtimeDir, layout.streamerDir, layout.audioDir, ...(sandboxed ? [layout.x11Dir] : [])];
   for (const dir of dirs) {
     mkdirSync(dir, { mode: 0o700 });
     if (owner) chownSync(dir, owner.uid, owner.gid);

@@ -15,7 +15,7 @@ const ProcessRefSchema = z.object({
 });
 
 /** The processes of a desktop, by what they do; a desktop is all of them. */
-export const ROLES = ['display', 'desktop', 'streamer'] as const;
+export const ROLES = ['display', 'desktop', 'streamer', 'audio'] as const;
 export type Role = (typeof ROLES)[number];
 
 export const LocalSessionRecord = z.object({
@@ -26,7 +26,7 @@ export const LocalSessionRecord = z.object({
   /** the uid the desktop's programs run as */
   uid: z.number().int().nonnegative().optional(),
   display: z.number().int().nonnegative().optional(),
-  processes: z.object({ display: ProcessRefSchema.optional(), desktop: ProcessRefSchema.optional(), streamer: ProcessRefSchema.optional() }).default({}),
+  processes: z.object({ display: ProcessRefSchema.optional(), desktop: ProcessRefSchema.optional(), streamer: ProcessRefSchema.optional(), audio: ProcessRefSchema.optional() }).default({}),
 });
 export type LocalSessionRecord = z.infer<typeof LocalSessionRecord>;
 
