@@ -6,10 +6,11 @@
  * the picture back to line it up with the sound. The browser's RTCP feedback (PLI, FIR, REMB, NACK,
  * reports) comes back as events; libdatachannel resends NACKed packets from the last ones sent.
  */
-import { Audio, PeerConnection, RtcpNackResponder, Video, type IceServer, type Track } from 'node-datachannel';
+import { Audio, PeerConnection, Video, type IceServer, type Track } from 'node-datachannel';
 import type { IceCandidateInit, IceServerConfig } from '../contract/webrtc.js';
 import { answerFmtp, type PickedOpus } from './audio.js';
 import type { PickedCodec } from './codec.js';
+import { Retransmitter } from './retransmit.js';
 import { parseRtcp, type Feedback } from './rtcp.js';
 import { playoutDelayExtension, withHeaderExtension } from './rtp.js';
 
@@ -34,6 +35,8 @@ export interface PeerOptions {
   /** UDP ports to gather on (a firewall opens just these) */
   ports?: { first: number; last: number };
   ssrc: number;
+  /** what resending lost packets may add to the media, in kbit/s (asked at each NACK) */
+  resendBudgetKbps: () => number;
 }
 
 /** The audio section of the answer: Opus at the offer's payload type, sent from `ssrc` when `send`. */
@@ -44,8 +47,6 @@ export interface AnswerAudio {
 }
 
 const CODEC_SDP_NAME = { h264: 'H264', vp8: 'VP8', vp9: 'VP9', av1: 'AV1' } as const;
-/** packets kept for retransmission on NACK (about a second at 8 Mbit/s) */
-const RING = 1024;
 export const PLAYOUT_DELAY_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay';
 
 /** Pure: node-datachannel's ICE servers from the browser-style list (`turn:host:port?transport=udp`, `stun:host:port`). */
@@ -83,13 +84,16 @@ export class Peer {
   private audioOpen = false;
   private extension?: Buffer;
   packetsSent = 0;
+  /** media and resent packets */
   bytesSent = 0;
+  private readonly resend: Retransmitter;
   audioPacketsSent = 0;
 
   constructor(
     private readonly o: PeerOptions,
     private readonly ev: PeerEvents,
   ) {
+    this.resend = new Retransmitter(o.resendBudgetKbps);
     this.pc = new PeerConnection('porthole-streamer', {
       iceServers: toNdcIceServers(o.iceServers),
       ...(o.bindAddress ? { bindAddress: o.bindAddress } : {}),
@@ -126,9 +130,8 @@ export class Peer {
     }
     const track = this.pc.addTrack(video);
     this.track = track;
-    // libdatachannel resends NACKed packets from its own history; the rest of the decrypted RTCP
-    // (PLI, FIR, REMB, reports) reaches onMessage.
-    track.setMediaHandler(new RtcpNackResponder(RING));
+    // NACKed packets are resent here (retransmit.ts), not by libdatachannel's responder, which resends
+    // every packet as often as it is asked, whatever the link.
     track.onOpen(() => {
       this.open = true;
       this.ev.log('video track open');
@@ -136,7 +139,10 @@ export class Peer {
     });
     track.onClosed(() => (this.open = false));
     track.onMessage((msg) => {
-      for (const f of parseRtcp(msg)) this.ev.feedback(f);
+      for (const f of parseRtcp(msg)) {
+        if (f.kind === 'nack') for (const p of this.resend.nack(f.lost, Date.now())) this.sendOnTrack(p);
+        this.ev.feedback(f);
+      }
     });
     if (audio) this.addAudio(audio);
     this.pc.setLocalDescription('answer');
@@ -177,8 +183,18 @@ export class Peer {
     if (!this.open || !this.track) return;
     const out = this.extension ? withHeaderExtension(packet, this.extension) : packet;
     this.packetsSent++;
-    this.bytesSent += out.length;
-    this.track.sendMessageBinary(out);
+    this.resend.sent(out);
+    this.sendOnTrack(out);
+  }
+
+  /** The encoder was asked for a key frame: stop repairing what came before it. */
+  keyframeComing(): void {
+    this.resend.keyframeComing();
+  }
+
+  private sendOnTrack(packet: Buffer): void {
+    this.bytesSent += packet.length;
+    this.track?.sendMessageBinary(packet);
   }
 
   selectedPair(): string | undefined {

@@ -12,6 +12,7 @@ import { pickOpus, Sound, type AudioSetup } from './audio.js';
 import { decide, initialState, withEstimate, withLoss, type BitrateLimits, type BitrateState } from './bitrate.js';
 import { pickCodec, type CodecName } from './codec.js';
 import { Encoder, type EncoderStats } from './encoder.js';
+import { LossMeter } from './loss-meter.js';
 import { Peer } from './peer.js';
 
 export interface DesktopLink {
@@ -36,6 +37,14 @@ export interface ViewerOptions {
 }
 
 const OFFER_TIMEOUT_MS = 15_000;
+/** what a cut leaves in the network's queue drains within this (a 100 ms queue is common) */
+const QUEUE_DRAIN_MS = 100;
+const RESEND_SHARE = 0.5;
+/** a key frame a frame after it is asked for, and no sooner than this after the last one */
+const KEYFRAME_DELAY_MS = 20;
+const KEYFRAME_SPACING_MS = 500;
+const LOSSY_MS = 2000;
+const HEAVY_LOSS = 0.2;
 
 export function runViewer(ws: WebSocket, o: ViewerOptions): void {
   let hello: StreamerHello | undefined;
@@ -50,23 +59,18 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
   let ended = false;
   let answered = false;
   const early: ClientSignal[] = [];
-  // Lost packets the receiver asked for again, against what was sent, over the last half second.
-  const nacked: Array<{ at: number; n: number }> = [];
-  const sentAt: Array<{ at: number; packets: number }> = [];
-  const nackLoss = () => {
-    const since = Date.now() - 500;
-    while (nacked.length && nacked[0]!.at < since) nacked.shift();
-    while (sentAt.length > 1 && sentAt[1]!.at < since) sentAt.shift();
-    const sent = (peer?.packetsSent ?? 0) - (sentAt[0]?.packets ?? 0);
-    const lost = nacked.reduce((a, b) => a + b.n, 0);
-    return sent > 20 ? Math.min(1, lost / sent) : 0;
-  };
+  // Which packets the receiver asked for again, against what was sent (loss-meter.ts).
+  const loss = new LossMeter();
+  let sawNack = false;
+  /** The loss of what was sent since the last cut, once the old burst has left the network's queue. */
+  const lossNow = (now: number) => loss.fraction(now, (state?.lastLossCut ?? Number.NEGATIVE_INFINITY) + QUEUE_DRAIN_MS);
   const send = (m: ServerSignal) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(m));
 
   const end = (code: number, reason: string) => {
     if (ended) return;
     ended = true;
     clearTimeout(offerTimer);
+    clearTimeout(keyframeTimer);
     if (controlTimer) clearInterval(controlTimer);
     unsubscribe?.();
     // A viewer that vanished mid-keypress (tab closed, network gone) must not leave Ctrl held down.
@@ -97,7 +101,14 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
     const limits = o.limits;
     state = initialState(limits, Date.now());
     peer = new Peer(
-      { iceServers: hello!.iceServers, ssrc, ...(o.bindAddress ? { bindAddress: o.bindAddress } : {}), ...(o.ports ? { ports: o.ports } : {}) },
+      {
+        iceServers: hello!.iceServers,
+        ssrc,
+        // Repairs may add half the media's rate: enough for a key frame's lost packets, not a storm.
+        resendBudgetKbps: () => (state?.targetKbps ?? limits.startKbps) * RESEND_SHARE,
+        ...(o.bindAddress ? { bindAddress: o.bindAddress } : {}),
+        ...(o.ports ? { ports: o.ports } : {}),
+      },
       {
         answer: (answerSdp) => send({ type: 'answer', sdp: answerSdp }),
         candidate: (candidate) => send({ type: 'candidate', candidate }),
@@ -105,24 +116,26 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
           o.log(`peer ${s}`, { pair: peer?.selectedPair() });
           if (s === 'failed' || s === 'closed') end(1000, `The WebRTC connection ${s}`);
         },
-        ready: () => encoder?.keyframe(),
+        ready: () => keyframeSoon(),
         feedback: (f) => {
           if (!state) return;
           if (f.kind === 'pli' || f.kind === 'fir') {
             // A loss burst often asks for a key frame: apply the lower bitrate first, then make the
             // key frame (a frame later), or a key frame sized for the old link is lost as well.
             control();
-            setTimeout(() => encoder?.keyframe(), 20);
+            keyframeSoon();
           }
           else if (f.kind === 'remb') {
             state = withEstimate(state, f.bitrate / 1000, Date.now());
             control();
           } else if (f.kind === 'report') {
-            state = withLoss(state, Math.max(f.fractionLost, nackLoss()), Date.now());
+            // A receiver report's loss covers a second or more, before and after a cut: used only by a
+            // receiver that sends no NACKs (the NACK count is measured on what each cut sent).
+            if (!sawNack) state = withLoss(state, f.fractionLost, Date.now());
             control();
           } else if (f.kind === 'nack') {
-            nacked.push({ at: Date.now(), n: f.lost.length });
-            state = withLoss(state, nackLoss(), Date.now());
+            sawNack = true;
+            loss.nack(f.lost);
             control();
           }
         },
@@ -159,7 +172,10 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
       fps: state.fps,
       implementation: o.implementation,
       env: o.env,
-      onRtp: (packet) => peer?.sendRtp(packet),
+      onRtp: (packet) => {
+        loss.sent(packet.readUInt16BE(2), Date.now());
+        peer?.sendRtp(packet);
+      },
       onStats: (s) => (lastStats = s),
       onExit: (why) => !ended && fail(SIGNAL_CLOSE.streamerUnavailable, 'encoder_failed', `The desktop's encoder stopped: ${why}`),
       log: (msg) => o.log(`encoder: ${msg}`),
@@ -192,19 +208,44 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
     controlTimer = setInterval(control, 250);
   };
 
+  // While the link is losing packets (a loss cut in the last LOSSY_MS), at most one key frame per
+  // KEYFRAME_SPACING_MS: the receiver asks again every 200 ms while one is on its way, and each new
+  // one (a burst on a link already full) would be lost in turn while the last one's repairs were
+  // still coming. Otherwise at once (a frame later), as the receiver asks.
+  let lastKeyframe = Number.NEGATIVE_INFINITY;
+  let keyframeTimer: NodeJS.Timeout | undefined;
+  function keyframeSoon(): void {
+    if (keyframeTimer) return;
+    const now = Date.now();
+    const lossy = state !== undefined && now - state.lastLossCut < LOSSY_MS;
+    const wait = Math.max(KEYFRAME_DELAY_MS, lossy ? lastKeyframe + KEYFRAME_SPACING_MS - now : 0);
+    keyframeTimer = setTimeout(() => {
+      keyframeTimer = undefined;
+      lastKeyframe = Date.now();
+      peer?.keyframeComing();
+      encoder?.keyframe();
+    }, wait);
+  }
+
   let lastControl = 0;
   function control(): void {
     if (!state || !encoder) return;
     const now = Date.now();
     if (now - lastControl < 50) return;
     lastControl = now;
-    sentAt.push({ at: now, packets: peer?.packetsSent ?? 0 });
+    const measured = lossNow(now);
+    if (measured !== undefined) state = withLoss(state, measured, now);
+    loss.prune(now - 2000);
     const next = decide(state, o.limits, lastStats?.kbps ?? 0, now);
     if (next.targetKbps !== state.targetKbps) {
       encoder.setBitrate(next.targetKbps);
       o.log('bitrate', { targetKbps: next.targetKbps, estimateKbps: next.estimateKbps, loss: next.loss, sentKbps: lastStats?.kbps, fps: next.fps });
     }
     if (next.fps !== state.fps) encoder.setFps(next.fps);
+    // A cut for heavy loss: a key frame at the new bitrate repairs the picture at once. Repairing
+    // every frame of the burst before it would take seconds on the smaller link, and the receiver
+    // would keep asking for them instead of a key frame (Chromium waits up to 3 s).
+    if (next.lastLossCut === now && (state.loss ?? 0) >= HEAVY_LOSS) keyframeSoon();
     state = next;
   }
 

@@ -1,5 +1,7 @@
 /** The streamer's pure parts: codec choice from an offer, RTCP feedback, the RTP header extension, the bitrate rules, key lookup. */
 import { describe, expect, it } from 'vitest';
+import { LossMeter } from '../../cluster-agent/streamer/loss-meter.js';
+import { Retransmitter } from '../../cluster-agent/streamer/retransmit.js';
 import { decide, fpsFor, initialState, withEstimate, withLoss, type BitrateLimits } from '../../cluster-agent/streamer/bitrate.js';
 import { pickCodec } from '../../cluster-agent/streamer/codec.js';
 import { parseStatsLine, splitFramed } from '../../cluster-agent/streamer/encoder.js';
@@ -76,16 +78,54 @@ describe('streamer parts', () => {
     expect(s.targetKbps).toBe(1350);
     s = withLoss(s, 0.5, 1400);
     s = decide(s, limits, 1300, 1450);
-    expect(s.targetKbps).toBe(553); // to 85 % of what got through
+    expect(s.targetKbps).toBe(585); // to 90 % of what got through
     expect(s.fps).toBe(30);
     s = decide(withLoss(s, 0.5, 1500), limits, 550, 1600);
-    expect(s.targetKbps).toBe(553); // one cut, then time to see its effect
+    expect(s.targetKbps).toBe(585); // one cut, then a moment for the encoder to follow it
+    s = decide(withLoss(s, 0.3, 1700), limits, 580, 1700);
+    expect(s.targetKbps).toBe(365); // the loss of what was sent since still says too much
+    // a huge loss is not taken at face value: at most 80 % down in one cut
+    const burst = decide(withLoss(initialState(limits, 0), 0.99, 100), limits, 3000, 100);
+    expect(burst.targetKbps).toBe(600);
     // a still desktop: it sends almost nothing, and the estimate follows; the target stays
     let still = initialState(limits, 0);
     still = withEstimate(withEstimate(still, 3000, 100), 200, 200);
     expect(decide(still, limits, 20, 300).targetKbps).toBe(3000);
     expect(fpsFor(300, 60)).toBe(24);
     expect(fpsFor(3000, 30)).toBe(30);
+  });
+
+  it('counts loss from NACKs once per packet, only over what was sent in the span asked about', () => {
+    const m = new LossMeter();
+    expect(m.fraction(1000, 0)).toBeUndefined(); // nothing sent yet
+    for (let i = 0; i < 100; i++) m.sent((65500 + i) & 0xffff, i * 10); // seq wraps at 65536
+    m.nack([65500, 65501, 65502, 65503]); // the first 40 ms: before the span asked about below
+    m.nack([65530, 65531, 65530, 65530]); // asked three times: one packet
+    m.nack([1000]); // never sent: ignored
+    // span [300, 850]: packets 30..85, 56 of them; 65530 and 65531 lost
+    expect(m.fraction(1000, 300, 1000)).toBeCloseTo(2 / 56, 5);
+    expect(m.fraction(1000, 0, 1000)).toBeCloseTo(6 / 86, 5);
+    expect(m.fraction(1000, 900, 1000)).toBeUndefined(); // the newest are not yet due a NACK
+    m.prune(500);
+    expect(m.fraction(1000, 0, 1000)).toBeCloseTo(0, 5);
+  });
+
+  it('resends a NACKed packet once per 100 ms, within its budget, and nothing from before a key frame was asked for', () => {
+    const rtp = (seq: number, size = 1000) => {
+      const p = Buffer.alloc(size);
+      p.writeUInt16BE(seq, 2);
+      return p;
+    };
+    const r = new Retransmitter(() => 160); // 20 kB/s, 10 kB at once
+    for (let seq = 65530; seq < 65556; seq++) r.sent(rtp(seq & 0xffff)); // 65530..65535, 0..19
+    expect(r.nack([65531, 1, 7777], 1000).map((p) => p.readUInt16BE(2))).toEqual([65531, 1]); // 7777 was never sent
+    expect(r.nack([65531], 1050)).toEqual([]); // on its way already
+    expect(r.nack([65531], 1150)).toHaveLength(1);
+    expect(r.nack([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], 1150)).toHaveLength(9); // the budget: 10 kB at once, 1 kB spent
+    expect(r.nack([11, 12], 1200)).toHaveLength(1); // asked again later: 50 ms refilled 1 kB
+    r.keyframeComing();
+    r.sent(rtp(20));
+    expect(r.nack([8, 20], 2000).map((p) => p.readUInt16BE(2))).toEqual([20]);
   });
 
   it('splits the helper\'s RFC 4571 stream into packets, keeping a packet cut in two for the next chunk', () => {
