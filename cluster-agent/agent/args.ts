@@ -2,6 +2,7 @@
  * Command-line parsing, pure: argv -> a command, or a sentence saying what is wrong (the CLI
  * prints it with the usage text and exits 2).
  */
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { UidRange } from '../runtime/local/desktop-accounts.js';
 
@@ -9,16 +10,24 @@ export const USAGE = `usage:
   porthole-agent serve --runtime local|kubernetes --listen HOST:PORT [--users FILE] [--data-dir DIR]
                        [--idle-timeout SECONDS] [--public-url URL] [--kubeconfig FILE] [--namespace NS]
                        [--desktop-uids FIRST-LAST] [--unsafe-shared-desktops] [--streamer DIR]
-                       [--stun URL]... [--turn URL]... [--turn-secret-file FILE] [--turn-ttl SECONDS]
+                       [--stun URL]... [--turn URL]... [--turn-secret-file FILE | --turn-secret-name SECRET]
+                       [--turn-ttl SECONDS]
   porthole-agent users add NAME --file FILE --password-stdin [--groups a,b]
   porthole-agent manifests [--namespace NS] [--image IMAGE]
+                           [--turn-external-host HOST --pod-cidr CIDR... [--turn-service-type LoadBalancer|NodePort]
+                            [--turn-port PORT] [--turn-image IMAGE] [--turn-relay-ports MIN-MAX]]
 
   --listen 127.0.0.1:0 picks a free port; the real one is printed as "listening on http://HOST:PORT".
   Defaults: --data-dir ./.porthole/agent, --users <data-dir>/users.yaml.
   Local desktops run sandboxed (bubblewrap); as root each person's under a uid of --desktop-uids
   (default 3000000-3099999). --unsafe-shared-desktops runs them without isolation, as the agent's user.
   WebRTC: --stun/--turn are given to viewers and streamers; TURN passwords are made per viewer from the
-  shared secret in --turn-secret-file (coturn's use-auth-secret), valid --turn-ttl seconds (default 3600).`;
+  shared secret in --turn-secret-file (coturn's use-auth-secret), valid --turn-ttl seconds (default 3600).
+  --turn-secret-name (kubernetes runtime): the shared secret is key "secret" of that Secret in the
+  namespace, created with 32 random bytes on the first start when it does not exist.
+  manifests --turn-external-host HOST also installs coturn, reached by clients at HOST (a LoadBalancer
+  Service, port 3478, or --turn-service-type NodePort, port 30478; --turn-port changes it), relaying only
+  to addresses in --pod-cidr (the cluster's pod network; repeat it for dual stack).`;
 
 export type Command =
   | {
@@ -43,11 +52,23 @@ export type Command =
       stun?: string[];
       turn?: string[];
       turnSecretFile?: string;
+      /** kubernetes runtime: the Secret holding the TURN shared secret (created when missing) */
+      turnSecretName?: string;
       turnTtl?: number;
     }
   | { kind: 'users-add'; name: string; file: string; groups?: string[] }
-  | { kind: 'manifests'; namespace?: string; image?: string }
+  | { kind: 'manifests'; namespace?: string; image?: string; turn?: ManifestTurn }
   | { kind: 'help' };
+
+/** `manifests --turn-external-host ...`: the relay's options (cluster-agent/kubernetes/turn-manifests.ts). */
+export interface ManifestTurn {
+  externalHost: string;
+  podCidrs: string[];
+  serviceType?: 'LoadBalancer' | 'NodePort';
+  port?: number;
+  image?: string;
+  relayPorts?: { min: number; max: number };
+}
 
 export class UsageError extends Error {}
 
@@ -124,6 +145,7 @@ function parseServe(args: string[]): Command {
       stun: { type: 'string', multiple: true },
       turn: { type: 'string', multiple: true },
       'turn-secret-file': { type: 'string' },
+      'turn-secret-name': { type: 'string' },
       'turn-ttl': { type: 'string' },
     },
   });
@@ -132,6 +154,11 @@ function parseServe(args: string[]): Command {
   }
   if (values.listen === undefined) throw new UsageError('--listen HOST:PORT is required');
   const { host, port } = parseListen(values.listen);
+  if (values['turn-secret-name'] !== undefined) {
+    if (values['turn-secret-file'] !== undefined) throw new UsageError('--turn-secret-file and --turn-secret-name are two sources of one secret: give one');
+    if (values.runtime !== 'kubernetes') throw new UsageError('--turn-secret-name is a Secret in the cluster: it needs --runtime kubernetes (use --turn-secret-file otherwise)');
+    parseObjectName(values['turn-secret-name'], '--turn-secret-name');
+  }
   const dataDir = values['data-dir'] ?? DEFAULT_DATA_DIR;
   return {
     kind: 'serve',
@@ -150,6 +177,7 @@ function parseServe(args: string[]): Command {
     ...(values.stun ? { stun: values.stun.map((u) => parseIceUrl(u, '--stun', /^stuns?:/)) } : {}),
     ...(values.turn ? { turn: values.turn.map((u) => parseIceUrl(u, '--turn', /^turns?:/)) } : {}),
     ...(values['turn-secret-file'] !== undefined ? { turnSecretFile: values['turn-secret-file'] } : {}),
+    ...(values['turn-secret-name'] !== undefined ? { turnSecretName: values['turn-secret-name'] } : {}),
     ...(values['turn-ttl'] !== undefined ? { turnTtl: parseSeconds(values['turn-ttl'], '--turn-ttl') } : {}),
   };
 }
@@ -182,13 +210,88 @@ function parseNamespace(value: string): string {
   return value;
 }
 
+function parseObjectName(value: string, flag: string): string {
+  if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(value)) throw new UsageError(`${flag} must be a Kubernetes object name (lower-case letters, digits, "-", "."), got "${value}"`);
+  return value;
+}
+
+function parseImage(value: string, flag: string): string {
+  if (!/^[^\s]+$/.test(value)) throw new UsageError(`${flag} must be an image reference without spaces, got "${value}"`);
+  return value;
+}
+
+function parsePort(value: string, flag: string): number {
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(port >= 1 && port <= 65535)) throw new UsageError(`${flag} must be a port number (1-65535), got "${value}"`);
+  return port;
+}
+
+/** A DNS name, an IPv4 or an IPv6 address (no brackets, no port): what goes into turn:HOST:PORT. */
+function parseHost(value: string, flag: string): string {
+  const dns = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+  if (isIP(value) === 0 && !dns.test(value)) throw new UsageError(`${flag} must be a host name or an IP address (no port, no scheme), got "${value}"`);
+  return value;
+}
+
+/** ADDRESS/PREFIX. Pure; turn-manifests.ts turns it into coturn's ip-ip range and refuses one with host bits set. */
+export function parseCidr(value: string, flag = '--pod-cidr'): string {
+  const m = /^([^/\s]+)\/(\d{1,3})$/.exec(value);
+  const family = m ? isIP(m[1]!) : 0;
+  if (!m || family === 0 || Number(m[2]) > (family === 4 ? 32 : 128)) throw new UsageError(`${flag} must be a network as ADDRESS/PREFIX (e.g. 10.244.0.0/16 or fd00:10:244::/56), got "${value}"`);
+  return value;
+}
+
 function parseManifests(args: string[]): Command {
-  const { values } = parseArgs({ args, strict: true, allowPositionals: false, options: { namespace: { type: 'string' }, image: { type: 'string' } } });
-  if (values.image !== undefined && !/^[^\s]+$/.test(values.image)) throw new UsageError(`--image must be an image reference without spaces, got "${values.image}"`);
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      namespace: { type: 'string' },
+      image: { type: 'string' },
+      'turn-external-host': { type: 'string' },
+      'pod-cidr': { type: 'string', multiple: true },
+      'turn-service-type': { type: 'string' },
+      'turn-port': { type: 'string' },
+      'turn-image': { type: 'string' },
+      'turn-relay-ports': { type: 'string' },
+    },
+  });
+  const turnFlags = ['pod-cidr', 'turn-service-type', 'turn-port', 'turn-image', 'turn-relay-ports'] as const;
+  const host = values['turn-external-host'];
+  if (host === undefined) {
+    const stray = turnFlags.find((f) => values[f] !== undefined);
+    if (stray) throw new UsageError(`--${stray} configures the TURN relay, which needs --turn-external-host HOST (the address clients reach it at)`);
+  } else if (!values['pod-cidr']?.length) {
+    throw new UsageError('--turn-external-host needs --pod-cidr CIDR (the pod network: the only addresses the relay may send to; e.g. `kubectl get nodes -o jsonpath="{.items[*].spec.podCIDR}"` shows the nodes\' parts of it)');
+  }
+  const type = values['turn-service-type'];
+  if (type !== undefined && type !== 'LoadBalancer' && type !== 'NodePort') throw new UsageError(`--turn-service-type must be LoadBalancer or NodePort, got "${type}"`);
+  const port = values['turn-port'] !== undefined ? parsePort(values['turn-port'], '--turn-port') : undefined;
+  if (port !== undefined && type === 'NodePort' && (port < 30000 || port > 32767)) throw new UsageError(`--turn-port with NodePort is the node port, in 30000-32767 (the API server's default range), got ${port}`);
+  let relayPorts: { min: number; max: number } | undefined;
+  if (values['turn-relay-ports'] !== undefined) {
+    const m = /^(\d{1,5})-(\d{1,5})$/.exec(values['turn-relay-ports']);
+    const [min, max] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+    if (!(min >= 1024 && max <= 65535 && min < max)) throw new UsageError(`--turn-relay-ports must be MIN-MAX within 1024-65535 (e.g. 49152-65535), got "${values['turn-relay-ports']}"`);
+    relayPorts = { min, max };
+  }
+  const turn: ManifestTurn | undefined =
+    host === undefined
+      ? undefined
+      : {
+          externalHost: parseHost(host, '--turn-external-host'),
+          podCidrs: values['pod-cidr']!.map((c) => parseCidr(c)),
+          ...(type !== undefined ? { serviceType: type } : {}),
+          ...(port !== undefined ? { port } : {}),
+          ...(values['turn-image'] !== undefined ? { image: parseImage(values['turn-image'], '--turn-image') } : {}),
+          ...(relayPorts ? { relayPorts } : {}),
+        };
   return {
     kind: 'manifests',
     ...(values.namespace !== undefined ? { namespace: parseNamespace(values.namespace) } : {}),
-    ...(values.image !== undefined ? { image: values.image } : {}),
+    ...(values.image !== undefined ? { image: parseImage(values.image, '--image') } : {}),
+    ...(turn ? { turn } : {}),
   };
 }
 

@@ -51,6 +51,8 @@ interface CreatedRuntime {
   loadSigningKey?: () => Promise<SigningKey>;
   openRefreshTokens?: () => Promise<RefreshTokens>;
   connectTokenLedger?: ConnectTokenLedger;
+  /** kubernetes runtime: the TURN shared secret from a Secret, created on the first start (--turn-secret-name) */
+  loadTurnSecret?: (name: string) => Promise<string>;
 }
 
 async function createRuntime(cmd: Extract<Command, { kind: 'serve' }>, logger: pino.Logger): Promise<CreatedRuntime> {
@@ -80,11 +82,20 @@ async function createRuntime(cmd: Extract<Command, { kind: 'serve' }>, logger: p
   };
 }
 
-/** STUN and TURN from the flags; the TURN secret is read from its file (never the command line). */
-async function iceConfig(cmd: Extract<Command, { kind: 'serve' }>): Promise<IceConfig> {
-  if (cmd.turn?.length && !cmd.turnSecretFile) throw new RuntimeError('bad_request', '--turn needs --turn-secret-file FILE with the secret shared with the TURN server');
-  const secret = cmd.turnSecretFile ? (await readFile(cmd.turnSecretFile, 'utf8')).trim() : '';
-  if (cmd.turnSecretFile && secret.length < 16) throw new RuntimeError('bad_request', `${cmd.turnSecretFile}: the TURN secret must be at least 16 characters`);
+/**
+ * STUN and TURN from the flags; the TURN secret is read from its file or, on the kubernetes runtime,
+ * its Secret (created when missing), never from the command line.
+ */
+async function iceConfig(cmd: Extract<Command, { kind: 'serve' }>, created: CreatedRuntime): Promise<IceConfig> {
+  if (cmd.turn?.length && !cmd.turnSecretFile && !cmd.turnSecretName) throw new RuntimeError('bad_request', '--turn needs --turn-secret-file FILE (or, in a cluster, --turn-secret-name SECRET) with the secret shared with the TURN server');
+  let secret = '';
+  if (cmd.turnSecretFile) {
+    secret = (await readFile(cmd.turnSecretFile, 'utf8')).trim();
+    if (secret.length < 16) throw new RuntimeError('bad_request', `${cmd.turnSecretFile}: the TURN secret must be at least 16 characters`);
+  } else if (cmd.turnSecretName && cmd.turn?.length) {
+    if (!created.loadTurnSecret) throw new RuntimeError('bad_request', '--turn-secret-name needs --runtime kubernetes');
+    secret = await created.loadTurnSecret(cmd.turnSecretName);
+  }
   return { stun: cmd.stun ?? [], ...(cmd.turn?.length ? { turn: { urls: cmd.turn, secret, ttlSeconds: cmd.turnTtl ?? DEFAULT_TURN_TTL_SECONDS } } : {}) };
 }
 
@@ -131,7 +142,7 @@ async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> 
       ...(created.loadSigningKey ? { loadSigningKey: created.loadSigningKey } : {}),
       ...(created.openRefreshTokens ? { openRefreshTokens: created.openRefreshTokens } : {}),
       ...(created.connectTokenLedger ? { connectTokenLedger: created.connectTokenLedger } : {}),
-      ice: await iceConfig(cmd),
+      ice: await iceConfig(cmd, created),
     });
   } catch (err) {
     await runtime.close();
@@ -178,7 +189,16 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'manifests': {
       const { renderManifestsYaml } = await import('../kubernetes/install-manifests.js');
-      process.stdout.write(renderManifestsYaml({ namespace: cmd.namespace, image: cmd.image }));
+      const { TurnOptionError } = await import('../kubernetes/turn-manifests.js');
+      let yaml: string;
+      try {
+        yaml = renderManifestsYaml({ namespace: cmd.namespace, image: cmd.image, ...(cmd.turn ? { turn: cmd.turn } : {}) });
+      } catch (err) {
+        if (!(err instanceof TurnOptionError)) throw err;
+        process.stderr.write(`porthole-agent: ${err.message}\n\n${USAGE}\n`);
+        return EXIT_USAGE;
+      }
+      process.stdout.write(yaml);
       return 0;
     }
     case 'users-add':

@@ -18,6 +18,7 @@ import { stringify } from 'yaml';
 import { sessionCrd, templateCrd } from './crds.js';
 import { xfceTemplate } from './default-templates.js';
 import { AGENT_NAME, DESKTOP_NAME, GROUP, LABELS, SESSION_PLURAL, TEMPLATE_PLURAL, STREAMER_PORT, VNC_PORT } from './resources.js';
+import { TURN_SECRET_NAME, turnObjects, turnUrls, type TurnOptions } from './turn-manifests.js';
 
 export const DEFAULT_NAMESPACE = 'porthole';
 export const DEFAULT_AGENT_IMAGE = 'ghcr.io/porthole-dev/porthole-agent:0.1.0';
@@ -28,6 +29,8 @@ export const LEADER_LEASE_NAME = 'porthole-agent-reconciler';
 export interface ManifestOptions {
   namespace?: string;
   image?: string;
+  /** a TURN relay (coturn) wired to the agent's shared secret; turn-manifests.ts */
+  turn?: TurnOptions;
 }
 
 const agentSelector = { [LABELS.name]: AGENT_NAME };
@@ -112,7 +115,12 @@ export function installObjects(opts: ManifestOptions = {}): { type: string; obje
             {
               name: 'agent',
               image,
-              args: ['serve', '--runtime', 'kubernetes', '--listen', `0.0.0.0:${AGENT_PORT}`, '--namespace', namespace, '--data-dir', '/var/lib/porthole', '--users', '/etc/porthole/users.yaml'],
+              args: [
+                'serve', '--runtime', 'kubernetes', '--listen', `0.0.0.0:${AGENT_PORT}`, '--namespace', namespace, '--data-dir', '/var/lib/porthole', '--users', '/etc/porthole/users.yaml',
+                // The relay's URLs for viewers and streamers; the shared secret is read from (or, on the first
+                // start, created in) the Secret coturn mounts, never passed here.
+                ...(opts.turn ? [...turnUrls(opts.turn).flatMap((u) => ['--turn', u]), '--turn-secret-name', TURN_SECRET_NAME] : []),
+              ],
               ports: [{ name: 'http', containerPort: AGENT_PORT, protocol: 'TCP' }],
               readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },
               livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 },
@@ -187,6 +195,7 @@ export function installObjects(opts: ManifestOptions = {}): { type: string; obje
     { type: 'V1NetworkPolicy', object: denyAll },
     { type: 'V1NetworkPolicy', object: vncFromAgent },
     { type: 'V1PodDisruptionBudget', object: pdb },
+    ...(opts.turn ? turnObjects(namespace, opts.turn, sessionPods) : []),
     // A custom resource: already in wire form, nothing for the serializer to rename.
     { type: 'porthole.dev/v1alpha1/Template', object: xfceTemplate(namespace) },
   ];
@@ -217,6 +226,7 @@ export function installManifests(opts: ManifestOptions = {}): Record<string, unk
 }
 
 export function renderManifestsYaml(opts: ManifestOptions = {}): string {
-  const header = `# Porthole agent install (namespace ${opts.namespace ?? DEFAULT_NAMESPACE}): kubectl apply --server-side -f -\n`;
+  const turn = opts.turn ? `# TURN relay for WebRTC at ${turnUrls(opts.turn).join(', ')}\n` : '# No TURN relay (WebRTC across NAT needs one: --turn-external-host HOST --pod-cidr CIDR)\n';
+  const header = `# Porthole agent install (namespace ${opts.namespace ?? DEFAULT_NAMESPACE}): kubectl apply --server-side -f -\n${turn}`;
   return header + installManifests(opts).map((o) => `---\n${stringify(o, { lineWidth: 0 })}`).join('');
 }

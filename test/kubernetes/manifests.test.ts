@@ -2,14 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseCommand } from '../../cluster-agent/agent/args.js';
 import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
-import { agentRules, renderManifestsYaml } from '../../cluster-agent/kubernetes/install-manifests.js';
+import { agentRules, renderManifestsYaml, type ManifestOptions } from '../../cluster-agent/kubernetes/install-manifests.js';
+import { TurnOptionError } from '../../cluster-agent/kubernetes/turn-manifests.js';
+import { restrictedViolations } from '../support/pod-security.js';
 import { sessionName } from '../../cluster-agent/kubernetes/resources.js';
 import { buildSession, buildSessionPod, buildWarmPod } from '../../cluster-agent/kubernetes/session-objects.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed YAML is walked freely in assertions
 type Obj = Record<string, any>;
 
-function docs(opts: { namespace?: string; image?: string } = {}): Obj[] {
+function docs(opts: ManifestOptions = {}): Obj[] {
   return parseAllDocuments(renderManifestsYaml(opts)).map((d) => d.toJS() as Obj).filter(Boolean);
 }
 const find = (all: Obj[], kind: string, name?: string) => all.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
@@ -134,5 +136,83 @@ describe('porthole-agent manifests', () => {
     expect(t.apiVersion).toBe('porthole.dev/v1alpha1');
     expect(t.spec.image).toMatch(/xfce/);
     expect(t.spec.resources.requests).toEqual({ cpu: '500m', memory: '1Gi' });
+  });
+});
+
+describe('porthole-agent manifests --turn-external-host (a TURN relay)', () => {
+  const turn = { externalHost: 'turn.example.com', podCidrs: ['10.244.0.0/16', 'fd00:10:244::/56'] };
+
+  it('adds coturn (ServiceAccount, ConfigMap, Deployment, Service, NetworkPolicy) and points the agent at it', () => {
+    const all = docs({ turn });
+    expect(all.map((o) => o.kind)).toEqual([
+      'Namespace', 'CustomResourceDefinition', 'CustomResourceDefinition', 'ServiceAccount', 'Role', 'RoleBinding',
+      'Deployment', 'Service', 'NetworkPolicy', 'NetworkPolicy', 'PodDisruptionBudget',
+      'ServiceAccount', 'ConfigMap', 'Deployment', 'Service', 'NetworkPolicy', 'Template',
+    ]);
+    const args = find(all, 'Deployment', 'porthole-agent')[0]!.spec.template.spec.containers[0].args as string[];
+    expect(args.join(' ')).toContain('--turn turn:turn.example.com:3478?transport=udp --turn turn:turn.example.com:3478?transport=tcp --turn-secret-name porthole-turn');
+    // Without the flag, no relay and no TURN flags.
+    expect(find(docs(), 'Deployment').map((d) => d.metadata.name)).toEqual(['porthole-agent']);
+    expect(JSON.stringify(docs())).not.toContain('--turn');
+  });
+
+  it('carries no secret: coturn gets it from the Secret the agent creates, through an init container', () => {
+    const yaml = renderManifestsYaml({ turn });
+    expect(yaml).not.toMatch(/static-auth-secret=(?!%s)/); // only the init script's printf format
+    expect(find(docs({ turn }), 'Secret')).toEqual([]);
+    const pod = find(docs({ turn }), 'Deployment', 'porthole-turn')[0]!.spec.template.spec;
+    expect(pod.volumes.find((v: Obj) => v.name === 'secret').secret.secretName).toBe('porthole-turn');
+    expect(pod.initContainers[0].command.join(' ')).toContain("printf 'static-auth-secret=%s\\n'");
+    for (const c of [...pod.initContainers, ...pod.containers]) expect(c.env ?? []).toEqual([]);
+    expect(pod.automountServiceAccountToken).toBe(false);
+  });
+
+  it("coturn's pod passes the restricted Pod Security Standard, with NET_BIND_SERVICE only", () => {
+    const dep = find(docs({ turn }), 'Deployment', 'porthole-turn')[0]!;
+    expect(restrictedViolations({ metadata: dep.spec.template.metadata, spec: dep.spec.template.spec })).toEqual([]);
+    expect(dep.spec.template.spec.containers[0].securityContext.capabilities).toEqual({ drop: ['ALL'], add: ['NET_BIND_SERVICE'] });
+    expect(dep.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
+  });
+
+  it('relays only to the pod network, in its config and in its NetworkPolicy', () => {
+    const all = docs({ turn });
+    const conf = find(all, 'ConfigMap', 'porthole-turn')[0]!.data['turnserver.conf'] as string;
+    expect(conf).toContain('denied-peer-ip=0.0.0.0-255.255.255.255');
+    expect(conf).toContain('allowed-peer-ip=10.244.0.0-10.244.255.255');
+    expect(conf).toContain('allowed-peer-ip=fd00:10:244:0:0:0:0:0-fd00:10:244:ff:ffff:ffff:ffff:ffff');
+    expect(conf).toMatch(/^no-tcp-relay$/m);
+    expect(conf).toMatch(/^no-cli$/m);
+    const policy = find(all, 'NetworkPolicy', 'porthole-turn')[0]!;
+    expect(policy.spec.egress).toEqual([{ to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'porthole-desktop', 'app.kubernetes.io/component': 'session' } } }], ports: [{ protocol: 'UDP' }] }]);
+  });
+
+  it('exposes the listening port only, as a LoadBalancer or on a node port', () => {
+    const lb = find(docs({ turn }), 'Service', 'porthole-turn')[0]!.spec;
+    expect(lb.type).toBe('LoadBalancer');
+    expect(lb.ports.map((p: Obj) => `${p.protocol}/${p.port}`)).toEqual(['UDP/3478', 'TCP/3478']);
+    const np = docs({ turn: { ...turn, serviceType: 'NodePort' } });
+    expect(find(np, 'Service', 'porthole-turn')[0]!.spec.ports.map((p: Obj) => p.nodePort)).toEqual([30478, 30478]);
+    expect(find(np, 'Deployment', 'porthole-agent')[0]!.spec.template.spec.containers[0].args).toContain('turn:turn.example.com:30478?transport=udp');
+  });
+
+  it('says what is wrong with the TURN flags, naming the flag', () => {
+    const usage = (...args: string[]) => () => parseCommand(['manifests', ...args]);
+    expect(usage('--turn-external-host', 'turn.example.com')).toThrow(/needs --pod-cidr CIDR/);
+    expect(usage('--pod-cidr', '10.244.0.0/16')).toThrow(/--pod-cidr configures the TURN relay, which needs --turn-external-host/);
+    expect(usage('--turn-external-host', 'http://x', '--pod-cidr', '10.0.0.0/8')).toThrow(/--turn-external-host must be a host name or an IP address/);
+    expect(usage('--turn-external-host', 'x', '--pod-cidr', '10.0.0.0/33')).toThrow(/--pod-cidr must be a network as ADDRESS\/PREFIX/);
+    expect(usage('--turn-external-host', 'x', '--pod-cidr', '10.0.0.0/8', '--turn-service-type', 'NodePort', '--turn-port', '3478')).toThrow(/30000-32767/);
+    expect(usage('--turn-external-host', 'x', '--pod-cidr', '10.0.0.0/8', '--turn-relay-ports', '100-200')).toThrow(/--turn-relay-ports must be MIN-MAX within 1024-65535/);
+    // host bits set: parsed as a CIDR, refused when the config is made
+    expect(() => renderManifestsYaml({ turn: { externalHost: 'x', podCidrs: ['10.244.1.0/16'] } })).toThrow(TurnOptionError);
+    expect(() => renderManifestsYaml({ turn: { externalHost: 'x', podCidrs: ['10.244.1.0/16'] } })).toThrow(/host bits set; the network is 10.244.0.0\/16/);
+    expect(parseCommand(['manifests', '--turn-external-host', '203.0.113.7', '--pod-cidr', '10.244.0.0/16'])).toEqual({ kind: 'manifests', turn: { externalHost: '203.0.113.7', podCidrs: ['10.244.0.0/16'] } });
+  });
+
+  it('serve --turn-secret-name is for the kubernetes runtime, and one secret source only', () => {
+    const serve = (...args: string[]) => () => parseCommand(['serve', '--listen', '127.0.0.1:0', ...args]);
+    expect(serve('--runtime', 'local', '--turn-secret-name', 'porthole-turn')).toThrow(/needs --runtime kubernetes/);
+    expect(serve('--runtime', 'kubernetes', '--turn-secret-name', 'porthole-turn', '--turn-secret-file', '/x')).toThrow(/give one/);
+    expect(serve('--runtime', 'kubernetes', '--turn-secret-name', 'Bad_Name')).toThrow(/--turn-secret-name must be a Kubernetes object name/);
   });
 });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { V1Pod } from '@kubernetes/client-node';
 import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
 import { homeClaimName, sessionName, userLabelValue, vncSecretName, type SessionResource, type TemplateResource } from '../../cluster-agent/kubernetes/resources.js';
 import { buildHomeClaim, buildSession, buildSessionPod, buildVncSecret, SECRET_PASSWD_FILE_KEY, SECRET_PASSWORD_KEY, SECRET_STREAMER_KEY } from '../../cluster-agent/kubernetes/session-objects.js';
 import { vncPasswordFile } from '../../cluster-agent/vnc/des.js';
+import { restrictedViolations } from '../support/pod-security.js';
 
 const NS = 'desktops';
 
@@ -17,32 +17,6 @@ function template(patch: Partial<TemplateResource['spec']> = {}): TemplateResour
   const t = xfceTemplate(NS);
   t.spec = { ...t.spec, ...patch };
   return t;
-}
-
-/** The `restricted` Pod Security Standard (v1.30 rules) as checks on a pod spec; each failure is a sentence. */
-function restrictedViolations(pod: V1Pod): string[] {
-  const out: string[] = [];
-  const spec = pod.spec!;
-  const psc = spec.securityContext ?? {};
-  if (spec.hostNetwork || spec.hostPID || spec.hostIPC) out.push('host namespaces');
-  const allowedVolumes = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
-  for (const v of spec.volumes ?? []) {
-    const kinds = Object.keys(v).filter((k) => k !== 'name');
-    for (const k of kinds) if (!allowedVolumes.includes(k)) out.push(`volume type ${k}`);
-  }
-  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
-    const sc = c.securityContext ?? {};
-    if (sc.privileged) out.push(`${c.name}: privileged`);
-    if (sc.allowPrivilegeEscalation !== false) out.push(`${c.name}: allowPrivilegeEscalation must be false`);
-    if ((sc.runAsNonRoot ?? psc.runAsNonRoot) !== true) out.push(`${c.name}: runAsNonRoot`);
-    if ((sc.runAsUser ?? psc.runAsUser) === 0) out.push(`${c.name}: runAsUser 0`);
-    const seccomp = sc.seccompProfile?.type ?? psc.seccompProfile?.type;
-    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') out.push(`${c.name}: seccompProfile`);
-    if (!sc.capabilities?.drop?.includes('ALL')) out.push(`${c.name}: capabilities must drop ALL`);
-    for (const cap of sc.capabilities?.add ?? []) if (cap !== 'NET_BIND_SERVICE') out.push(`${c.name}: adds ${cap}`);
-    for (const p of c.ports ?? []) if (p.hostPort) out.push(`${c.name}: hostPort`);
-  }
-  return out;
 }
 
 describe('names', () => {

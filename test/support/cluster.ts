@@ -59,13 +59,15 @@ export interface KubernetesAgentOptions {
   timeoutMs?: number;
   /** extra `node` flags, e.g. --cpu-prof */
   nodeArgs?: string[];
+  /** extra `serve` flags, e.g. --turn URL --turn-secret-name NAME */
+  serveArgs?: string[];
 }
 
 /** A real agent process on the kubernetes runtime, listening on a free loopback port (match[1] is its URL). */
 export function startKubernetesAgent(o: KubernetesAgentOptions): Promise<Started> {
   return startCli(
     AGENT_CLI,
-    ['serve', '--runtime', 'kubernetes', '--kubeconfig', o.kubeconfig, '--namespace', o.namespace, '--listen', '127.0.0.1:0', '--users', o.users, '--data-dir', o.dataDir],
+    ['serve', '--runtime', 'kubernetes', '--kubeconfig', o.kubeconfig, '--namespace', o.namespace, '--listen', '127.0.0.1:0', '--users', o.users, '--data-dir', o.dataDir, ...(o.serveArgs ?? [])],
     /^listening on (http:\/\/127\.0\.0\.1:\d+)$/,
     o.timeoutMs ?? 60_000,
     o.nodeArgs ?? [],

@@ -11,6 +11,7 @@ import { loadKubeConfig, makeClients } from './kube-client.js';
 import { KubernetesRefreshTokens } from './refresh-token-secrets.js';
 import { KubernetesRuntime, type KubernetesRuntimeOptions } from './runtime.js';
 import { loadOrCreateSigningKeySecret } from './signing-key-secret.js';
+import { loadOrCreateTurnSecret } from './turn-secret.js';
 
 export { KubernetesRuntime, type KubernetesRuntimeOptions } from './runtime.js';
 export { loadKubeConfig, makeClients } from './kube-client.js';
@@ -25,13 +26,15 @@ export interface CreateOptions extends Partial<Omit<KubernetesRuntimeOptions, 'c
 
 /**
  * The runtime (not yet initialised: the agent calls init()) and the token state every replica shares:
- * the signing key (a Secret), refresh tokens (a Secret per user) and used connect tokens (named Events).
+ * the signing key (a Secret), refresh tokens (a Secret per user) and used connect tokens (named Events);
+ * and the TURN shared secret, when it is kept in a Secret (`serve --turn-secret-name`).
  */
 export function createKubernetesRuntime(opts: CreateOptions): {
   runtime: KubernetesRuntime;
   loadSigningKey: () => Promise<SigningKey>;
   openRefreshTokens: () => Promise<RefreshTokens>;
   connectTokenLedger: ConnectTokenLedger;
+  loadTurnSecret: (name: string) => Promise<string>;
 } {
   const kc = loadKubeConfig(opts.kubeconfig);
   const clients = makeClients(kc);
@@ -43,5 +46,6 @@ export function createKubernetesRuntime(opts: CreateOptions): {
     loadSigningKey: () => loadOrCreateSigningKeySecret(clients, namespace),
     openRefreshTokens: () => Promise.resolve(new KubernetesRefreshTokens(clients, namespace)),
     connectTokenLedger: new KubernetesConnectTokenLedger(clients, namespace, runtime.identity),
+    loadTurnSecret: (name) => loadOrCreateTurnSecret(clients, namespace, name),
   };
 }
