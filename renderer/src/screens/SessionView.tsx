@@ -73,10 +73,13 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
     latest.current = { api, agentUrl, onSessionSeen, protocols };
   });
 
-  // What this machine decodes, and how well: the codec order of every WebRTC offer.
+  // What this machine decodes, and how well: the codec order of every WebRTC offer. With hardware
+  // decode turned off (This device panel) power efficiency does not count, as the panel shows.
   useEffect(() => {
-    void decodeSupport().then((support) => (codecsRef.current = rankCodecs(support)));
-  }, []);
+    void Promise.all([decodeSupport(), api.deviceReport().catch(() => undefined)]).then(
+      ([support, report]) => (codecsRef.current = rankCodecs(support, report?.hardwareDecode.enabled !== false)),
+    );
+  }, [api]);
 
   const onRemoteClipboard = useCallback(async (text: string) => {
     lastClipboardRef.current = text;
