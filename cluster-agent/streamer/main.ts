@@ -3,7 +3,7 @@
  * agent relays to it. The only place with process I/O (argv, files, signals).
  *
  *   porthole-streamer (--listen-unix PATH | --listen HOST:PORT) --secret-file FILE
- *                     [--codecs h264,vp9,vp8] [--max-kbps 8000] [--start-kbps 3000] [--floor-kbps 250]
+ *                     [--codecs h264,vp9,vp8[,av1]] [--max-kbps 8000] [--start-kbps 3000] [--floor-kbps 250]
  *                     [--fps 60] [--encoder auto|software|vaapi] [--encoder-helper PATH] [--ice-bind ADDR]
  *                     [--ice-ports FIRST-LAST] [--audio-server PULSE_SERVER] [--audio-device SOURCE]
  *                     [--audio-kbps 96] [--audio-frame-ms 10] [--audio-unavailable SENTENCE]

@@ -79,17 +79,17 @@ describe('WebRTC streams from a sandboxed desktop', () => {
     expect(s.messages).toEqual(expect.arrayContaining(['screen', 'cursor', 'encoder']));
   });
 
-  it('skips a codec it cannot encode (AV1: no RTP payloader in this GStreamer) for the next in the page\'s order', async () => {
+  it('skips a format it cannot send (H.264 only as High profile or one NAL unit per packet) for the next in the page\'s order', async () => {
     await page.evaluate(`window.receiver.stop()`);
-    // AV1 first, then VP9: the streamer takes VP9.
+    // H.264 first but none of it constrained baseline with FU-A, then VP9: the streamer takes VP9.
     await page.evaluate(`(async () => {
       const url = ${JSON.stringify(await webrtcUrl())};
       const orig = RTCRtpTransceiver.prototype.setCodecPreferences;
       RTCRtpTransceiver.prototype.setCodecPreferences = function (codecs) {
-        const pick = (m) => codecs.filter((c) => c.mimeType === m);
-        return orig.call(this, [...pick('video/AV1'), ...pick('video/VP9'), ...codecs.filter((c) => c.mimeType !== 'video/AV1' && c.mimeType !== 'video/VP9')]);
+        const unsendable = (c) => c.mimeType === 'video/H264' && (/packetization-mode=0|profile-level-id=64/.test(c.sdpFmtpLine ?? '') || !/packetization-mode/.test(c.sdpFmtpLine ?? ''));
+        return orig.call(this, [...codecs.filter(unsendable), ...codecs.filter((c) => c.mimeType === 'video/VP9')]);
       };
-      await window.receiver.start(url, 'AV1');
+      await window.receiver.start(url, 'H264');
       RTCRtpTransceiver.prototype.setCodecPreferences = orig;
     })()`);
     expect((await decoding(2)).codec).toBe('video/VP9');

@@ -10,7 +10,7 @@
  *
  * build: cc -O2 -Wall -o porthole-enc porthole-enc.c \
  *          $(pkg-config --cflags --libs gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0 xcb xcb-shm xcb-damage)
- * usage: porthole-enc --codec h264|vp8|vp9 [--pt 96] [--ssrc N] [--bitrate KBPS] [--fps 60]
+ * usage: porthole-enc --codec h264|vp8|vp9|av1 [--pt 96] [--ssrc N] [--bitrate KBPS] [--fps 60]
  *          [--encoder software|vaapi] [--mtu 1200] [--threads 2] [--heartbeat-ms 1000]
  *        DISPLAY (and XAUTHORITY) from the environment.
  * stdin, one command per line: bitrate N (kbit/s) | keyframe | fps N | stats | quit
@@ -266,6 +266,7 @@ static gboolean heartbeat(gpointer unused) {
 
 static void set_bitrate(int kbps) {
   if (!strcmp(codec, "h264")) g_object_set(enc, "bitrate", (guint)kbps, NULL); /* kbit/s (x264enc and vaapih264enc) */
+  else if (!strcmp(codec, "av1")) g_object_set(enc, "target-bitrate", (guint)kbps, NULL); /* av1enc: kbit/s */
   else g_object_set(enc, "target-bitrate", kbps * 1000, NULL);                  /* vpx: bit/s */
 }
 
@@ -382,6 +383,14 @@ static const char *encoder_element(int bitrate, int threads) {
              "vp9enc name=enc deadline=1 cpu-used=8 row-mt=true tile-columns=2 target-bitrate=%d end-usage=cbr keyframe-max-dist=%d "
              "lag-in-frames=0 threads=%d buffer-initial-size=100 buffer-optimal-size=120 buffer-size=150 ! ",
              bitrate * 1000, gop, threads);
+  else if (!strcmp(codec, "av1"))
+    /* libaom's realtime mode at its fastest; screen content tools (palette, intra block copy) are what
+     * AV1 adds for desktops, and realtime speed 10 keeps them cheap. Sent as OBUs, packetized below. */
+    snprintf(s, sizeof s,
+             "av1enc name=enc usage-profile=realtime cpu-used=10 end-usage=cbr target-bitrate=%d keyframe-max-dist=%d lag-in-frames=0 min-quantizer=4 max-quantizer=56 "
+             "threads=%d row-mt=true tile-columns=1 buf-initial-sz=100 buf-optimal-sz=120 buf-sz=150 ! av1parse ! "
+             "video/x-av1,stream-format=obu-stream,alignment=tu ! ",
+             bitrate, gop, threads);
   else
     return NULL;
   return s;
@@ -391,6 +400,138 @@ static const char *payloader(void) {
   if (!strcmp(codec, "h264")) return "rtph264pay name=pay config-interval=-1 aggregate-mode=zero-latency";
   if (!strcmp(codec, "vp8")) return "rtpvp8pay name=pay picture-id-mode=15-bit";
   return "rtpvp9pay name=pay picture-id-mode=15-bit";
+}
+
+/*
+ * AV1 into RTP (the AV1 RTP payload format, aomedia.org/av1-rtp-spec): this GStreamer (1.22) has no
+ * rtpav1pay, so each temporal unit from av1parse is packetized here and written RFC 4571-framed to
+ * stdout like the other codecs' packets. Temporal delimiters are dropped and OBUs go without their
+ * size field, as the format asks; every OBU element carries a LEB128 length (W = 0) and one too big
+ * for a packet continues in the next (Y, then Z). N marks a temporal unit with a sequence header (a
+ * key frame: a new coded video sequence starts there).
+ */
+static int av1_pt, av1_mtu;
+static guint32 av1_ssrc;
+static guint16 av1_seq;
+
+static size_t leb128_read(const guint8 *p, size_t n, guint64 *v) {
+  *v = 0;
+  for (size_t i = 0; i < n && i < 8; i++) {
+    *v |= (guint64)(p[i] & 0x7f) << (7 * i);
+    if (!(p[i] & 0x80)) return i + 1;
+  }
+  return 0;
+}
+
+static size_t leb128_write(guint8 *p, size_t v) {
+  size_t i = 0;
+  do {
+    p[i] = v & 0x7f;
+    v >>= 7;
+    if (v) p[i] |= 0x80;
+    i++;
+  } while (v);
+  return i;
+}
+
+static size_t leb128_len(size_t v) {
+  size_t i = 1;
+  while (v >>= 7) i++;
+  return i;
+}
+
+static void av1_emit(guint8 *pkt, size_t len, gboolean last, guint32 ts) {
+  pkt[2] = 0x80;
+  pkt[3] = (last ? 0x80 : 0) | (av1_pt & 0x7f);
+  pkt[4] = av1_seq >> 8;
+  pkt[5] = av1_seq & 0xff;
+  av1_seq++;
+  pkt[6] = ts >> 24, pkt[7] = ts >> 16, pkt[8] = ts >> 8, pkt[9] = ts;
+  pkt[10] = av1_ssrc >> 24, pkt[11] = av1_ssrc >> 16, pkt[12] = av1_ssrc >> 8, pkt[13] = av1_ssrc;
+  size_t rtp = len - 2;
+  pkt[0] = rtp >> 8;
+  pkt[1] = rtp & 0xff;
+  for (size_t off = 0; off < len;) {
+    ssize_t w = write(1, pkt + off, len - off);
+    if (w <= 0) return; /* the streamer is gone; stdin's EOF ends the loop */
+    off += (size_t)w;
+  }
+}
+
+typedef struct {
+  const guint8 *hdr; /* OBU header (+ extension), size field left out */
+  size_t hdr_len;
+  const guint8 *payload;
+  size_t payload_len;
+} Obu;
+
+static GstPadProbeReturn on_av1(GstPad *pad, GstPadProbeInfo *info, gpointer unused) {
+  GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER(info);
+  GstMapInfo map;
+  if (!gst_buffer_map(b, &map, GST_MAP_READ)) return GST_PAD_PROBE_DROP;
+  Obu obus[64];
+  int n = 0;
+  gboolean seq_header = FALSE;
+  for (size_t at = 0; at < map.size && n < 64;) {
+    const guint8 *p = map.data + at;
+    size_t left = map.size - at;
+    int type = (p[0] >> 3) & 0xf, ext = (p[0] >> 2) & 1, has_size = (p[0] >> 1) & 1;
+    size_t hl = 1 + ext;
+    if (hl > left) break;
+    guint64 size = left - hl;
+    size_t sl = 0;
+    if (has_size && !(sl = leb128_read(p + hl, left - hl, &size))) break;
+    if (hl + sl + size > left) break;
+    if (type != 2 /* temporal delimiter */ && type != 8 /* tile list */ && type != 15 /* padding */) {
+      obus[n++] = (Obu){p, hl, p + hl + sl, (size_t)size};
+      if (type == 1) seq_header = TRUE;
+    }
+    at += hl + sl + size;
+  }
+  guint32 ts = (guint32)gst_util_uint64_scale(GST_BUFFER_PTS_IS_VALID(b) ? GST_BUFFER_PTS(b) : 0, 90000, GST_SECOND);
+  /* 2 bytes of framing + 12 of RTP header + 1 aggregation header, then elements */
+  guint8 pkt[2 + 12 + 1 + 1500];
+  size_t cap = (size_t)MIN(av1_mtu, 1500) - 12 - 1, used = 0;
+  gboolean first = TRUE, cont = FALSE;
+  int i = 0;
+  size_t done = 0; /* bytes of obus[i] (header then payload) already sent */
+  while (i < n) {
+    size_t total = obus[i].hdr_len + obus[i].payload_len, rest = total - done;
+    size_t room = cap - used;
+    if (room < 2) { /* no room for a length and a byte (the last element ended): next packet */
+      pkt[14] = (cont ? 0x80 : 0) | (first && seq_header ? 0x08 : 0);
+      av1_emit(pkt, 15 + used, FALSE, ts);
+      first = FALSE, cont = FALSE, used = 0;
+      continue;
+    }
+    size_t take = rest;
+    if (leb128_len(take) + take > room) {
+      take = room - leb128_len(room);
+      if (leb128_len(take) + take > room) take--;
+    }
+    guint8 *out = pkt + 15 + used;
+    size_t l = leb128_write(out, take);
+    out += l;
+    for (size_t k = 0; k < take; k++) {
+      size_t pos = done + k;
+      guint8 byte = pos < obus[i].hdr_len ? obus[i].hdr[pos] : obus[i].payload[pos - obus[i].hdr_len];
+      if (pos == 0) byte &= ~0x02; /* no obu_has_size_field */
+      out[k] = byte;
+    }
+    used += l + take;
+    done += take;
+    gboolean obu_done = done == total;
+    if (obu_done) i++, done = 0;
+    gboolean full = cap - used < 2;
+    if (i == n || full || !obu_done) {
+      gboolean more = !obu_done; /* this packet's last element continues */
+      pkt[14] = (cont ? 0x80 : 0) | (more ? 0x40 : 0) | (first && seq_header ? 0x08 : 0);
+      av1_emit(pkt, 15 + used, i == n, ts);
+      first = FALSE, cont = more, used = 0;
+    }
+  }
+  gst_buffer_unmap(b, &map);
+  return GST_PAD_PROBE_DROP;
 }
 
 static int connect_x(void) {
@@ -457,11 +598,20 @@ int main(int argc, char **argv) {
   if (!connect_x()) return 1;
 
   GString *d = g_string_new(NULL);
-  g_string_append_printf(d,
-                         "appsrc name=src is-live=true format=time do-timestamp=false block=false max-buffers=2 leaky-type=downstream ! "
-                         "videoconvert n-threads=%d ! video/x-raw,format=I420 ! %s%s pt=%d ssrc=%u mtu=%d ! "
-                         "rtpstreampay ! fdsink fd=1 sync=false async=false",
-                         threads, encoder, payloader(), pt, ssrc, mtu);
+  gboolean av1 = !strcmp(codec, "av1");
+  if (av1)
+    /* packetized by on_av1 on the way into the fakesink */
+    g_string_append_printf(d,
+                           "appsrc name=src is-live=true format=time do-timestamp=false block=false max-buffers=2 leaky-type=downstream ! "
+                           "videoconvert n-threads=%d ! video/x-raw,format=I420 ! %sfakesink name=av1sink sync=false async=false",
+                           threads, encoder);
+  else
+    g_string_append_printf(d,
+                           "appsrc name=src is-live=true format=time do-timestamp=false block=false max-buffers=2 leaky-type=downstream ! "
+                           "videoconvert n-threads=%d ! video/x-raw,format=I420 ! %s%s pt=%d ssrc=%u mtu=%d ! "
+                           "rtpstreampay ! fdsink fd=1 sync=false async=false",
+                           threads, encoder, payloader(), pt, ssrc, mtu);
+  av1_pt = pt, av1_ssrc = ssrc, av1_mtu = mtu, av1_seq = (guint16)g_random_int();
   GError *err = NULL;
   pipeline = gst_parse_launch(d->str, &err);
   if (!pipeline) {
@@ -474,6 +624,13 @@ int main(int argc, char **argv) {
   GstPad *src = gst_element_get_static_pad(enc, "src");
   gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER, on_encoded, NULL, NULL);
   gst_object_unref(src);
+  if (av1) {
+    GstElement *sink = gst_bin_get_by_name(GST_BIN(pipeline), "av1sink");
+    GstPad *in = gst_element_get_static_pad(sink, "sink");
+    gst_pad_add_probe(in, GST_PAD_PROBE_TYPE_BUFFER, on_av1, NULL, NULL);
+    gst_object_unref(in);
+    gst_object_unref(sink);
+  }
 
   loop = g_main_loop_new(NULL, FALSE);
   GstBus *bus = gst_element_get_bus(pipeline);
