@@ -2,7 +2,9 @@
  * The streamer's hands on the desktop, over one X connection (the pure-JS `x11` client): input injected
  * with XTEST (no process per event), the cursor image from XFixes (drawn by the browser, so pointing
  * has no stream latency), the text clipboard both ways through X selections, and the screen size.
- * Resizing runs `xrandr --fb` once per request (RandR on Xvnc), not per event.
+ * Resizing runs xrandr once per request (RandR on Xvnc), not per event: Xvnc's output takes any size
+ * as a mode of its own (`--newmode` + `--addmode`), where `--fb` alone changed the framebuffer and left
+ * the output at its old mode.
  */
 import { execFile } from 'node:child_process';
 import { deflateSync } from 'node:zlib';
@@ -282,11 +284,28 @@ export class X11Desktop implements DesktopLink {
     this.buttons = 0;
   }
 
+  private resizing = false;
+  private pendingSize?: { w: number; h: number };
+
+  /** One resize at a time; a request made meanwhile replaces the one waiting (the window's last size wins). */
   private resize(w: number, h: number): void {
-    if (w === this.width && h === this.height) return;
-    execFile('xrandr', ['--fb', `${w}x${h}`], { env: { ...process.env } }, (err) => {
-      if (err) this.o.log(`resize to ${w}x${h} refused: ${err.message.split('\n')[0]}`);
-    });
+    if (w === this.width && h === this.height && !this.resizing) return;
+    this.pendingSize = { w, h };
+    if (this.resizing) return;
+    this.resizing = true;
+    void (async () => {
+      while (this.pendingSize) {
+        const want = this.pendingSize;
+        this.pendingSize = undefined;
+        if (want.w === this.width && want.h === this.height) continue;
+        try {
+          for (const argv of resizeCommands(await xrandr([]), want.w, want.h)) await xrandr(argv);
+        } catch (err) {
+          this.o.log(`resize to ${want.w}x${want.h} refused: ${(err as Error).message.split('\n')[0]}`);
+        }
+      }
+      this.resizing = false;
+    })();
   }
 
   // ---- events: screen, cursor, clipboard --------------------------------------------------------
@@ -361,4 +380,31 @@ export class X11Desktop implements DesktopLink {
       // gone
     }
   }
+}
+
+function xrandr(args: string[]): Promise<string> {
+  return new Promise((ok, fail) => execFile('xrandr', args, { env: { ...process.env }, timeout: 5000 }, (err, stdout) => (err ? fail(err) : ok(stdout))));
+}
+
+/**
+ * Pure: the xrandr commands that give the first connected output a WxH mode, from what `xrandr` (no
+ * arguments) printed: the mode itself when the output has it, else a new one added first. The mode's
+ * timings are nominal (a VNC screen has no monitor): 60 Hz at that size.
+ */
+export function resizeCommands(query: string, w: number, h: number): string[][] {
+  const lines = query.split('\n');
+  const at = lines.findIndex((l) => / connected/.test(l));
+  if (at < 0) throw new Error('xrandr shows no connected output');
+  const output = lines[at]!.split(' ')[0]!;
+  const modes: string[] = [];
+  for (const l of lines.slice(at + 1)) {
+    const m = /^\s+(\S+)/.exec(l);
+    if (!m || !/^\s/.test(l)) break;
+    modes.push(m[1]!);
+  }
+  const name = `${w}x${h}`;
+  const use = ['--output', output, '--mode', name];
+  if (modes.includes(name)) return [use];
+  const clock = ((w * h * 60) / 1e6).toFixed(2);
+  return [['--newmode', name, clock, String(w), String(w), String(w), String(w), String(h), String(h), String(h), String(h)], ['--addmode', output, name], use];
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { orderCapabilities, rankCodecs } from '../../renderer/src/logic/codecs.js';
 import { keysymOf } from '../../renderer/src/logic/keysym.js';
 import { chooseProtocol } from '../../renderer/src/logic/protocol.js';
+import { resizeRequest } from '../../renderer/src/logic/resize.js';
 import { buttonMask, videoPoint } from '../../renderer/src/session/webrtcStream.js';
 
 describe('stream logic', () => {
@@ -50,5 +51,12 @@ describe('stream logic', () => {
     expect(buttonMask(2)).toBe(4); // right -> 4
     expect(buttonMask(4)).toBe(2); // middle -> 2
     expect(buttonMask(1 | 2 | 4 | 8)).toBe(15);
+  });
+
+  it('fits the desktop to the area in even CSS pixels within the contract, ', () => {
+    expect(resizeRequest(1185.6, 719)).toEqual({ w: 1184, h: 718 });
+    expect(resizeRequest(100, 50)).toEqual({ w: 320, h: 200 });
+    expect(resizeRequest(9000, 5000)).toEqual({ w: 7680, h: 4320 });
+    expect(resizeRequest(0, 700)).toBeUndefined(); // hidden: ask nothing
   });
 });

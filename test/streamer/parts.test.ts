@@ -1,6 +1,7 @@
 /** The streamer's pure parts: codec choice from an offer, RTCP feedback, the RTP header extension, the bitrate rules, key lookup. */
 import { describe, expect, it } from 'vitest';
 import { LossMeter } from '../../cluster-agent/streamer/loss-meter.js';
+import { resizeCommands } from '../../cluster-agent/streamer/x11-desktop.js';
 import { Retransmitter } from '../../cluster-agent/streamer/retransmit.js';
 import { decide, fpsFor, initialState, withEstimate, withLoss, type BitrateLimits } from '../../cluster-agent/streamer/bitrate.js';
 import { pickCodec } from '../../cluster-agent/streamer/codec.js';
@@ -126,6 +127,17 @@ describe('streamer parts', () => {
     r.keyframeComing();
     r.sent(rtp(20));
     expect(r.nack([8, 20], 2000).map((p) => p.readUInt16BE(2))).toEqual([20]);
+  });
+
+  it('gives Xvnc\'s output a mode of the asked size: the one it has, or a new one added first', () => {
+    const query = ['Screen 0: minimum 32 x 32, current 1280 x 800, maximum 32768 x 32768', 'VNC-0 connected 1280x800+0+0 0mm x 0mm', '   1280x800      60.00*+', '   1920x1080     60.00  '].join('\n');
+    expect(resizeCommands(query, 1920, 1080)).toEqual([['--output', 'VNC-0', '--mode', '1920x1080']]);
+    expect(resizeCommands(query, 1000, 700)).toEqual([
+      ['--newmode', '1000x700', '42.00', '1000', '1000', '1000', '1000', '700', '700', '700', '700'],
+      ['--addmode', 'VNC-0', '1000x700'],
+      ['--output', 'VNC-0', '--mode', '1000x700'],
+    ]);
+    expect(() => resizeCommands('Screen 0: minimum 32 x 32', 1000, 700)).toThrow(/no connected output/);
   });
 
   it('splits the helper\'s RFC 4571 stream into packets, keeping a packet cut in two for the next chunk', () => {

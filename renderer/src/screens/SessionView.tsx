@@ -18,7 +18,7 @@ import { openVnc } from '../session/vncStream.js';
 import { openWebRtc } from '../session/webrtcStream.js';
 import { ClipboardPanel } from '../components/ClipboardPanel.js';
 import { StatsPanel } from '../components/StatsPanel.js';
-import { decodeSupport, loadProtocolSetting, loadRelayOnly, saveProtocolSetting } from '../session/capabilities.js';
+import { decodeSupport, loadFitToWindow, loadProtocolSetting, loadRelayOnly, saveFitToWindow, saveProtocolSetting } from '../session/capabilities.js';
 
 const STATUS_WORD: Record<StreamStatus['kind'], string> = {
   waiting: 'waiting',
@@ -51,6 +51,16 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
   const codecsRef = useRef<string[]>(CODEC_PREFERENCE);
   const [setting, setSetting] = useState<ProtocolSetting>(() => loadProtocolSetting());
   const settingRef = useRef(setting);
+  // Fit the desktop to this window (the remote screen takes the view's size) or keep its size, scaled.
+  const [fitToWindow, setFitToWindow] = useState(() => loadFitToWindow());
+  const fitRef = useRef(fitToWindow);
+  const toggleFit = () => {
+    const on = !fitRef.current;
+    fitRef.current = on;
+    setFitToWindow(on);
+    saveFitToWindow(on);
+    streamRef.current?.fitToWindow(on);
+  };
   const [protocolNote, setProtocolNote] = useState<string>();
   const [streamProtocol, setStreamProtocol] = useState<string>();
   const [statsOpen, setStatsOpen] = useState(false);
@@ -116,6 +126,7 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
                 onFailed: (reason) => (webrtcFailureRef.current = reason),
               })
             : openVnc(container, toWebSocketUrl(connect.vnc.url, latest.current.agentUrl), handlers, hooks);
+        stream.fitToWindow(fitRef.current);
         streamRef.current = stream;
         return {
           close: () => {
@@ -249,6 +260,9 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
         </label>
         <button type="button" disabled={!connected} onClick={() => { streamRef.current?.sendKeys(CTRL_ALT_DEL); streamRef.current?.focus(); }}>
           Ctrl+Alt+Del
+        </button>
+        <button type="button" aria-pressed={fitToWindow} data-testid="fit-toggle" title="The desktop takes the size of this window" onClick={toggleFit}>
+          Fit to window
         </button>
         <button type="button" aria-pressed={statsOpen} data-testid="stats-toggle" onClick={() => setStatsOpen((open) => !open)}>
           Stats

@@ -50,3 +50,20 @@ export function loadRelayOnly(): boolean {
     return false;
   }
 }
+
+/** Fit the desktop to the window (the remote screen takes the view's size), a device setting; off by default. */
+export function loadFitToWindow(): boolean {
+  try {
+    return localStorage.getItem('porthole.fit-to-window') === '1';
+  } catch {
+    return false;
+  }
+}
+
+export function saveFitToWindow(on: boolean): void {
+  try {
+    localStorage.setItem('porthole.fit-to-window', on ? '1' : '0');
+  } catch {
+    // storage off: the choice lasts for this view
+  }
+}

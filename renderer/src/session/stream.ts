@@ -32,6 +32,8 @@ export interface DesktopStream extends OpenStream {
   sendKeys(keysyms: number[]): void;
   /** local clipboard text -> the desktop's clipboard */
   sendClipboard(text: string): void;
+  /** on: the desktop takes the size of its area now and whenever the area changes; off: it keeps its size and is scaled */
+  fitToWindow(on: boolean): void;
   stats(): Promise<StreamStats>;
 }
 

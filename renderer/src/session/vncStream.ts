@@ -35,6 +35,8 @@ export function openVnc(container: HTMLElement, url: string, handlers: StreamHan
       for (const k of [...keysyms].reverse()) rfb.sendKey(k, null, false);
     },
     sendClipboard: (text) => rfb.clipboardPasteFrom(text),
+    // noVNC asks Xvnc itself (RFB SetDesktopSize) and follows the container's size.
+    fitToWindow: (on) => void (rfb.resizeSession = on),
     async stats(): Promise<StreamStats> {
       const canvas = container.querySelector('canvas');
       return { protocol: 'vnc', codec: 'RFB (through the agent)', ...(canvas ? { width: canvas.width, height: canvas.height } : {}) };

@@ -8,6 +8,7 @@
 import { INPUT_CHANNEL, ServerSignal, StreamerMessage, type InputMessage } from '../../../cluster-agent/contract/webrtc.js';
 import { orderCapabilities } from '../logic/codecs.js';
 import { keysymOf } from '../logic/keysym.js';
+import { RESIZE_SETTLE_MS, resizeRequest } from '../logic/resize.js';
 import type { DesktopStream, StreamHooks, StreamStats } from './stream.js';
 import type { StreamHandlers } from './streamController.js';
 
@@ -149,6 +150,20 @@ export function openWebRtc(container: HTMLElement, connect: WebRtcConnect, handl
   const send = (m: InputMessage) => {
     if (channel.readyState === 'open') channel.send(JSON.stringify(m));
   };
+  // ---- fit to window: the area's size to the streamer (xrandr there), once the area rests ----
+  let fit = false;
+  let fitTimer: ReturnType<typeof setTimeout> | undefined;
+  const askSize = () => {
+    const r = fit ? resizeRequest(container.clientWidth, container.clientHeight) : undefined;
+    if (r) send({ t: 'r', ...r });
+  };
+  const areaObserver = new ResizeObserver(() => {
+    clearTimeout(fitTimer);
+    fitTimer = setTimeout(askSize, RESIZE_SETTLE_MS);
+  });
+  areaObserver.observe(container);
+  channel.addEventListener('open', askSize);
+
   const pressed = new Set<number>();
   const onKey = (down: boolean) => (e: KeyboardEvent) => {
     const keysym = keysymOf(e);
@@ -256,6 +271,8 @@ export function openWebRtc(container: HTMLElement, connect: WebRtcConnect, handl
 
   function cleanup() {
     clearTimeout(connectTimer);
+    clearTimeout(fitTimer);
+    areaObserver.disconnect();
     clearInterval(stallTimer);
     video.removeEventListener('keydown', keydown);
     video.removeEventListener('keyup', keyup);
@@ -284,6 +301,10 @@ export function openWebRtc(container: HTMLElement, connect: WebRtcConnect, handl
       for (const k of [...keysyms].reverse()) send({ t: 'k', keysym: k, down: false });
     },
     sendClipboard: (text) => send({ t: 'c', text }),
+    fitToWindow(on) {
+      fit = on;
+      askSize();
+    },
     stats,
     close() {
       done = true;
