@@ -44,13 +44,19 @@ const remoteSize = () =>
     const canvas = screen.querySelector('canvas');
     return canvas ? `${canvas.width}x${canvas.height}` : 'none';
   });
-/** What fitting asks for: the screen area's CSS size, rounded down to even numbers (WebRTC's 4:2:0 video needs them; noVNC asks for it exactly). */
-const areaSize = (even = true) =>
-  page.evaluate((even) => {
+/**
+ * What fitting asks for. WebRTC: the screen area's CSS size, rounded down to even numbers (4:2:0 video
+ * needs them). VNC: what noVNC asks, its own screen element's box rounded down.
+ */
+const areaSize = (protocol: 'webrtc' | 'vnc' = 'webrtc') =>
+  page.evaluate((protocol) => {
     const screen = document.querySelector<HTMLElement>('[data-testid="desktop-screen"]')!;
-    const round = (v: number) => (even ? 2 * Math.floor(v / 2) : v);
-    return `${round(screen.clientWidth)}x${round(screen.clientHeight)}`;
-  }, even);
+    if (protocol === 'vnc') {
+      const r = screen.querySelector('canvas')!.parentElement!.getBoundingClientRect();
+      return `${Math.floor(r.width)}x${Math.floor(r.height)}`;
+    }
+    return `${2 * Math.floor(screen.clientWidth / 2)}x${2 * Math.floor(screen.clientHeight / 2)}`;
+  }, protocol);
 
 describe('Fit to window', () => {
   it('resizes the desktop to the view over WebRTC and over VNC, follows the window, and stops when turned off', { timeout: 180_000 }, async () => {
@@ -80,7 +86,7 @@ describe('Fit to window', () => {
     await page.getByTestId('protocol-setting').selectOption('vnc');
     await expect.poll(() => page.getByTestId('stream-protocol').textContent(), { timeout: 20_000 }).toBe('VNC');
     await page.setViewportSize({ width: 1100, height: 760 });
-    const third = await areaSize(false);
+    const third = await areaSize('vnc');
     await expect.poll(remoteSize, { timeout: 15_000 }).toBe(third);
 
     // Off: the desktop keeps its size whatever the window does (and is scaled into it).

@@ -14,6 +14,7 @@ export function StatsPanel({ stats }: { stats: StreamStats }) {
     ['jitter', stats.jitterMs !== undefined ? `${stats.jitterMs} ms` : undefined],
     ['receiver delay', stats.receiverDelayMs !== undefined ? `${stats.receiverDelayMs} ms (buffer + decode)` : undefined],
     ['path', stats.path],
+    ['sound', stats.audioCodec ? `${stats.audioCodec}, level ${(stats.audioLevel ?? 0).toFixed(2)}` : undefined],
   ];
   return (
     <dl className="stats-panel" data-testid="stats-panel" aria-label="Stream statistics">

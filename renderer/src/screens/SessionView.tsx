@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
+import type { SoundState } from '../session/stream.js';
 import type { ConnectResponse, Session } from '../../../cluster-agent/contract/index.js';
 import type { PortholeApi } from '../../../preload/api.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
@@ -54,6 +55,13 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
   // Fit the desktop to this window (the remote screen takes the view's size) or keep its size, scaled.
   const [fitToWindow, setFitToWindow] = useState(() => loadFitToWindow());
   const fitRef = useRef(fitToWindow);
+  // The desktop's sound: off in every new view; the stream says whether there is any (and why not).
+  const [sound, setSound] = useState<SoundState>({ available: false, on: false });
+  const soundWantedRef = useRef(false);
+  const toggleSound = () => {
+    soundWantedRef.current = !soundWantedRef.current;
+    streamRef.current?.setSound(soundWantedRef.current);
+  };
   const toggleFit = () => {
     const on = !fitRef.current;
     fitRef.current = on;
@@ -114,7 +122,8 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
         return { phase: found?.phase, message: found?.message };
       },
       open: (connect, handlers) => {
-        const hooks = { onClipboard: (text: string) => void onRemoteClipboard(text) };
+        const hooks = { onClipboard: (text: string) => void onRemoteClipboard(text), onSound: setSound };
+        setSound({ available: false, on: false });
         const choice = chooseProtocol(latest.current.protocols, settingRef.current, webrtcFailureRef.current);
         setProtocolNote(choice.note);
         setStreamProtocol(choice.protocol);
@@ -127,6 +136,8 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
               })
             : openVnc(container, toWebSocketUrl(connect.vnc.url, latest.current.agentUrl), handlers, hooks);
         stream.fitToWindow(fitRef.current);
+        // Sound the person turned on stays on across reconnects (their click allowed the page to play).
+        if (soundWantedRef.current) stream.setSound(true);
         streamRef.current = stream;
         return {
           close: () => {
@@ -260,6 +271,16 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
         </label>
         <button type="button" disabled={!connected} onClick={() => { streamRef.current?.sendKeys(CTRL_ALT_DEL); streamRef.current?.focus(); }}>
           Ctrl+Alt+Del
+        </button>
+        <button
+          type="button"
+          aria-pressed={sound.on}
+          data-testid="sound-toggle"
+          disabled={!sound.available}
+          title={sound.message ?? (sound.on ? 'Turn the desktop\'s sound off' : 'Hear the desktop\'s sound')}
+          onClick={toggleSound}
+        >
+          {sound.on ? 'Sound on' : 'Sound'}
         </button>
         <button type="button" aria-pressed={fitToWindow} data-testid="fit-toggle" title="The desktop takes the size of this window" onClick={toggleFit}>
           Fit to window

@@ -13,7 +13,10 @@ export function openVnc(container: HTMLElement, url: string, handlers: StreamHan
   let securityProblem: string | undefined;
   let closedByUs = false;
   // Keyboard focus is given by the view once the screen is visible (hidden elements cannot take it).
-  rfb.addEventListener('connect', () => handlers.onConnect());
+  rfb.addEventListener('connect', () => {
+    hooks.onSound?.({ available: false, on: false, message: 'Sound comes with WebRTC: this stream is VNC.' });
+    handlers.onConnect();
+  });
   rfb.addEventListener('securityfailure', (event) => {
     securityProblem = `The desktop refused the connection${event.detail.reason ? `: ${event.detail.reason}` : ''}.`;
   });
@@ -37,6 +40,7 @@ export function openVnc(container: HTMLElement, url: string, handlers: StreamHan
     sendClipboard: (text) => rfb.clipboardPasteFrom(text),
     // noVNC asks Xvnc itself (RFB SetDesktopSize) and follows the container's size.
     fitToWindow: (on) => void (rfb.resizeSession = on),
+    setSound: () => undefined,
     async stats(): Promise<StreamStats> {
       const canvas = container.querySelector('canvas');
       return { protocol: 'vnc', codec: 'RFB (through the agent)', ...(canvas ? { width: canvas.width, height: canvas.height } : {}) };

@@ -5,7 +5,7 @@
  * connection does not come up in time, or the picture stalls, it says why and asks to be replaced by
  * VNC at once.
  */
-import { INPUT_CHANNEL, ServerSignal, StreamerMessage, type InputMessage } from '../../../cluster-agent/contract/webrtc.js';
+import { INPUT_CHANNEL, ServerSignal, StreamerMessage, type ClientChannelMessage } from '../../../cluster-agent/contract/webrtc.js';
 import { orderCapabilities } from '../logic/codecs.js';
 import { keysymOf } from '../logic/keysym.js';
 import { RESIZE_SETTLE_MS, resizeRequest } from '../logic/resize.js';
@@ -71,6 +71,18 @@ export function openWebRtc(container: HTMLElement, connect: WebRtcConnect, handl
   } catch {
     receiver.playoutDelayHint = 0;
   }
+  // The desktop's sound: received always (the streamer captures nothing until asked), played by an
+  // <audio> of its own, asked for with `a` on the input channel.
+  const audioTransceiver = pc.addTransceiver('audio', { direction: 'recvonly' });
+  try {
+    (audioTransceiver.receiver as RTCRtpReceiver & { jitterBufferTarget?: number | null }).jitterBufferTarget = 0;
+  } catch {
+    // older browsers: their default buffer
+  }
+  const audio = document.createElement('audio');
+  audio.dataset.testid = 'desktop-sound';
+  container.append(audio);
+  let soundWanted = false;
   const channel = pc.createDataChannel(INPUT_CHANNEL, { ordered: true });
   const ws = new WebSocket(connect.url);
 
@@ -119,7 +131,8 @@ export function openWebRtc(container: HTMLElement, connect: WebRtcConnect, handl
     if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'candidate', candidate: e.candidate ? e.candidate.toJSON() : null }));
   };
   pc.ontrack = (e) => {
-    video.srcObject = e.streams[0] ?? new MediaStream([e.track]);
+    if (e.track.kind === 'audio') audio.srcObject = new MediaStream([e.track]);
+    else video.srcObject = new MediaStream([e.track]);
   };
   pc.onconnectionstatechange = () => {
     if (pc.connectionState === 'connected' && !connected) {
@@ -147,7 +160,7 @@ export function openWebRtc(container: HTMLElement, connect: WebRtcConnect, handl
   }, 1000);
 
   // ---- input ----------------------------------------------------------------------------------
-  const send = (m: InputMessage) => {
+  const send = (m: ClientChannelMessage) => {
     if (channel.readyState === 'open') channel.send(JSON.stringify(m));
   };
   // ---- fit to window: the area's size to the streamer (xrandr there), once the area rests ----
@@ -163,6 +176,7 @@ export function openWebRtc(container: HTMLElement, connect: WebRtcConnect, handl
   });
   areaObserver.observe(container);
   channel.addEventListener('open', askSize);
+  channel.addEventListener('open', () => soundWanted && send({ t: 'a', on: true }));
 
   const pressed = new Set<number>();
   const onKey = (down: boolean) => (e: KeyboardEvent) => {
@@ -227,6 +241,7 @@ export function openWebRtc(container: HTMLElement, connect: WebRtcConnect, handl
     if (m.t === 'c') hooks.onClipboard(m.text);
     else if (m.t === 'cursor') video.style.cursor = `url(data:image/png;base64,${m.png}) ${m.x} ${m.y}, default`;
     else if (m.t === 'encoder') video.dataset.codec = m.codec;
+    else if (m.t === 'audio') hooks.onSound?.({ available: m.available, on: m.on, ...(m.message ? { message: m.message } : {}) });
   };
 
   // ---- stats ----------------------------------------------------------------------------------
@@ -244,6 +259,11 @@ export function openWebRtc(container: HTMLElement, connect: WebRtcConnect, handl
     const report = await pc.getStats();
     const s: StreamStats = { protocol: 'webrtc' };
     report.forEach((r) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'audio' && r.packetsReceived > 0) {
+        const codec = r.codecId ? report.get(r.codecId) : undefined;
+        if (codec?.mimeType) s.audioCodec = String(codec.mimeType).replace('audio/', '');
+        if (typeof r.audioLevel === 'number') s.audioLevel = r.audioLevel;
+      }
       if (r.type === 'inbound-rtp' && r.kind === 'video') {
         const codec = r.codecId ? report.get(r.codecId) : undefined;
         if (codec?.mimeType) s.codec = String(codec.mimeType).replace('video/', '');
@@ -291,6 +311,8 @@ export function openWebRtc(container: HTMLElement, connect: WebRtcConnect, handl
     pc.close();
     video.srcObject = null;
     video.remove();
+    audio.srcObject = null;
+    audio.remove();
   }
 
   return {
@@ -304,6 +326,12 @@ export function openWebRtc(container: HTMLElement, connect: WebRtcConnect, handl
     fitToWindow(on) {
       fit = on;
       askSize();
+    },
+    setSound(on) {
+      soundWanted = on;
+      if (on) void audio.play().catch(() => undefined);
+      else audio.pause();
+      send({ t: 'a', on });
     },
     stats,
     close() {
