@@ -9,7 +9,7 @@ import type { UidRange } from '../runtime/local/desktop-accounts.js';
 export const USAGE = `usage:
   porthole-agent serve --runtime local|kubernetes --listen HOST:PORT [--users FILE] [--data-dir DIR]
                        [--idle-timeout SECONDS] [--public-url URL] [--kubeconfig FILE] [--namespace NS]
-                       [--desktop-uids FIRST-LAST] [--unsafe-shared-desktops] [--streamer DIR]
+                       [--desktop-uids FIRST-LAST] [--unsafe-shared-desktops] [--streamer DIR] [--streamer-codecs LIST]
                        [--stun URL]... [--turn URL]... [--turn-secret-file FILE | --turn-secret-name SECRET]
                        [--turn-ttl SECONDS]
   porthole-agent users add NAME --file FILE --password-stdin [--groups a,b]
@@ -23,6 +23,8 @@ export const USAGE = `usage:
   (default 3000000-3099999). --unsafe-shared-desktops runs them without isolation, as the agent's user.
   WebRTC: --stun/--turn are given to viewers and streamers; TURN passwords are made per viewer from the
   shared secret in --turn-secret-file (coturn's use-auth-secret), valid --turn-ttl seconds (default 3600).
+  --streamer-codecs (local runtime): what desktops' streamers may encode, from h264,vp9,vp8,av1 (default
+  h264,vp9,vp8; AV1 in software is slow on small machines, docs/streaming.md).
   --turn-secret-name (kubernetes runtime): the shared secret is key "secret" of that Secret in the
   namespace, created with 32 random bytes on the first start when it does not exist.
   manifests --turn-external-host HOST also installs coturn, reached by clients at HOST (a LoadBalancer
@@ -49,6 +51,8 @@ export type Command =
       unsafeSharedDesktops?: boolean;
       /** local runtime: the built WebRTC streamer (default dist/streamer) */
       streamerDir?: string;
+      /** local runtime: the codecs the streamers may encode */
+      streamerCodecs?: string[];
       stun?: string[];
       turn?: string[];
       turnSecretFile?: string;
@@ -142,6 +146,7 @@ function parseServe(args: string[]): Command {
       'desktop-uids': { type: 'string' },
       'unsafe-shared-desktops': { type: 'boolean' },
       streamer: { type: 'string' },
+      'streamer-codecs': { type: 'string' },
       stun: { type: 'string', multiple: true },
       turn: { type: 'string', multiple: true },
       'turn-secret-file': { type: 'string' },
@@ -174,6 +179,7 @@ function parseServe(args: string[]): Command {
     ...(values['desktop-uids'] !== undefined ? { desktopUids: parseDesktopUids(values['desktop-uids']) } : {}),
     ...(values['unsafe-shared-desktops'] ? { unsafeSharedDesktops: true } : {}),
     ...(values.streamer !== undefined ? { streamerDir: values.streamer } : {}),
+    ...(values['streamer-codecs'] !== undefined ? { streamerCodecs: parseCodecs(values['streamer-codecs'], values.runtime) } : {}),
     ...(values.stun ? { stun: values.stun.map((u) => parseIceUrl(u, '--stun', /^stuns?:/)) } : {}),
     ...(values.turn ? { turn: values.turn.map((u) => parseIceUrl(u, '--turn', /^turns?:/)) } : {}),
     ...(values['turn-secret-file'] !== undefined ? { turnSecretFile: values['turn-secret-file'] } : {}),
@@ -208,6 +214,16 @@ function parseDesktopUids(value: string): UidRange {
 function parseNamespace(value: string): string {
   if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(value)) throw new UsageError(`--namespace must be a Kubernetes namespace name (lower-case letters, digits, "-"), got "${value}"`);
   return value;
+}
+
+const STREAMER_CODECS = ['h264', 'vp9', 'vp8', 'av1'];
+
+function parseCodecs(value: string, runtime: string | undefined): string[] {
+  if (runtime !== 'local') throw new UsageError('--streamer-codecs is for the local runtime (in a cluster the streamer container\'s image decides)');
+  const list = value.split(',').map((c) => c.trim().toLowerCase()).filter(Boolean);
+  const bad = list.find((c) => !STREAMER_CODECS.includes(c));
+  if (bad !== undefined || !list.length) throw new UsageError(`--streamer-codecs takes a comma-separated list of ${STREAMER_CODECS.join(', ')}, got "${value}"`);
+  return [...new Set(list)];
 }
 
 function parseObjectName(value: string, flag: string): string {

@@ -100,11 +100,11 @@ async function iceConfig(cmd: Extract<Command, { kind: 'serve' }>, created: Crea
 }
 
 /** The built WebRTC streamer: --streamer DIR, else dist/streamer beside the sources or beside the bundled agent. */
-function streamerFor(cmd: Extract<Command, { kind: 'serve' }>): { streamer?: { dir: string; node: string } } {
+function streamerFor(cmd: Extract<Command, { kind: 'serve' }>): { streamer?: { dir: string; node: string; codecs?: string[] } } {
   const here = dirname(fileURLToPath(import.meta.url));
   const candidates = cmd.streamerDir ? [resolve(cmd.streamerDir)] : [join(here, '..', '..', 'dist', 'streamer'), join(here, '..', 'streamer')];
   const dir = candidates.find((d) => existsSync(join(d, 'porthole-streamer.mjs')) && existsSync(join(d, 'porthole-enc')));
-  return dir ? { streamer: { dir, node: process.execPath } } : {};
+  return dir ? { streamer: { dir, node: process.execPath, ...(cmd.streamerCodecs ? { codecs: cmd.streamerCodecs } : {}) } } : {};
 }
 
 async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> {

@@ -24,6 +24,7 @@ describe('command line', () => {
     });
     const c = parseCommand(['serve', '--runtime', 'local', '--listen', '[::1]:8443', '--data-dir', '/d/', '--idle-timeout', '0', '--public-url', 'https://x.example/p/']);
     expect(c).toMatchObject({ host: '::1', port: 8443, usersFile: '/d/users.yaml', idleTimeout: 0, publicUrl: 'https://x.example/p' });
+    expect(parseCommand(['serve', '--runtime', 'local', '--listen', 'h:1', '--streamer-codecs', 'H264,av1,h264'])).toMatchObject({ streamerCodecs: ['h264', 'av1'] });
   });
 
   it('says what is wrong with bad arguments', () => {
@@ -36,6 +37,8 @@ describe('command line', () => {
       [['serve', '--runtime', 'local', '--listen', 'h:1', '--idle-timeout', '5m'], /whole number of seconds/],
       [['serve', '--runtime', 'local', '--listen', 'h:1', '--public-url', 'ftp://x'], /http/],
       [['serve', '--runtime', 'local', '--listen', 'h:1', '--bogus'], /bogus/],
+      [['serve', '--runtime', 'local', '--listen', 'h:1', '--streamer-codecs', 'h264,h265'], /--streamer-codecs takes a comma-separated list of h264, vp9, vp8, av1, got "h264,h265"/],
+      [['serve', '--runtime', 'kubernetes', '--listen', 'h:1', '--streamer-codecs', 'av1'], /for the local runtime/],
       [['users', 'add', 'alice', '--file', 'f'], /--password-stdin/],
       [['users', 'add', '--file', 'f', '--password-stdin'], /NAME/],
       [['users', 'remove', 'x'], /unknown users subcommand/],

@@ -23,8 +23,8 @@ export interface TestAgentOptions extends Partial<AgentOptions> {
   dir?: ReturnType<typeof tempDir>;
   /** access lists an administrator put on templates (the local runtime has none of its own) */
   restrict?: Record<string, { allowedUsers?: string[]; allowedGroups?: string[] }>;
-  /** desktops with the WebRTC streamer (dist/streamer, built if missing) */
-  webrtc?: boolean;
+  /** desktops with the WebRTC streamer (dist/streamer, built if missing); `codecs` as `serve --streamer-codecs` */
+  webrtc?: boolean | { codecs: string[] };
 }
 
 /** The local runtime with template access lists added, as an administrator would configure them. */
@@ -45,7 +45,7 @@ export async function startTestAgent(users: Record<string, { password: string; g
   const dir = reuse ?? tempDir('agent');
   const usersFile = join(dir.path, 'users.yaml');
   for (const [name, u] of Object.entries(users)) await upsertUser(usersFile, name, u.password, u.groups ?? []);
-  const runtimeOptions = { dataDir: join(dir.path, 'local'), startTimeoutMs: 30_000, stopGraceMs: 1_000, ...(webrtc ? { streamer: builtStreamer() } : {}) };
+  const runtimeOptions = { dataDir: join(dir.path, 'local'), startTimeoutMs: 30_000, stopGraceMs: 1_000, ...(webrtc ? { streamer: { ...builtStreamer(), ...(typeof webrtc === 'object' ? { codecs: webrtc.codecs } : {}) } } : {}) };
   const runtime = restrict ? new RestrictedLocalRuntime(runtimeOptions, restrict) : new LocalRuntime(runtimeOptions);
   const agent = await startAgent({
     runtime,

@@ -50,7 +50,8 @@ export interface LocalRuntimeOptions {
   /** host paths no desktop may see even if they lie in a system directory (the agent's data dir, users file, config) */
   hiddenPaths?: string[];
   /** the built WebRTC streamer (dist/streamer) and the node that runs it; without it desktops stream VNC only */
-  streamer?: { dir: string; node: string };
+  /** the built WebRTC streamer; `codecs`: what it may encode (its default: h264, vp9, vp8) */
+  streamer?: { dir: string; node: string; codecs?: readonly string[] };
 }
 
 const LIVE: ReadonlySet<SessionPhase> = new Set(['Pending', 'Starting', 'Running', 'Stopping']);
@@ -495,6 +496,7 @@ export class LocalRuntime extends EventEmitter implements Runtime {
       argv: [
         streamer.node, join(streamer.dir, 'porthole-streamer.mjs'), '--listen-unix', join(i.streamerDir, 'signal.sock'), '--secret-file', join(i.streamerDir, 'secret'),
         ...(sound.ok ? ['--audio-server', sound.server, '--audio-device', MONITOR_SOURCE] : ['--audio-unavailable', sound.reason]),
+        ...(streamer.codecs?.length ? ['--codecs', streamer.codecs.join(',')] : []),
       ],
       env: { PATH: this.searchPath, LANG: process.env.LANG ?? 'C.UTF-8', DISPLAY: `:${rec.display}`, XAUTHORITY: join(i.streamerDir, 'Xauthority'), HOME: i.streamerDir },
       cwd: rec.isolation === 'sandbox' ? '/' : p.run,
