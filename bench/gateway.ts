@@ -5,6 +5,7 @@
  *   websockify    Debian's websockify (--unix-target) to that same Xvnc
  *   direct-tcp    a reference Xvnc of the same size on 127.0.0.1 TCP
  * Every path is measured with the same RFB client (test/support/rfb-client.ts).
+ * Env: BENCH_ROUNDS (300), BENCH_FRAMES (40), BENCH_PROF_DIR (a CPU profile of the agent there).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
   const data = tempDir('bench-gw');
   const usersFile = join(data.path, 'users.yaml');
   await runCli('cluster-agent/agent/cli.ts', ['users', 'add', 'bench', '--file', usersFile, '--password-stdin'], PASSWORD);
-  const agent = await startCli('cluster-agent/agent/cli.ts', ['serve', '--runtime', 'local', '--listen', '127.0.0.1:0', '--users', usersFile, '--data-dir', data.path], /^listening on (\S+)/);
+  const agent = await startCli('cluster-agent/agent/cli.ts', ['serve', '--runtime', 'local', '--listen', '127.0.0.1:0', '--users', usersFile, '--data-dir', data.path], /^listening on (\S+)/, 30_000, process.env.BENCH_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF_DIR] : []);
   const agentUrl = agent.match[1]!;
   const extra: ChildProcess[] = [];
   try {
