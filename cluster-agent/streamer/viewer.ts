@@ -214,11 +214,11 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
   // still coming. Otherwise at once (a frame later), as the receiver asks.
   let lastKeyframe = Number.NEGATIVE_INFINITY;
   let keyframeTimer: NodeJS.Timeout | undefined;
-  function keyframeSoon(): void {
+  function keyframeSoon(delayMs = KEYFRAME_DELAY_MS): void {
     if (keyframeTimer) return;
     const now = Date.now();
     const lossy = state !== undefined && now - state.lastLossCut < LOSSY_MS;
-    const wait = Math.max(KEYFRAME_DELAY_MS, lossy ? lastKeyframe + KEYFRAME_SPACING_MS - now : 0);
+    const wait = Math.max(delayMs, lossy ? lastKeyframe + KEYFRAME_SPACING_MS - now : 0);
     keyframeTimer = setTimeout(() => {
       keyframeTimer = undefined;
       lastKeyframe = Date.now();
@@ -245,7 +245,13 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
     // A cut for heavy loss: a key frame at the new bitrate repairs the picture at once. Repairing
     // every frame of the burst before it would take seconds on the smaller link, and the receiver
     // would keep asking for them instead of a key frame (Chromium waits up to 3 s).
-    if (next.lastLossCut === now && (state.loss ?? 0) >= HEAVY_LOSS) keyframeSoon();
+    // Nothing sent until now is worth repairing any more (the key frame replaces it), so the link is
+    // left to the new bitrate; the key frame goes once the old burst has left the network's queue (one
+    // sent into a full queue is lost too).
+    if (next.lastLossCut === now && (state.loss ?? 0) >= HEAVY_LOSS) {
+      peer?.keyframeComing();
+      keyframeSoon(QUEUE_DRAIN_MS + KEYFRAME_DELAY_MS);
+    }
     state = next;
   }
 

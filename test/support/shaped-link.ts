@@ -2,7 +2,8 @@
  * A WebRTC stream over a link whose rate changes: run inside a network namespace of its own
  * (`unshare -n`), where loopback is the only interface; an htb class with a 100 ms queue on it, for the
  * streamer's media ports only, is the downlink (feedback from the viewer is not slowed, as on a real
- * access link). Xvfb with a terminal scrolling random text (motion all the time), the real streamer, the agent's
+ * access link). Xvfb with a terminal scrolling random text (motion all the time; 10 ms between screenfuls so the
+ * terminal does not take a core from everything else), the real streamer, the agent's
  * relay and the launcher's receiver in Chromium. Prints one JSON line: the receiver's samples.
  *   unshare -n node --import tsx test/support/shaped-link.ts '[[8,20],[12,2],[12,20]]'
  * (phases: seconds, Mbit/s)
@@ -51,7 +52,7 @@ async function main(): Promise<void> {
   children.push(spawn('Xvfb', [display, '-screen', '0', '1280x720x24', '-nolisten', 'tcp'], { stdio: 'ignore' }));
   await sleep(800);
   const env = { ...process.env, DISPLAY: display };
-  children.push(spawn('xterm', ['-geometry', '200x60+0+0', '-e', 'sh', '-c', 'while :; do head -c 4000 /dev/urandom | base64; done'], { env, stdio: 'ignore' }));
+  children.push(spawn('xterm', ['-geometry', '200x60+0+0', '-e', 'sh', '-c', 'while :; do head -c 4000 /dev/urandom | base64; sleep 0.01; done'], { env, stdio: 'ignore' }));
   const secret = 'shaped-link-secret-0123456789abc';
   writeFileSync(join(dir, 'secret'), secret);
   const socket = join(dir, 'signal.sock');
