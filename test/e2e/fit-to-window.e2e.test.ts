@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stopAllSessions } from '../support/agent-api.js';
 import { launchChromium } from '../support/browser.js';
 import { runCli, startCli, stopProcess, tempDir, type Started } from '../support/processes.js';
 
@@ -31,6 +32,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   if (shell) await stopProcess(shell.child);
+  // Desktops outlive their agent (adoption): stop this test's, or they would run on after it.
+  if (agent) await stopAllSessions(agent.match[1]!, 'fitz', PASSWORD).catch(() => undefined);
   if (agent) await stopProcess(agent.child);
   data.remove();
 });

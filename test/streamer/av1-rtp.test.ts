@@ -5,7 +5,8 @@
  * unit, consecutive sequence numbers, the aggregation header's Z/Y chaining fragments, N on the unit
  * with a sequence header, OBUs reassembled whole with no size field and no temporal delimiter, within
  * the MTU. And a live bitrate change, which made libaom 3.6 abort until the quantizer bounds were set.
- * (Chromium decoding it: test/agent/webrtc-stream.test.ts, with AV1 turned on; it is opt-in, docs/streaming.md.)
+ * (Chromium decodes it once its first key frame arrives; AV1 is opt-in and its key frames on request do not
+ * work yet, docs/streaming.md.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';

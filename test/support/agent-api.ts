@@ -27,4 +27,12 @@ export async function stopAllSessions(agentUrl: string, username: string, passwo
     if (s.phase === 'Stopped' || s.phase === 'Failed') continue;
     await fetch(new URL(routes.session(s.id), agentUrl), { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
   }
+  // Until they are down: a desktop outlives its agent (adoption), so one still stopping when the
+  // caller stops the agent would run on after the test.
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const now = SessionList.parse(await (await fetch(new URL(routes.sessions, agentUrl), { headers: { authorization: `Bearer ${token}` } })).json());
+    if (now.sessions.every((s) => s.phase === 'Stopped' || s.phase === 'Failed')) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
