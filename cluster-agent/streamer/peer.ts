@@ -4,7 +4,7 @@
  * encoder makes passes through; when the offer has an Opus audio section, an audio track too (sendonly
  * when the desktop has sound, inactive otherwise), in a stream of its own so the browser does not hold
  * the picture back to line it up with the sound. The browser's RTCP feedback (PLI, FIR, REMB, NACK,
- * reports) comes back as events; libdatachannel resends NACKed packets from the last ones sent.
+ * reports) comes back as events; NACKed packets are resent from our own history (retransmit.ts).
  */
 import { Audio, PeerConnection, Video, type IceServer, type Track } from 'node-datachannel';
 import type { IceCandidateInit, IceServerConfig } from '../contract/webrtc.js';
