@@ -11,10 +11,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { ConnectResponse, routes, Session } from '../cluster-agent/contract/index.js';
+import { ConnectResponse, routes } from '../cluster-agent/contract/index.js';
 import { vncPasswordFile } from '../cluster-agent/vnc/des.js';
-import { login, stopAllSessions } from '../test/support/agent-api.js';
+import { stopAllSessions } from '../test/support/agent-api.js';
 import { runCli, startCli, stopProcess, tempDir, waitFor } from '../test/support/processes.js';
+import { runningDesktop } from './local-desktop.js';
 import { measurePath, type PathFigures } from './rfb-measure.js';
 import { printResult, printTable, round } from './stats.js';
 import { writeFileSync } from 'node:fs';
@@ -49,17 +50,9 @@ async function main(): Promise<void> {
   const agentUrl = agent.match[1]!;
   const extra: ChildProcess[] = [];
   try {
-    const token = await login(agentUrl, 'bench', PASSWORD);
-    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const created = Session.parse(await (await fetch(new URL(routes.sessions, agentUrl), { method: 'POST', headers: auth, body: JSON.stringify({ template: 'terminal' }) })).json());
-    await waitFor('the desktop to run', async () => {
-      const s = Session.parse(await (await fetch(new URL(routes.session(created.id), agentUrl), { headers: auth })).json());
-      return s.phase === 'Running' ? s : undefined;
-    }, 30_000, 50);
-
+    const created = await runningDesktop(agentUrl, data.path, 'bench', PASSWORD);
     // The session's own socket and secret, as the local runtime keeps them (0600, same OS user).
-    const state = JSON.parse(readFileSync(join(data.path, 'local', 'local-sessions.json'), 'utf8')) as { sessions: { session: { id: string }; runDir: string }[] };
-    const runDir = state.sessions.find((r) => r.session.id === created.id)!.runDir;
+    const { runDir, auth } = created;
     const socket = join(runDir, 'vnc', 'vnc.sock'); // the display sandbox's socket dir (docs/local-runtime.md)
     const secret = readFileSync(join(runDir, 'vnc.password'), 'utf8');
 

@@ -15,13 +15,13 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { routes, Session } from '../cluster-agent/contract/index.js';
 import { GEOMETRY } from '../cluster-agent/runtime/local/xvnc.js';
 import { launchChromium } from '../test/support/browser.js';
-import { login, stopAllSessions } from '../test/support/agent-api.js';
+import { stopAllSessions } from '../test/support/agent-api.js';
 import { repoRoot, runCli, startCli, stopProcess, tempDir, waitFor, type Started } from '../test/support/processes.js';
 import { builtStreamer } from '../test/support/streamer.js';
 import { PATHS_PAGE_JS } from './stream/paths-page.js';
+import { runningDesktop } from './local-desktop.js';
 import { percentile, printResult, printTable, round } from './stats.js';
 
 const SECS = Number(process.env.BENCH_SECS ?? 10);
@@ -161,15 +161,8 @@ async function main(): Promise<void> {
   let browser: BrowserContext | undefined;
   const clients: ChildProcess[] = [];
   try {
-    const token = await login(agentUrl, 'bench', PASSWORD);
-    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const created = Session.parse(await (await fetch(new URL(routes.sessions, agentUrl), { method: 'POST', headers: auth, body: JSON.stringify({ template: 'terminal' }) })).json());
-    await waitFor('the desktop to run', async () => {
-      const s = Session.parse(await (await fetch(new URL(routes.session(created.id), agentUrl), { headers: auth })).json());
-      return s.phase === 'Running' ? s : undefined;
-    }, 30_000, 50);
-    const state = JSON.parse(readFileSync(join(data.path, 'local', 'local-sessions.json'), 'utf8')) as { sessions: { session: { id: string }; runDir: string }[] };
-    const runDir = state.sessions.find((r) => r.session.id === created.id)!.runDir;
+    const created = await runningDesktop(agentUrl, data.path, 'bench', PASSWORD);
+    const { runDir } = created;
 
     shell = await startCli('main/webshell/cli.ts', ['--listen', '127.0.0.1:0', '--agent', agentUrl], /^webshell on (\S+)/);
     browser = await launchChromium(join(data.path, 'chromium'));

@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
+import type { TurnOptions } from '../kubernetes/turn-manifests.js';
 import type { UidRange } from '../runtime/local/desktop-accounts.js';
 
 export const USAGE = `usage:
@@ -61,18 +62,9 @@ export type Command =
       turnTtl?: number;
     }
   | { kind: 'users-add'; name: string; file: string; groups?: string[] }
-  | { kind: 'manifests'; namespace?: string; image?: string; turn?: ManifestTurn }
+  | { kind: 'manifests'; namespace?: string; image?: string; turn?: TurnOptions }
   | { kind: 'help' };
 
-/** `manifests --turn-external-host ...`: the relay's options (cluster-agent/kubernetes/turn-manifests.ts). */
-export interface ManifestTurn {
-  externalHost: string;
-  podCidrs: string[];
-  serviceType?: 'LoadBalancer' | 'NodePort';
-  port?: number;
-  image?: string;
-  relayPorts?: { min: number; max: number };
-}
 
 export class UsageError extends Error {}
 
@@ -292,7 +284,7 @@ function parseManifests(args: string[]): Command {
     if (!(min >= 1024 && max <= 65535 && min < max)) throw new UsageError(`--turn-relay-ports must be MIN-MAX within 1024-65535 (e.g. 49152-65535), got "${values['turn-relay-ports']}"`);
     relayPorts = { min, max };
   }
-  const turn: ManifestTurn | undefined =
+  const turn: TurnOptions | undefined =
     host === undefined
       ? undefined
       : {

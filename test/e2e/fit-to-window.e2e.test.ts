@@ -5,37 +5,20 @@
  * with SetDesktopSize), follows the window when it changes, and keeps its size once the toggle is off.
  * The setting outlives the view (a device setting).
  */
-import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stopAllSessions } from '../support/agent-api.js';
-import { launchChromium } from '../support/browser.js';
-import { runCli, startCli, stopProcess, tempDir, type Started } from '../support/processes.js';
+import { startWebShellStack, type WebShellStack } from '../support/web-shell-stack.js';
 
-const AGENT = 'cluster-agent/agent/cli.ts';
-const PASSWORD = 'fit to window pw';
-const data = tempDir('e2e-fit');
-const usersFile = join(data.path, 'agent', 'users.yaml');
-let agent: Started;
-let shell: Started;
-let browser: BrowserContext;
+let stack: WebShellStack;
 let page: Page;
 
 beforeAll(async () => {
-  expect((await runCli(AGENT, ['users', 'add', 'fitz', '--file', usersFile, '--password-stdin'], PASSWORD)).code).toBe(0);
-  agent = await startCli(AGENT, ['serve', '--runtime', 'local', '--listen', '127.0.0.1:0', '--users', usersFile, '--data-dir', join(data.path, 'agent')], /^listening on (\S+)/);
-  shell = await startCli('main/webshell/cli.ts', ['--listen', '127.0.0.1:0', '--agent', agent.match[1]!], /^webshell on (\S+)/);
-  browser = await launchChromium(join(data.path, 'chromium'));
-  page = browser.pages()[0] ?? (await browser.newPage());
+  stack = await startWebShellStack('e2e-fit', 'fitz', 'fit to window pw');
+  page = stack.page;
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
-  if (shell) await stopProcess(shell.child);
-  // Desktops outlive their agent (adoption): stop this test's, or they would run on after it.
-  if (agent) await stopAllSessions(agent.match[1]!, 'fitz', PASSWORD).catch(() => undefined);
-  if (agent) await stopProcess(agent.child);
-  data.remove();
+  await stack?.stop();
 });
 
 /** The remote screen's size as the page shows it (the video's frames, or noVNC's canvas). */
@@ -64,10 +47,7 @@ const areaSize = (protocol: 'webrtc' | 'vnc' = 'webrtc') =>
 describe('Fit to window', () => {
   it('resizes the desktop to the view over WebRTC and over VNC, follows the window, and stops when turned off', { timeout: 180_000 }, async () => {
     await page.setViewportSize({ width: 1200, height: 800 });
-    await page.goto(shell.match[1]!);
-    await page.getByTestId('username').fill('fitz');
-    await page.getByTestId('password').fill(PASSWORD);
-    await page.getByTestId('sign-in').click();
+    await stack.signIn();
     await page.getByTestId('template-terminal').click({ timeout: 15_000 });
     await expect.poll(() => page.getByTestId('connection-status').textContent(), { timeout: 45_000 }).toMatch(/^connected/i);
     await expect.poll(() => page.getByTestId('stream-protocol').textContent(), { timeout: 20_000 }).toBe('WebRTC');

@@ -5,37 +5,20 @@
  * shows Opus with a level above silence while a program in the desktop plays a tone; off again, the
  * level falls to silence. Over VNC the button says sound needs WebRTC.
  */
-import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stopAllSessions } from '../support/agent-api.js';
-import { launchChromium } from '../support/browser.js';
-import { runCli, startCli, stopProcess, tempDir, type Started } from '../support/processes.js';
+import { startWebShellStack, type WebShellStack } from '../support/web-shell-stack.js';
 
-const AGENT = 'cluster-agent/agent/cli.ts';
-const PASSWORD = 'sound e2e pw';
-const data = tempDir('e2e-sound');
-const usersFile = join(data.path, 'agent', 'users.yaml');
-let agent: Started;
-let shell: Started;
-let browser: BrowserContext;
+let stack: WebShellStack;
 let page: Page;
 
 beforeAll(async () => {
-  expect((await runCli(AGENT, ['users', 'add', 'sonia', '--file', usersFile, '--password-stdin'], PASSWORD)).code).toBe(0);
-  agent = await startCli(AGENT, ['serve', '--runtime', 'local', '--listen', '127.0.0.1:0', '--users', usersFile, '--data-dir', join(data.path, 'agent')], /^listening on (\S+)/);
-  shell = await startCli('main/webshell/cli.ts', ['--listen', '127.0.0.1:0', '--agent', agent.match[1]!], /^webshell on (\S+)/);
-  browser = await launchChromium(join(data.path, 'chromium'));
-  page = browser.pages()[0] ?? (await browser.newPage());
+  stack = await startWebShellStack('e2e-sound', 'sonia', 'sound e2e pw');
+  page = stack.page;
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
-  if (shell) await stopProcess(shell.child);
-  // Desktops outlive their agent (adoption): stop this test's, or they would run on after it.
-  if (agent) await stopAllSessions(agent.match[1]!, 'sonia', PASSWORD).catch(() => undefined);
-  if (agent) await stopProcess(agent.child);
-  data.remove();
+  await stack?.stop();
 });
 
 const soundStat = async () => (await page.locator('[data-stat="sound"]').count()) ? ((await page.locator('[data-stat="sound"]').textContent()) ?? '') : '';
@@ -43,10 +26,7 @@ const level = async () => Number(/level ([\d.]+)/.exec(await soundStat())?.[1] ?
 
 describe('Desktop sound', () => {
   it('is off in a new view, plays the desktop\'s tone as Opus once turned on, goes quiet when off, and says why over VNC', { timeout: 180_000 }, async () => {
-    await page.goto(shell.match[1]!);
-    await page.getByTestId('username').fill('sonia');
-    await page.getByTestId('password').fill(PASSWORD);
-    await page.getByTestId('sign-in').click();
+    await stack.signIn();
     await page.getByTestId('template-terminal').click({ timeout: 15_000 });
     await expect.poll(() => page.getByTestId('connection-status').textContent(), { timeout: 45_000 }).toMatch(/^connected/i);
     await expect.poll(() => page.getByTestId('stream-protocol').textContent(), { timeout: 20_000 }).toBe('WebRTC');

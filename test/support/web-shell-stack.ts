@@ -1,0 +1,61 @@
+/**
+ * The embedded default as a person on the web shell meets it, for end-to-end tests: a user in a fresh
+ * users file, the real agent (local runtime, sandboxed desktops), the web shell in front of it, and
+ * Debian's Chromium on a profile of its own. `stop()` stops the person's desktops before the agent
+ * (desktops outlive their agent by design, so they would run on after the test), then removes it all.
+ */
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { stopAllSessions } from './agent-api.js';
+import { launchChromium } from './browser.js';
+import { runCli, startCli, stopProcess, tempDir, type Started } from './processes.js';
+
+const AGENT = 'cluster-agent/agent/cli.ts';
+
+export interface WebShellStack {
+  agentUrl: string;
+  shellUrl: string;
+  page: Page;
+  /** opens the web shell and signs the user in through the sign-in form */
+  signIn(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startWebShellStack(prefix: string, user: string, password: string): Promise<WebShellStack> {
+  const data = tempDir(prefix);
+  const usersFile = join(data.path, 'agent', 'users.yaml');
+  let agent: Started | undefined;
+  let shell: Started | undefined;
+  let browser: BrowserContext | undefined;
+  const stop = async () => {
+    await browser?.close();
+    if (shell) await stopProcess(shell.child);
+    if (agent) await stopAllSessions(agent.match[1]!, user, password).catch(() => undefined);
+    if (agent) await stopProcess(agent.child);
+    data.remove();
+  };
+  try {
+    const added = await runCli(AGENT, ['users', 'add', user, '--file', usersFile, '--password-stdin'], password);
+    if (added.code !== 0) throw new Error(`users add ${user} failed (${added.code}): ${added.stderr}`);
+    agent = await startCli(AGENT, ['serve', '--runtime', 'local', '--listen', '127.0.0.1:0', '--users', usersFile, '--data-dir', join(data.path, 'agent')], /^listening on (\S+)/);
+    shell = await startCli('main/webshell/cli.ts', ['--listen', '127.0.0.1:0', '--agent', agent.match[1]!], /^webshell on (\S+)/);
+    browser = await launchChromium(join(data.path, 'chromium'));
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    const shellUrl = shell.match[1]!;
+    return {
+      agentUrl: agent.match[1]!,
+      shellUrl,
+      page,
+      async signIn() {
+        await page.goto(shellUrl);
+        await page.getByTestId('username').fill(user);
+        await page.getByTestId('password').fill(password);
+        await page.getByTestId('sign-in').click();
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
