@@ -178,13 +178,17 @@ export class Peer {
     this.pc.addRemoteCandidate(c.candidate, c.sdpMid ?? '0');
   }
 
-  /** An RTP packet from the encoder: to the browser (dropped until DTLS is up; the receiver then asks for a key frame). */
-  sendRtp(packet: Buffer): void {
-    if (!this.open || !this.track) return;
+  /**
+   * An RTP packet from the encoder: to the browser (dropped until DTLS is up; the receiver then asks for
+   * a key frame). Says whether it went out.
+   */
+  sendRtp(packet: Buffer): boolean {
+    if (!this.open || !this.track) return false;
     const out = this.extension ? withHeaderExtension(packet, this.extension) : packet;
     this.packetsSent++;
     this.resend.sent(out);
     this.sendOnTrack(out);
+    return true;
   }
 
   /** The encoder was asked for a key frame: stop repairing what came before it. */

@@ -172,10 +172,8 @@ export function runViewer(ws: WebSocket, o: ViewerOptions): void {
       fps: state.fps,
       implementation: o.implementation,
       env: o.env,
-      onRtp: (packet) => {
-        loss.sent(packet.readUInt16BE(2), Date.now());
-        peer?.sendRtp(packet);
-      },
+      // Counted for loss only once it really went out: packets dropped before DTLS was up are never NACKed.
+      onRtp: (packet) => peer?.sendRtp(packet) && loss.sent(packet.readUInt16BE(2), Date.now()),
       onStats: (s) => (lastStats = s),
       onExit: (why) => !ended && fail(SIGNAL_CLOSE.streamerUnavailable, 'encoder_failed', `The desktop's encoder stopped: ${why}`),
       log: (msg) => o.log(`encoder: ${msg}`),
