@@ -11,7 +11,7 @@ mode=${1:-run}
 run_pkgs=(tigervnc-standalone-server tigervnc-tools openbox xterm bubblewrap x11-xserver-utils chromium fonts-dejavu-core
   # the WebRTC streamer: GStreamer encoders at run time, and what its C encoder helper is built with
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
-  gcc libc6-dev pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libyuv-dev
+  gcc libc6-dev pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libyuv-dev libaom-dev
   # desktop sound: a PulseAudio server per session (a null sink), captured by gst-launch-1.0 (pulsesrc, opusenc)
   pulseaudio gstreamer1.0-tools)
 test_pkgs=(websockify dbus gnome-keyring x11-utils xdotool xclip python3-venv coturn iproute2 nftables xvfb)

@@ -8,10 +8,11 @@
  * --fps a second, and converted to I420 with libyuv in the same pass (videoconvert in the pipeline cost a
  * third more CPU and 1-2 ms a frame: measured). A still screen costs one small frame a second (a
  * heartbeat), a change is captured at once. Encoders are configured for latency: no lookahead, no
- * B-frames, sliced threads.
+ * B-frames, sliced threads. AV1 is encoded with libaom directly (see "AV1" below): GStreamer 1.22's
+ * av1enc ignores requests for a key frame, so a lost one was never repaired.
  *
  * build: cc -O2 -Wall -o porthole-enc porthole-enc.c \
- *          $(pkg-config --cflags --libs gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0 xcb xcb-shm xcb-damage) -lyuv
+ *          $(pkg-config --cflags --libs gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0 xcb xcb-shm xcb-damage aom) -lyuv
  * usage: porthole-enc --codec h264|vp8|vp9|av1 [--pt 96] [--ssrc N] [--bitrate KBPS] [--fps 60]
  *          [--encoder software|vaapi] [--mtu 1200] [--threads 2] [--heartbeat-ms 1000]
  *        DISPLAY (and XAUTHORITY) from the environment.
@@ -21,6 +22,7 @@
  *         (capture_ms: taking a frame; encode_ms: from taking it to the encoder's output, mean).
  */
 #define _GNU_SOURCE
+#include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
@@ -33,6 +35,8 @@
 #include <xcb/shm.h>
 #include <xcb/xcb.h>
 #include <libyuv/convert.h>
+#include <aom/aom_encoder.h>
+#include <aom/aomcx.h>
 
 static GstElement *pipeline, *enc, *appsrc;
 static GMainLoop *loop;
@@ -270,16 +274,23 @@ static gboolean heartbeat(gpointer unused) {
 
 /* ---- encoder control ------------------------------------------------------------------------ */
 
+/* AV1 (libaom, on the pipeline's streaming thread) takes its requests from these at its next frame */
+static gint av1_bitrate_wanted, av1_keyframe_wanted; /* atomic; 0: nothing asked */
+
 static void set_bitrate(int kbps) {
-  if (!strcmp(codec, "h264")) g_object_set(enc, "bitrate", (guint)kbps, NULL); /* kbit/s (x264enc and vaapih264enc) */
-  else if (!strcmp(codec, "av1")) g_object_set(enc, "target-bitrate", (guint)kbps, NULL); /* av1enc: kbit/s */
-  else g_object_set(enc, "target-bitrate", kbps * 1000, NULL);                  /* vpx: bit/s */
+  if (!enc) g_atomic_int_set(&av1_bitrate_wanted, kbps);
+  else if (!strcmp(codec, "h264")) g_object_set(enc, "bitrate", (guint)kbps, NULL); /* kbit/s (x264enc and vaapih264enc) */
+  else g_object_set(enc, "target-bitrate", kbps * 1000, NULL);                      /* vpx: bit/s */
 }
 
 static void force_keyframe(void) {
-  GstPad *sink = gst_element_get_static_pad(enc, "sink");
-  gst_pad_send_event(sink, gst_video_event_new_downstream_force_key_unit(GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, TRUE, 0));
-  gst_object_unref(sink);
+  if (!enc) {
+    g_atomic_int_set(&av1_keyframe_wanted, 1);
+  } else {
+    GstPad *sink = gst_element_get_static_pad(enc, "sink");
+    gst_pad_send_event(sink, gst_video_event_new_downstream_force_key_unit(GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, TRUE, 0));
+    gst_object_unref(sink);
+  }
   /* a still screen sends no frames: give the key frame something to be */
   capture(NULL);
 }
@@ -390,13 +401,8 @@ static const char *encoder_element(int bitrate, int threads) {
              "lag-in-frames=0 threads=%d buffer-initial-size=100 buffer-optimal-size=120 buffer-size=150 ! ",
              bitrate * 1000, gop, threads);
   else if (!strcmp(codec, "av1"))
-    /* libaom's realtime mode at its fastest; screen content tools (palette, intra block copy) are what
-     * AV1 adds for desktops, and realtime speed 10 keeps them cheap. Sent as OBUs, packetized below. */
-    snprintf(s, sizeof s,
-             "av1enc name=enc usage-profile=realtime cpu-used=10 end-usage=cbr target-bitrate=%d keyframe-max-dist=%d lag-in-frames=0 min-quantizer=4 max-quantizer=56 "
-             "threads=%d row-mt=true tile-columns=1 buf-initial-sz=100 buf-optimal-sz=120 buf-sz=150 ! av1parse ! "
-             "video/x-av1,stream-format=obu-stream,alignment=tu ! ",
-             bitrate, gop, threads);
+    /* raw frames to the libaom encoder below (on_raw_frame) */
+    snprintf(s, sizeof s, "appsink name=raw sync=false async=false max-buffers=1");
   else
     return NULL;
   return s;
@@ -410,7 +416,7 @@ static const char *payloader(void) {
 
 /*
  * AV1 into RTP (the AV1 RTP payload format, aomedia.org/av1-rtp-spec): this GStreamer (1.22) has no
- * rtpav1pay, so each temporal unit from av1parse is packetized here and written RFC 4571-framed to
+ * rtpav1pay, so each temporal unit from libaom is packetized here and written RFC 4571-framed to
  * stdout like the other codecs' packets. Temporal delimiters are dropped and OBUs go without their
  * size field, as the format asks; every OBU element carries a LEB128 length (W = 0) and one too big
  * for a packet continues in the next (Y, then Z). N marks a temporal unit with a sequence header (a
@@ -471,16 +477,14 @@ typedef struct {
   size_t payload_len;
 } Obu;
 
-static GstPadProbeReturn on_av1(GstPad *pad, GstPadProbeInfo *info, gpointer unused) {
-  GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER(info);
-  GstMapInfo map;
-  if (!gst_buffer_map(b, &map, GST_MAP_READ)) return GST_PAD_PROBE_DROP;
+/* One temporal unit (low-overhead OBUs, as libaom writes them) into RTP packets on stdout. */
+static void av1_packetize(const guint8 *data, size_t data_len, guint32 ts) {
   Obu obus[64];
   int n = 0;
   gboolean seq_header = FALSE;
-  for (size_t at = 0; at < map.size && n < 64;) {
-    const guint8 *p = map.data + at;
-    size_t left = map.size - at;
+  for (size_t at = 0; at < data_len && n < 64;) {
+    const guint8 *p = data + at;
+    size_t left = data_len - at;
     int type = (p[0] >> 3) & 0xf, ext = (p[0] >> 2) & 1, has_size = (p[0] >> 1) & 1;
     size_t hl = 1 + ext;
     if (hl > left) break;
@@ -494,7 +498,6 @@ static GstPadProbeReturn on_av1(GstPad *pad, GstPadProbeInfo *info, gpointer unu
     }
     at += hl + sl + size;
   }
-  guint32 ts = (guint32)gst_util_uint64_scale(GST_BUFFER_PTS_IS_VALID(b) ? GST_BUFFER_PTS(b) : 0, 90000, GST_SECOND);
   /* 2 bytes of framing + 12 of RTP header + 1 aggregation header, then elements */
   guint8 pkt[2 + 12 + 1 + 1500];
   size_t cap = (size_t)MIN(av1_mtu, 1500) - 12 - 1, used = 0;
@@ -536,8 +539,109 @@ static GstPadProbeReturn on_av1(GstPad *pad, GstPadProbeInfo *info, gpointer unu
       first = FALSE, cont = more, used = 0;
     }
   }
-  gst_buffer_unmap(b, &map);
-  return GST_PAD_PROBE_DROP;
+}
+
+/*
+ * AV1 with libaom's realtime mode, called for each raw frame on the pipeline's streaming thread.
+ * Settings follow what libwebrtc gives libaom for real-time screen content: speed 10, cyclic-refresh
+ * AQ, screen-content tools (palette), no temporal filtering or look-ahead; a key frame when asked
+ * (AOM_EFLAG_FORCE_KF) and a new sequence when the screen's size changes.
+ */
+static aom_codec_ctx_t aom;
+static aom_codec_enc_cfg_t aom_cfg;
+static gboolean aom_open_ok;
+static int aom_threads, aom_kbps, aom_gop;
+static gint64 aom_last_pts = -1;
+
+static gboolean aom_open(int w, int h) {
+  if (aom_open_ok) aom_codec_destroy(&aom);
+  aom_open_ok = FALSE;
+  if (aom_codec_enc_config_default(aom_codec_av1_cx(), &aom_cfg, AOM_USAGE_REALTIME) != AOM_CODEC_OK) return FALSE;
+  aom_cfg.g_w = (unsigned)w, aom_cfg.g_h = (unsigned)h;
+  aom_cfg.g_timebase = (struct aom_rational){1, 90000};
+  aom_cfg.g_threads = (unsigned)aom_threads;
+  aom_cfg.g_lag_in_frames = 0;
+  aom_cfg.g_error_resilient = 0;
+  aom_cfg.rc_end_usage = AOM_CBR;
+  aom_cfg.rc_target_bitrate = (unsigned)aom_kbps;
+  aom_cfg.rc_min_quantizer = 4, aom_cfg.rc_max_quantizer = 56;
+  aom_cfg.rc_undershoot_pct = 50, aom_cfg.rc_overshoot_pct = 50;
+  aom_cfg.rc_buf_initial_sz = 100, aom_cfg.rc_buf_optimal_sz = 120, aom_cfg.rc_buf_sz = 150;
+  aom_cfg.rc_dropframe_thresh = 30; /* skip a frame rather than overshoot the link */
+  aom_cfg.kf_mode = AOM_KF_AUTO, aom_cfg.kf_min_dist = 0, aom_cfg.kf_max_dist = (unsigned)aom_gop;
+  if (aom_codec_enc_init(&aom, aom_codec_av1_cx(), &aom_cfg, 0) != AOM_CODEC_OK) {
+    say("error libaom: %s", aom_codec_error_detail(&aom) ? aom_codec_error_detail(&aom) : aom_codec_error(&aom));
+    return FALSE;
+  }
+  aom_codec_control(&aom, AOME_SET_CPUUSED, 10);
+  aom_codec_control(&aom, AV1E_SET_ROW_MT, 1);
+  aom_codec_control(&aom, AV1E_SET_TILE_COLUMNS, w >= 1280 ? 1 : 0); /* log2: two tile columns from 720p */
+  aom_codec_control(&aom, AV1E_SET_AQ_MODE, 3);
+  aom_codec_control(&aom, AV1E_SET_TUNE_CONTENT, AOM_CONTENT_SCREEN);
+  aom_codec_control(&aom, AV1E_SET_ENABLE_PALETTE, 1);
+  aom_codec_control(&aom, AV1E_SET_ENABLE_TPL_MODEL, 0);
+  aom_codec_control(&aom, AV1E_SET_ENABLE_ORDER_HINT, 0);
+  aom_codec_control(&aom, AV1E_SET_ENABLE_CDEF, 1);
+  aom_codec_control(&aom, AV1E_SET_COEFF_COST_UPD_FREQ, 3);
+  aom_codec_control(&aom, AV1E_SET_MODE_COST_UPD_FREQ, 3);
+  aom_codec_control(&aom, AV1E_SET_MV_COST_UPD_FREQ, 3);
+  aom_codec_control(&aom, AOME_SET_MAX_INTRA_BITRATE_PCT, 300); /* a key frame may not take a second's budget */
+  aom_open_ok = TRUE;
+  return TRUE;
+}
+
+static GstFlowReturn on_raw_frame(GstAppSink *sink, gpointer unused) {
+  GstSample *sample = gst_app_sink_pull_sample(sink);
+  if (!sample) return GST_FLOW_EOS;
+  GstBuffer *b = gst_sample_get_buffer(sample);
+  GstVideoInfo info;
+  GstVideoFrame vf;
+  if (!gst_video_info_from_caps(&info, gst_sample_get_caps(sample)) || !gst_video_frame_map(&vf, &info, b, GST_MAP_READ)) {
+    gst_sample_unref(sample);
+    return GST_FLOW_OK;
+  }
+  if ((!aom_open_ok || aom_cfg.g_w != (unsigned)info.width || aom_cfg.g_h != (unsigned)info.height) && !aom_open(info.width, info.height)) {
+    gst_video_frame_unmap(&vf);
+    gst_sample_unref(sample);
+    return GST_FLOW_ERROR;
+  }
+  int kbps = g_atomic_int_exchange(&av1_bitrate_wanted, 0);
+  if (kbps > 0 && (unsigned)kbps != aom_cfg.rc_target_bitrate) {
+    aom_cfg.rc_target_bitrate = (unsigned)kbps;
+    aom_codec_enc_config_set(&aom, &aom_cfg);
+  }
+  aom_enc_frame_flags_t flags = g_atomic_int_exchange(&av1_keyframe_wanted, 0) ? AOM_EFLAG_FORCE_KF : 0;
+  aom_image_t img;
+  aom_img_wrap(&img, AOM_IMG_FMT_I420, (unsigned)info.width, (unsigned)info.height, 1, GST_VIDEO_FRAME_PLANE_DATA(&vf, 0));
+  for (int p = 0; p < 3; p++) {
+    img.planes[p] = GST_VIDEO_FRAME_PLANE_DATA(&vf, p);
+    img.stride[p] = GST_VIDEO_FRAME_PLANE_STRIDE(&vf, p);
+  }
+  /* libaom wants strictly increasing timestamps, in its 90 kHz time base (the RTP clock) */
+  GstClockTime capture_pts = GST_BUFFER_PTS(b);
+  gint64 pts = (gint64)gst_util_uint64_scale(capture_pts, 90000, GST_SECOND);
+  if (pts <= aom_last_pts) pts = aom_last_pts + 1;
+  aom_last_pts = pts;
+  aom_codec_err_t err = aom_codec_encode(&aom, &img, pts, 1, flags);
+  gst_video_frame_unmap(&vf);
+  gst_sample_unref(sample);
+  if (err != AOM_CODEC_OK) {
+    say("error libaom: %s", aom_codec_error(&aom));
+    return GST_FLOW_ERROR;
+  }
+  aom_codec_iter_t it = NULL;
+  const aom_codec_cx_pkt_t *pkt;
+  while ((pkt = aom_codec_get_cx_data(&aom, &it))) {
+    if (pkt->kind != AOM_CODEC_CX_FRAME_PKT) continue;
+    frames++;
+    bytes += pkt->data.frame.sz;
+    if (pkt->data.frame.flags & AOM_FRAME_IS_KEY) keyframes++;
+    /* from the frame's capture (its PTS) to here: frames the leaky queue dropped do not count */
+    encode_ms_sum += (g_get_monotonic_time() - t0 - (gint64)(capture_pts / 1000)) / 1000.0;
+    encode_n++;
+    av1_packetize(pkt->data.frame.buf, pkt->data.frame.sz, (guint32)pkt->data.frame.pts);
+  }
+  return GST_FLOW_OK;
 }
 
 static int connect_x(void) {
@@ -606,11 +710,7 @@ int main(int argc, char **argv) {
   GString *d = g_string_new(NULL);
   gboolean av1 = !strcmp(codec, "av1");
   if (av1)
-    /* packetized by on_av1 on the way into the fakesink */
-    g_string_append_printf(d,
-                           "appsrc name=src is-live=true format=time do-timestamp=false block=false max-buffers=2 leaky-type=downstream ! "
-                           "%sfakesink name=av1sink sync=false async=false",
-                           encoder);
+    g_string_append_printf(d, "appsrc name=src is-live=true format=time do-timestamp=false block=false max-buffers=2 leaky-type=downstream ! %s", encoder);
   else
     g_string_append_printf(d,
                            "appsrc name=src is-live=true format=time do-timestamp=false block=false max-buffers=2 leaky-type=downstream ! "
@@ -618,24 +718,25 @@ int main(int argc, char **argv) {
                            "rtpstreampay ! fdsink fd=1 sync=false async=false",
                            encoder, payloader(), pt, ssrc, mtu);
   av1_pt = pt, av1_ssrc = ssrc, av1_mtu = mtu, av1_seq = (guint16)g_random_int();
+  aom_threads = threads, aom_kbps = bitrate, aom_gop = 600;
   GError *err = NULL;
   pipeline = gst_parse_launch(d->str, &err);
   if (!pipeline) {
     say("error %s", err->message);
     return 1;
   }
-  enc = gst_bin_get_by_name(GST_BIN(pipeline), "enc");
   appsrc = gst_bin_get_by_name(GST_BIN(pipeline), "src");
   set_source_caps();
-  GstPad *src = gst_element_get_static_pad(enc, "src");
-  gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER, on_encoded, NULL, NULL);
-  gst_object_unref(src);
   if (av1) {
-    GstElement *sink = gst_bin_get_by_name(GST_BIN(pipeline), "av1sink");
-    GstPad *in = gst_element_get_static_pad(sink, "sink");
-    gst_pad_add_probe(in, GST_PAD_PROBE_TYPE_BUFFER, on_av1, NULL, NULL);
-    gst_object_unref(in);
+    GstElement *sink = gst_bin_get_by_name(GST_BIN(pipeline), "raw");
+    GstAppSinkCallbacks cb = {.new_sample = on_raw_frame};
+    gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, NULL, NULL);
     gst_object_unref(sink);
+  } else {
+    enc = gst_bin_get_by_name(GST_BIN(pipeline), "enc");
+    GstPad *src = gst_element_get_static_pad(enc, "src");
+    gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER, on_encoded, NULL, NULL);
+    gst_object_unref(src);
   }
 
   loop = g_main_loop_new(NULL, FALSE);
@@ -649,8 +750,8 @@ int main(int argc, char **argv) {
   g_timeout_add(1000, tick, NULL);
   g_timeout_add(MAX(50, heartbeat_ms / 4), heartbeat, NULL);
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  GstElementFactory *f = gst_element_get_factory(enc);
-  say("ready %dx%d %s %s shm=%d", width, height, codec, f ? GST_OBJECT_NAME(f) : "?", shm_ok);
+  GstElementFactory *f = enc ? gst_element_get_factory(enc) : NULL;
+  say("ready %dx%d %s %s shm=%d", width, height, codec, av1 ? "libaom" : f ? GST_OBJECT_NAME(f) : "?", shm_ok);
   capture(NULL);
   g_main_loop_run(loop);
   gst_element_set_state(pipeline, GST_STATE_NULL);
