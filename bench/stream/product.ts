@@ -2,7 +2,7 @@
  * Porthole's streamer as the yardstick harness's PRODUCT_CMD: the real streamer (dist/streamer) on
  * $DISPLAY, the agent's real signalling relay, and the launcher's real receiver on a page at
  * 127.0.0.1:$PORT. Only the agent's sign-in and connect tokens are left out (they cost nothing per frame).
- * Env: DISPLAY, PORT, PRODUCT_CODEC (h264|vp9|vp8), BITRATE (kbit/s, as the anchor's).
+ * Env: DISPLAY, PORT, PRODUCT_CODEC (h264|vp9|vp8|av1), BITRATE (kbit/s, as the anchor's).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ const secret = 'bench-streamer-secret-0123456789';
 writeFileSync(join(dir, 'secret'), secret, { mode: 0o600 });
 const streamer = builtStreamer();
 const socket = join(dir, 'signal.sock');
-const child = spawn(streamer.node, [join(streamer.dir, 'porthole-streamer.mjs'), '--listen-unix', socket, '--secret-file', join(dir, 'secret'), '--ice-bind', '127.0.0.1', '--start-kbps', kbps, '--max-kbps', kbps], { stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(streamer.node, [join(streamer.dir, 'porthole-streamer.mjs'), '--listen-unix', socket, '--secret-file', join(dir, 'secret'), '--ice-bind', '127.0.0.1', '--start-kbps', kbps, '--max-kbps', kbps, '--codecs', 'h264,vp9,vp8,av1'], { stdio: ['ignore', 'pipe', 'inherit'] });
 await new Promise<void>((resolve, reject) => {
   child.stdout!.on('data', (d: Buffer) => d.toString().includes('streamer listening') && resolve());
   child.once('exit', (code) => reject(new Error(`the streamer exited (${code})`)));

@@ -37,9 +37,19 @@ export function closeReason(text: string): string {
   return b.length <= 123 ? text : b.subarray(0, 120).toString('utf8').replace(/\uFFFD*$/, '') + '...';
 }
 
-function dial(endpoint: VncEndpoint): Promise<Socket> {
+/** Bytes read from the desktop go to `sink`; it returns false to pause reading (backpressure). */
+type DesktopSink = (chunk: Buffer) => boolean;
+/** One read from the desktop: a full-screen update is megabytes, so fewer, larger reads than libuv's 64 KiB. */
+const READ_SIZE = 256 * 1024;
+
+/**
+ * Reads go through `onread` into one buffer owned by the connection (no stream machinery, no allocation
+ * per read); each chunk is copied out once, for the viewer's socket to own.
+ */
+function dial(endpoint: VncEndpoint, sink: { current: DesktopSink }): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const sock = endpoint.kind === 'tcp' ? connect({ host: endpoint.host, port: endpoint.port }) : connect({ path: endpoint.path });
+    const onread = { buffer: Buffer.allocUnsafe(READ_SIZE), callback: (n: number, buf: Uint8Array) => sink.current(Buffer.from(buf.subarray(0, n))) };
+    const sock = endpoint.kind === 'tcp' ? connect({ host: endpoint.host, port: endpoint.port, onread }) : connect({ path: endpoint.path, onread });
     const timer = setTimeout(() => {
       sock.destroy();
       reject(new Error(`no answer within ${CONNECT_TIMEOUT_MS / 1000} s`));
@@ -82,8 +92,15 @@ export async function runVncGateway(ws: WebSocket, endpoint: Promise<VncEndpoint
   });
 
   let desktop: Socket;
+  const fromDesktop = new ByteReader();
+  const sink: { current: DesktopSink } = {
+    current: (b) => {
+      fromDesktop.push(b);
+      return true;
+    },
+  };
   try {
-    desktop = await dial(await endpoint);
+    desktop = await dial(await endpoint, sink);
   } catch (err) {
     log?.warn({ err }, 'desktop unreachable');
     if (!viewerClosed) ws.close(CLOSE_DESKTOP_UNREACHABLE, closeReason(`The desktop is not reachable (${(err as Error).message}); try again or restart the session`));
@@ -94,9 +111,6 @@ export async function runVncGateway(ws: WebSocket, endpoint: Promise<VncEndpoint
     return;
   }
 
-  const fromDesktop = new ByteReader();
-  const onHandshakeData = (b: Buffer) => fromDesktop.push(b);
-  desktop.on('data', onHandshakeData);
   desktop.on('error', (err) => fromDesktop.fail(err));
   desktop.once('close', () => {
     fromDesktop.fail(new Error('the desktop closed the connection'));
@@ -116,7 +130,6 @@ export async function runVncGateway(ws: WebSocket, endpoint: Promise<VncEndpoint
 
   // Switch from handshake to relay, forwarding anything that arrived early on either side.
   ws.off('message', onHandshakeMessage);
-  desktop.off('data', onHandshakeData);
   const earlyFromViewer = fromViewer.drain();
   if (earlyFromViewer.length) toDesktop(earlyFromViewer);
   const earlyFromDesktop = fromDesktop.drain();
@@ -129,14 +142,15 @@ export async function runVncGateway(ws: WebSocket, endpoint: Promise<VncEndpoint
       desktop.resume();
     }
   }
-  function toViewer(chunk: Buffer): void {
-    if (ws.readyState !== ws.OPEN) return;
+  function toViewer(chunk: Buffer): boolean {
+    if (ws.readyState !== ws.OPEN) return true;
     hooks.onBytes?.('to_client', chunk.length);
     ws.send(chunk, { binary: true }, resumeDesktopIfDrained);
     if (!desktopPaused && ws.bufferedAmount > HIGH_WATER) {
       desktopPaused = true;
-      desktop.pause();
+      return false; // onread pauses the socket; resumeDesktopIfDrained resumes it
     }
+    return true;
   }
   function toDesktop(chunk: Buffer): void {
     hooks.onBytes?.('to_desktop', chunk.length);
@@ -145,7 +159,7 @@ export async function runVncGateway(ws: WebSocket, endpoint: Promise<VncEndpoint
       desktop.once('drain', () => ws.resume());
     }
   }
-  desktop.on('data', toViewer);
+  sink.current = toViewer;
   ws.on('message', (data) => toDesktop(toBuffer(data)));
   return closed;
 }
