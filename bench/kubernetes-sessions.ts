@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import { routes } from '../cluster-agent/contract/index.js';
-import { writeFileAtomic } from '../cluster-agent/agent/atomic-write.js';
+import { writeFileAtomic } from '../cluster-agent/state/atomic-write.js';
 import { hashPassword } from '../cluster-agent/agent/password-hash.js';
 import { formatUsersFile } from '../cluster-agent/agent/users-file.js';
 import { xfceTemplate } from '../cluster-agent/kubernetes/default-templates.js';

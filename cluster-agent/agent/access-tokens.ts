@@ -5,7 +5,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
-import type { SigningKey } from './signing-key.js';
+import { MemoryConnectTokenLedger, type ConnectTokenLedger } from '../state/connect-tokens.js';
+import type { SigningKey } from '../state/signing-keys.js';
+
+/** The keys tokens are signed with (the current one) and verified against (any live one, by kid). */
+export interface KeySource {
+  readonly current: SigningKey;
+  find(kid: string | undefined): Promise<SigningKey | undefined>;
+}
+
+/** One fixed key (tests, tools). */
+export const singleKey = (key: SigningKey): KeySource => ({ current: key, find: (kid) => Promise.resolve(kid === key.kid ? key : undefined) });
 
 const ISSUER = 'porthole-agent';
 const ACCESS_AUDIENCE = 'porthole-api';
@@ -53,40 +63,25 @@ export interface ConnectClaims {
   expiresAt: Date;
 }
 
-/**
- * Remembers which connect tokens were used. claim() is true the first time a token id is claimed and
- * false ever after (until the token has expired anyway). In memory for one agent; in the cluster for
- * replicas (runtime/kubernetes/connect-token-ledger.ts), so a URL opens once across all of them.
- */
-export interface ConnectTokenLedger {
-  claim(claims: { jti: string; user: string; session: string; exp: number }): Promise<boolean>;
-}
-
-export class MemoryConnectTokenLedger implements ConnectTokenLedger {
-  /** connect-token ids already used, with their expiry (seconds): remembered until they expire anyway */
-  private readonly used = new Map<string, number>();
-
-  constructor(private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000)) {}
-
-  claim({ jti, exp }: { jti: string; exp: number }): Promise<boolean> {
-    const now = this.nowSeconds();
-    for (const [id, e] of this.used) if (e < now) this.used.delete(id);
-    if (this.used.has(jti)) return Promise.resolve(false);
-    this.used.set(jti, exp);
-    return Promise.resolve(true);
-  }
-}
-
 export class TokenService {
   private readonly ledger: ConnectTokenLedger;
+  private readonly keys: KeySource;
 
   constructor(
-    private readonly key: SigningKey,
+    keys: KeySource | SigningKey,
     private readonly now: () => number = Date.now,
     ledger?: ConnectTokenLedger,
   ) {
+    this.keys = 'privateKey' in keys ? singleKey(keys) : keys;
     this.ledger = ledger ?? new MemoryConnectTokenLedger(() => this.nowSeconds());
   }
+
+  /** jose's key resolver: the live key the token's header names; none is "not signed by this agent". */
+  private readonly verifyKey = async (header: { kid?: string }) => {
+    const key = await this.keys.find(header.kid);
+    if (!key) throw new Error('no live key of this agent has this kid'); // classify: "not signed by this agent"
+    return key.publicKey;
+  };
 
   private nowSeconds(): number {
     return Math.floor(this.now() / 1000);
@@ -95,20 +90,20 @@ export class TokenService {
   async issueAccessToken(user: string): Promise<{ token: string; expiresIn: number }> {
     const iat = this.nowSeconds();
     const token = await new SignJWT({ typ: 'access' })
-      .setProtectedHeader({ alg: 'EdDSA', kid: this.key.kid })
+      .setProtectedHeader({ alg: 'EdDSA', kid: this.keys.current.kid })
       .setSubject(user)
       .setIssuer(ISSUER)
       .setAudience(ACCESS_AUDIENCE)
       .setIssuedAt(iat)
       .setExpirationTime(iat + ACCESS_TOKEN_SECONDS)
-      .sign(this.key.privateKey);
+      .sign(this.keys.current.privateKey);
     return { token, expiresIn: ACCESS_TOKEN_SECONDS };
   }
 
   /** The user name, or TokenError('expired' | 'invalid'). */
   async verifyAccessToken(token: string): Promise<string> {
     try {
-      const { payload } = await jwtVerify(token, this.key.publicKey, {
+      const { payload } = await jwtVerify(token, this.verifyKey, {
         issuer: ISSUER,
         audience: ACCESS_AUDIENCE,
         algorithms: ['EdDSA'],
@@ -129,14 +124,14 @@ export class TokenService {
     const iat = this.nowSeconds();
     const exp = iat + CONNECT_TOKEN_SECONDS;
     const token = await new SignJWT({ typ: 'connect', sid: session })
-      .setProtectedHeader({ alg: 'EdDSA', kid: this.key.kid })
+      .setProtectedHeader({ alg: 'EdDSA', kid: this.keys.current.kid })
       .setSubject(user)
       .setIssuer(ISSUER)
       .setAudience(CONNECT_AUDIENCE)
       .setJti(randomUUID())
       .setIssuedAt(iat)
       .setExpirationTime(exp)
-      .sign(this.key.privateKey);
+      .sign(this.keys.current.privateKey);
     return { token, expiresAt: new Date(exp * 1000) };
   }
 
@@ -147,7 +142,7 @@ export class TokenService {
   async consumeConnectToken(token: string, session: string): Promise<ConnectClaims> {
     let payload;
     try {
-      ({ payload } = await jwtVerify(token, this.key.publicKey, {
+      ({ payload } = await jwtVerify(token, this.verifyKey, {
         issuer: ISSUER,
         audience: CONNECT_AUDIENCE,
         algorithms: ['EdDSA'],

@@ -7,16 +7,19 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Runtime } from '../runtime/types.js';
 import type { IceConfig } from './ice-servers.js';
-import { TokenService, type ConnectTokenLedger } from './access-tokens.js';
+import type { ConnectTokenLedger } from '../state/connect-tokens.js';
+import { RefreshTokenStore } from '../state/refresh-token-file.js';
+import type { RefreshTokens } from '../state/refresh-tokens.js';
+import { FileSigningKeyStore } from '../state/signing-key-file.js';
+import { LiveKeyring, type SigningKeyStore } from '../state/signing-keys.js';
+import { TokenService } from './access-tokens.js';
 import { ConnectedClients } from './connected-clients.js';
 import { ensureDirectory } from './data-dir.js';
 import type { AgentDeps } from './deps.js';
 import { httpLimits, type HttpLimits } from './http-limits.js';
 import { startIdleReaper } from './idle-reaper.js';
 import { createMetrics } from './metrics.js';
-import { RefreshTokenStore, type RefreshTokens } from './refresh-tokens.js';
 import { buildServer } from './server.js';
-import { loadOrCreateSigningKey, type SigningKey } from './signing-key.js';
 import { UserDirectory } from './user-directory.js';
 
 export interface AgentOptions {
@@ -37,8 +40,10 @@ export interface AgentOptions {
   httpLimits?: Partial<HttpLimits>;
   /** prom-client default process metrics (off in tests that start several agents) */
   defaultMetrics?: boolean;
-  /** where the token-signing key comes from; default `<dataDir>/signing-key.pem` (replicas share a Secret instead) */
-  loadSigningKey?: () => Promise<SigningKey>;
+  /** where the token-signing keyring is kept; default `<dataDir>/signing-keys.json` (replicas share a Secret instead) */
+  signingKeys?: SigningKeyStore;
+  /** rotate the signing key by itself when it is this old (seconds); default never (`porthole-agent keys rotate`) */
+  keyRotationSeconds?: number;
   /** where refresh tokens live; default `<dataDir>/refresh-tokens.json` (replicas share Secrets instead) */
   openRefreshTokens?: () => Promise<RefreshTokens>;
   /** which connect tokens were used; default in memory (replicas record them in the cluster instead) */
@@ -61,7 +66,10 @@ export function formatListenUrl(host: string, port: number): string {
 
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   await ensureDirectory(opts.dataDir);
-  const key = await (opts.loadSigningKey ?? (() => loadOrCreateSigningKey(opts.dataDir)))();
+  const keyring = await new LiveKeyring(opts.signingKeys ?? new FileSigningKeyStore(opts.dataDir), {
+    ...(opts.keyRotationSeconds !== undefined ? { rotateEverySeconds: opts.keyRotationSeconds } : {}),
+    onError: (err) => opts.logger.warn({ err }, 'could not reload the signing keys; keeping the ones loaded'),
+  }).start();
   const users = new UserDirectory(opts.usersFile, opts.logger);
   // A users file that cannot be used is logged (once) by the directory and reported by /readyz.
   if ((await users.health()).ok && (await users.count()) === 0) {
@@ -71,7 +79,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const deps: AgentDeps = {
     runtime: opts.runtime,
     users,
-    tokens: new TokenService(key, Date.now, opts.connectTokenLedger),
+    tokens: new TokenService(keyring, Date.now, opts.connectTokenLedger),
+    keyring,
     refreshTokens: await (opts.openRefreshTokens ?? (() => RefreshTokenStore.open(opts.dataDir)))(),
     metrics: createMetrics(opts.runtime, { defaultMetrics: opts.defaultMetrics }),
     clients: new ConnectedClients(opts.runtime, opts.logger),
@@ -83,10 +92,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     httpLimits: httpLimits(opts.httpLimits),
   };
   const app = await buildServer(deps);
-  await app.listen({ host: opts.host, port: opts.port });
   try {
+    await app.listen({ host: opts.host, port: opts.port });
     await opts.runtime.init();
   } catch (err) {
+    keyring.stop();
     await app.close();
     throw err;
   }
@@ -105,6 +115,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     sweepIdle: reaper.sweep,
     close: async () => {
       reaper.stop();
+      keyring.stop();
       ready = false;
       await app.close();
       await deps.clients.settled();

@@ -12,7 +12,8 @@ export const USAGE = `usage:
                        [--idle-timeout SECONDS] [--public-url URL] [--kubeconfig FILE] [--namespace NS]
                        [--desktop-uids FIRST-LAST] [--unsafe-shared-desktops] [--streamer DIR] [--streamer-codecs LIST]
                        [--stun URL]... [--turn URL]... [--turn-secret-file FILE | --turn-secret-name SECRET]
-                       [--turn-ttl SECONDS]
+                       [--turn-ttl SECONDS] [--key-rotation-days DAYS]
+  porthole-agent keys rotate|list [--data-dir DIR | --runtime kubernetes [--kubeconfig FILE] [--namespace NS]]
   porthole-agent users add NAME --file FILE --password-stdin [--groups a,b]
   porthole-agent manifests [--namespace NS] [--image IMAGE]
                            [--turn-external-host HOST --pod-cidr CIDR... [--turn-service-type LoadBalancer|NodePort]
@@ -28,6 +29,9 @@ export const USAGE = `usage:
   h264,vp9,vp8; AV1 in software is slow on small machines, docs/streaming.md).
   --turn-secret-name (kubernetes runtime): the shared secret is key "secret" of that Secret in the
   namespace, created with 32 random bytes on the first start when it does not exist.
+  Token-signing keys: made on first start; \`keys rotate\` makes a new one that signs from then on while
+  the old ones verify for an hour more (tokens live 15 minutes); running agents pick it up within 30 s.
+  --key-rotation-days makes the agent rotate by itself. \`keys list\` prints the kids, newest first.
   manifests --turn-external-host HOST also installs coturn, reached by clients at HOST (a LoadBalancer
   Service, port 3478, or --turn-service-type NodePort, port 30478; --turn-port changes it), relaying only
   to addresses in --pod-cidr (the cluster's pod network; repeat it for dual stack).`;
@@ -60,7 +64,10 @@ export type Command =
       /** kubernetes runtime: the Secret holding the TURN shared secret (created when missing) */
       turnSecretName?: string;
       turnTtl?: number;
+      /** rotate the token-signing key by itself when it is this old */
+      keyRotationDays?: number;
     }
+  | { kind: 'keys'; action: 'rotate' | 'list'; runtime: 'local' | 'kubernetes'; dataDir: string; kubeconfig?: string; namespace?: string }
   | { kind: 'users-add'; name: string; file: string; groups?: string[] }
   | { kind: 'manifests'; namespace?: string; image?: string; turn?: TurnOptions }
   | { kind: 'help' };
@@ -111,6 +118,8 @@ export function parseCommand(argv: string[]): Command {
         return parseUsers(rest);
       case 'manifests':
         return parseManifests(rest);
+      case 'keys':
+        return parseKeys(rest);
       default:
         throw new UsageError(`unknown command "${cmd}"`);
     }
@@ -144,6 +153,7 @@ function parseServe(args: string[]): Command {
       'turn-secret-file': { type: 'string' },
       'turn-secret-name': { type: 'string' },
       'turn-ttl': { type: 'string' },
+      'key-rotation-days': { type: 'string' },
     },
   });
   if (values.runtime !== 'local' && values.runtime !== 'kubernetes') {
@@ -177,6 +187,7 @@ function parseServe(args: string[]): Command {
     ...(values['turn-secret-file'] !== undefined ? { turnSecretFile: values['turn-secret-file'] } : {}),
     ...(values['turn-secret-name'] !== undefined ? { turnSecretName: values['turn-secret-name'] } : {}),
     ...(values['turn-ttl'] !== undefined ? { turnTtl: parseSeconds(values['turn-ttl'], '--turn-ttl') } : {}),
+    ...(values['key-rotation-days'] !== undefined ? { keyRotationDays: parseDays(values['key-rotation-days']) } : {}),
   };
 }
 
@@ -323,4 +334,32 @@ function parseUsers(args: string[]): Command {
   if (!values['password-stdin']) throw new UsageError('users add reads the password from stdin: pass --password-stdin');
   const groups = values.groups?.split(',').map((g) => g.trim()).filter(Boolean);
   return { kind: 'users-add', name, file: values.file, ...(groups !== undefined ? { groups } : {}) };
+}
+
+function parseDays(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`--key-rotation-days must be a whole number of days, at least 1, got "${value}"`);
+  return Number(value);
+}
+
+function parseKeys(args: string[]): Command {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: { 'data-dir': { type: 'string' }, runtime: { type: 'string' }, kubeconfig: { type: 'string' }, namespace: { type: 'string' } },
+  });
+  const [action, ...extra] = positionals;
+  if (action !== 'rotate' && action !== 'list') throw new UsageError(action === undefined ? 'missing "keys" subcommand (rotate or list)' : `unknown keys subcommand "${action}" (rotate or list)`);
+  if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  const runtime = values.runtime ?? 'local';
+  if (runtime !== 'local' && runtime !== 'kubernetes') throw new UsageError(`--runtime must be local or kubernetes, got "${runtime}"`);
+  if (runtime === 'local' && (values.kubeconfig !== undefined || values.namespace !== undefined)) throw new UsageError('--kubeconfig and --namespace are for --runtime kubernetes');
+  return {
+    kind: 'keys',
+    action,
+    runtime,
+    dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
+    ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
+    ...(values.namespace !== undefined ? { namespace: parseNamespace(values.namespace) } : {}),
+  };
 }

@@ -9,11 +9,12 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { RuntimeError, type Runtime } from '../runtime/types.js';
 import { startAgent, type RunningAgent } from './agent.js';
-import type { ConnectTokenLedger } from './access-tokens.js';
+import type { ConnectTokenLedger } from '../state/connect-tokens.js';
+import type { RefreshTokens } from '../state/refresh-tokens.js';
+import { FileSigningKeyStore } from '../state/signing-key-file.js';
+import { liveKeys, signingKeyFromPem, type SigningKeyStore } from '../state/signing-keys.js';
 import { parseCommand, USAGE, UsageError, type Command } from './args.js';
 import { DataDirError, ensureDirectory } from './data-dir.js';
-import type { SigningKey } from './signing-key.js';
-import type { RefreshTokens } from './refresh-tokens.js';
 import { upsertUser, UsersFileError } from './users-file.js';
 import { DEFAULT_TURN_TTL_SECONDS, type IceConfig } from './ice-servers.js';
 
@@ -45,10 +46,43 @@ async function usersAdd(cmd: Extract<Command, { kind: 'users-add' }>): Promise<n
   }
 }
 
+/** `keys rotate|list`: the same stores the agent uses, so a running agent picks the new key up. */
+async function keys(cmd: Extract<Command, { kind: 'keys' }>): Promise<number> {
+  let store: SigningKeyStore;
+  let where: string;
+  if (cmd.runtime === 'kubernetes') {
+    const { loadKubeConfig, makeClients, DEFAULT_RUNTIME_NAMESPACE } = await import('../runtime/kubernetes/index.js');
+    const { KubernetesSigningKeyStore, SIGNING_KEYS_SECRET } = await import('../state/kubernetes/signing-key-secret.js');
+    const kc = loadKubeConfig(cmd.kubeconfig);
+    const namespace = cmd.namespace ?? (kc.getContextObject(kc.getCurrentContext())?.namespace || DEFAULT_RUNTIME_NAMESPACE);
+    store = new KubernetesSigningKeyStore(makeClients(kc), namespace);
+    where = `Secret ${namespace}/${SIGNING_KEYS_SECRET}`;
+  } else {
+    await ensureDirectory(cmd.dataDir);
+    store = new FileSigningKeyStore(cmd.dataDir);
+    where = cmd.dataDir;
+  }
+  try {
+    const doc = cmd.action === 'rotate' ? await store.rotate() : await store.load();
+    for (const [i, stored] of liveKeys(doc, Date.now()).entries()) {
+      const state = i === 0 ? 'signs' : `verifies until ${new Date(stored.retiresAt!).toISOString()}`;
+      process.stdout.write(`${signingKeyFromPem(stored.pem).kid}  created ${new Date(stored.createdAt).toISOString()}  ${state}\n`);
+    }
+    if (cmd.action === 'rotate') process.stderr.write(`porthole-agent: rotated the signing key in ${where}; running agents sign with it within 30 s\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof RuntimeError || err instanceof DataDirError) {
+      process.stderr.write(`porthole-agent: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
 interface CreatedRuntime {
   runtime: Runtime;
-  /** the kubernetes runtime keeps the token key in a Secret so every replica verifies every token */
-  loadSigningKey?: () => Promise<SigningKey>;
+  /** the kubernetes runtime's stores are Secrets, so every replica verifies and refreshes every token */
+  signingKeys?: SigningKeyStore;
   openRefreshTokens?: () => Promise<RefreshTokens>;
   connectTokenLedger?: ConnectTokenLedger;
   /** kubernetes runtime: the TURN shared secret from a Secret, created on the first start (--turn-secret-name) */
@@ -59,13 +93,20 @@ async function createRuntime(cmd: Extract<Command, { kind: 'serve' }>, logger: p
   const log = logger.child({ component: 'runtime' });
   if (cmd.runtime === 'kubernetes') {
     const { createKubernetesRuntime } = await import('../runtime/kubernetes/index.js');
+    const { KubernetesRefreshTokens } = await import('../state/kubernetes/refresh-token-secrets.js');
+    const { KubernetesSigningKeyStore } = await import('../state/kubernetes/signing-key-secret.js');
     const startTimeout = Number(process.env.PORTHOLE_START_TIMEOUT_SECONDS);
-    return createKubernetesRuntime({
+    const created = createKubernetesRuntime({
       logger: log,
       ...(cmd.kubeconfig !== undefined ? { kubeconfig: cmd.kubeconfig } : {}),
       ...(cmd.namespace !== undefined ? { namespace: cmd.namespace } : {}),
       ...(startTimeout > 0 ? { startTimeoutMs: startTimeout * 1000 } : {}),
     });
+    return {
+      ...created,
+      signingKeys: new KubernetesSigningKeyStore(created.clients, created.namespace),
+      openRefreshTokens: () => Promise.resolve(new KubernetesRefreshTokens(created.clients, created.namespace)),
+    };
   }
   const { createLocalRuntime } = await import('../runtime/local/index.js');
   // A subdirectory: the runtime's files (sessions, homes, sockets) stay apart from keys and tokens.
@@ -139,7 +180,8 @@ async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> 
       logger,
       ...(cmd.publicUrl !== undefined ? { publicUrl: cmd.publicUrl } : {}),
       ...(cmd.idleTimeout !== undefined ? { idleTimeoutOverride: cmd.idleTimeout } : {}),
-      ...(created.loadSigningKey ? { loadSigningKey: created.loadSigningKey } : {}),
+      ...(created.signingKeys ? { signingKeys: created.signingKeys } : {}),
+      ...(cmd.keyRotationDays !== undefined ? { keyRotationSeconds: cmd.keyRotationDays * 86400 } : {}),
       ...(created.openRefreshTokens ? { openRefreshTokens: created.openRefreshTokens } : {}),
       ...(created.connectTokenLedger ? { connectTokenLedger: created.connectTokenLedger } : {}),
       ice: await iceConfig(cmd, created),
@@ -203,6 +245,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'users-add':
       return usersAdd(cmd);
+    case 'keys':
+      return keys(cmd);
     case 'serve':
       return serve(cmd);
   }

@@ -6,7 +6,8 @@ import type { TokenService } from './access-tokens.js';
 import type { ConnectedClients } from './connected-clients.js';
 import type { HttpLimits } from './http-limits.js';
 import type { AgentMetrics } from './metrics.js';
-import type { RefreshTokens } from './refresh-tokens.js';
+import type { RefreshTokens } from '../state/refresh-tokens.js';
+import type { Keyring } from '../state/signing-keys.js';
 import type { UserDirectory } from './user-directory.js';
 
 export interface AgentDeps {
@@ -14,6 +15,8 @@ export interface AgentDeps {
   users: UserDirectory;
   tokens: TokenService;
   refreshTokens: RefreshTokens;
+  /** the live signing keys' public halves, for /auth/jwks */
+  keyring: Pick<Keyring, 'jwks'>;
   metrics: AgentMetrics;
   clients: ConnectedClients;
   logger: Logger;

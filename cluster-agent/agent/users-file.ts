@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, LineCounter, parseDocument, stringify, type Node as YamlNode, type YAMLError } from 'yaml';
 import { z } from 'zod';
 import { UserName } from '../contract/index.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../state/atomic-write.js';
 import { hashPassword, parsePasswordHash } from './password-hash.js';
 
 export interface UserRecord {

@@ -56,6 +56,12 @@ export type TokenResponse = z.infer<typeof TokenResponse>;
 export const RefreshRequest = z.object({ refreshToken: z.string().min(1).max(4096) });
 export type RefreshRequest = z.infer<typeof RefreshRequest>;
 
+/** The agent's public token-signing keys (RFC 7517), the one that signs first; more than one during a rotation. */
+export const Jwks = z.object({
+  keys: z.array(z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string(), kid: z.string(), alg: z.literal('EdDSA'), use: z.literal('sig') })).min(1),
+});
+export type Jwks = z.infer<typeof Jwks>;
+
 export const Template = z.object({
   name: TemplateName,
   displayName: z.string(),
@@ -145,6 +151,7 @@ export const routes = {
   login: `${API_PREFIX}/auth/login`,
   refresh: `${API_PREFIX}/auth/refresh`,
   logout: `${API_PREFIX}/auth/logout`,
+  jwks: `${API_PREFIX}/auth/jwks`,
   me: `${API_PREFIX}/me`,
   templates: `${API_PREFIX}/templates`,
   sessions: `${API_PREFIX}/sessions`,

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../../cluster-agent/contract/index.js';
 import { TokenService } from '../../cluster-agent/agent/access-tokens.js';
-import { loadOrCreateSigningKey } from '../../cluster-agent/agent/signing-key.js';
+import { loadOrCreateSigningKey } from '../../cluster-agent/state/signing-key-file.js';
 import { RfbClient } from '../support/rfb-client.js';
 import { waitFor } from '../support/processes.js';
 import { call, closeOf, openWs, startTestAgent, type TestAgent } from './support.js';

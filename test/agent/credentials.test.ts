@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TokenService } from '../../cluster-agent/agent/access-tokens.js';
 import { hashPassword, verifyPassword } from '../../cluster-agent/agent/password-hash.js';
-import { RefreshTokenStore } from '../../cluster-agent/agent/refresh-tokens.js';
-import { loadOrCreateSigningKey } from '../../cluster-agent/agent/signing-key.js';
+import { RefreshTokenStore } from '../../cluster-agent/state/refresh-token-file.js';
+import { FileSigningKeyStore, LEGACY_SIGNING_KEY_FILE, loadOrCreateSigningKey, SIGNING_KEYS_FILE } from '../../cluster-agent/state/signing-key-file.js';
+import { KEY_OVERLAP_SECONDS, Keyring, LiveKeyring, newKeyring, newSigningKeyPem, rotateKeyring, rotationDue, signingKeyFromPem } from '../../cluster-agent/state/signing-keys.js';
 import { UserDirectory } from '../../cluster-agent/agent/user-directory.js';
 import { readUsersFile, upsertUser } from '../../cluster-agent/agent/users-file.js';
 import { runCli, tempDir } from '../support/processes.js';
@@ -151,7 +152,7 @@ describe('signed tokens', () => {
     const token = (await new TokenService(k1).issueAccessToken('alice')).token;
     const k2 = await loadOrCreateSigningKey(dir.path);
     expect(await new TokenService(k2).verifyAccessToken(token)).toBe('alice');
-    expect((await stat(join(dir.path, 'signing-key.pem'))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(dir.path, SIGNING_KEYS_FILE))).mode & 0o777).toBe(0o600);
   });
 
   it('tells expired access tokens from forged ones', async () => {
@@ -175,5 +176,98 @@ describe('signed tokens', () => {
     await expect(service.consumeConnectToken(token, 's1')).rejects.toMatchObject({ problem: 'reused' });
     const old = (await new TokenService(key, () => Date.now() - 61_000).issueConnectToken('alice', 's1')).token;
     await expect(service.consumeConnectToken(old, 's1')).rejects.toMatchObject({ problem: 'expired' });
+  });
+});
+
+describe('signing keys rotate', () => {
+  it('rotateKeyring: the new key signs, the old ones verify for the overlap and then drop out', () => {
+    const [a, b, c] = [newSigningKeyPem(), newSigningKeyPem(), newSigningKeyPem()];
+    const one = newKeyring(a, 0);
+    const two = rotateKeyring(one, b, 1000);
+    expect(two.keys.map((k) => k.pem)).toEqual([b, a]);
+    expect(two.keys[1]!.retiresAt).toBe(1000 + KEY_OVERLAP_SECONDS * 1000);
+    // a second rotation inside the overlap keeps the first key's retirement, not a later one
+    const three = rotateKeyring(two, c, 2000);
+    expect(three.keys.map((k) => k.pem)).toEqual([c, b, a]);
+    expect(three.keys[2]!.retiresAt).toBe(1000 + KEY_OVERLAP_SECONDS * 1000);
+    const later = 1000 + KEY_OVERLAP_SECONDS * 1000 + 1;
+    expect(Keyring.from(three, later).jwks().keys.map((k) => k.kid)).toEqual([signingKeyFromPem(c).kid, signingKeyFromPem(b).kid]);
+    expect(rotateKeyring(three, a, later + KEY_OVERLAP_SECONDS * 1000).keys).toHaveLength(2); // retired keys are not carried on
+    expect(rotationDue(one, 86_400_000, 86_400)).toBe(true);
+    expect(rotationDue(one, 86_399_999, 86_400)).toBe(false);
+    expect(rotationDue(one, 1e15, undefined)).toBe(false);
+  });
+
+  it('tokens of the old key verify through the overlap, new ones carry the new kid, and after it the old are refused', async () => {
+    let now = Date.now();
+    const store = new FileSigningKeyStore(dir.path, () => now);
+    const ring = await new LiveKeyring(store, { now: () => now }).start();
+    try {
+      const service = new TokenService(ring, () => now);
+      const before = (await service.issueAccessToken('alice')).token;
+      const oldKid = ring.current.kid;
+      await store.rotate();
+      await ring.reload();
+      expect(ring.current.kid).not.toBe(oldKid);
+      const after = (await service.issueAccessToken('alice')).token;
+      expect(JSON.parse(Buffer.from(after.split('.')[0]!, 'base64url').toString()).kid).toBe(ring.current.kid);
+      expect(await service.verifyAccessToken(before)).toBe('alice');
+      expect(ring.jwks().keys.map((k) => k.kid)).toEqual([ring.current.kid, oldKid]);
+      now += KEY_OVERLAP_SECONDS * 1000 + 1000;
+      await ring.reload();
+      expect(ring.jwks().keys.map((k) => k.kid)).toEqual([ring.current.kid]);
+      // (an access token lives 15 minutes, so by then it has expired anyway; a connect-free check of the kid:)
+      const other = new TokenService({ current: signingKeyFromPem((await store.load()).keys[1]!.pem), find: () => Promise.resolve(undefined) }, () => now);
+      const stale = (await other.issueAccessToken('alice')).token;
+      await expect(service.verifyAccessToken(stale)).rejects.toMatchObject({ problem: 'invalid' });
+    } finally {
+      ring.stop();
+    }
+  });
+
+  it('a running agent verifies a key rotated elsewhere at once (unknown kid: reload), and rotates by itself on a schedule', async () => {
+    let now = Date.now();
+    const elsewhere = new FileSigningKeyStore(dir.path, () => now);
+    const ring = await new LiveKeyring(new FileSigningKeyStore(dir.path, () => now), { now: () => now, rotateEverySeconds: 86_400 }).start();
+    try {
+      const first = ring.current.kid;
+      now += 10_000; // past the reload guard
+      const doc = await elsewhere.rotate();
+      const signer = new TokenService(signingKeyFromPem(doc.keys[0]!.pem), () => now);
+      const token = (await signer.issueAccessToken('bob')).token;
+      expect(await new TokenService(ring, () => now).verifyAccessToken(token)).toBe('bob');
+      expect(ring.current.kid).not.toBe(first);
+      const second = ring.current.kid;
+      now += 86_400_000;
+      await ring.reload();
+      expect(ring.current.kid).not.toBe(second);
+      expect((await elsewhere.load()).keys[0]!.createdAt).toBe(now);
+    } finally {
+      ring.stop();
+    }
+  });
+
+  it('keeps the key of an agent from before rotation, and refuses a keyring file it cannot read', async () => {
+    const pem = newSigningKeyPem();
+    await writeFile(join(dir.path, LEGACY_SIGNING_KEY_FILE), pem, { mode: 0o600 });
+    expect((await loadOrCreateSigningKey(dir.path)).kid).toBe(signingKeyFromPem(pem).kid);
+    await writeFile(join(dir.path, SIGNING_KEYS_FILE), '{"version":1,');
+    await expect(new FileSigningKeyStore(dir.path).load()).rejects.toThrow(/is not a signing keyring; move it away/);
+  });
+
+  it('`keys rotate` and `keys list` print the kids, the new one signing', async () => {
+    const first = (await loadOrCreateSigningKey(dir.path)).kid;
+    const rotated = await runCli(CLI, ['keys', 'rotate', '--data-dir', dir.path]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect(rotated.stderr).toMatch(/rotated the signing key/);
+    const lines = rotated.stdout.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/ signs$/);
+    expect(lines[1]).toMatch(new RegExp(`^${first} .* verifies until `));
+    const listed = await runCli(CLI, ['keys', 'list', '--data-dir', dir.path]);
+    expect(listed.stdout).toBe(rotated.stdout);
+    const bad = await runCli(CLI, ['keys', 'spin']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown keys subcommand "spin"/);
   });
 });

@@ -8,8 +8,8 @@ import { chmodSync, chownSync, existsSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../../cluster-agent/contract/index.js';
-import { REFRESH_STORE_FILE } from '../../cluster-agent/agent/refresh-tokens.js';
-import { SIGNING_KEY_FILE } from '../../cluster-agent/agent/signing-key.js';
+import { REFRESH_STORE_FILE } from '../../cluster-agent/state/refresh-token-file.js';
+import { SIGNING_KEYS_FILE } from '../../cluster-agent/state/signing-key-file.js';
 import { upsertUser } from '../../cluster-agent/agent/users-file.js';
 import { namespaceMembers } from '../../cluster-agent/runtime/local/processes.js';
 import { stopAllSessions } from '../support/agent-api.js';
@@ -64,7 +64,7 @@ async function startDesktop(agent: Agent, name: string, password: string): Promi
 
 /** The checks, as a script the person runs in their terminal. One `key value` line each. */
 function probeScript(agent: Agent, me: Person, other: Person, otherPid: number): string {
-  const secrets = [join(agent.dataDir, SIGNING_KEY_FILE), join(agent.dataDir, REFRESH_STORE_FILE), agent.usersFile, join(other.home, 'secret.txt'), join(me.runDir, 'vnc.password')];
+  const secrets = [join(agent.dataDir, SIGNING_KEYS_FILE), join(agent.dataDir, REFRESH_STORE_FILE), agent.usersFile, join(other.home, 'secret.txt'), join(me.runDir, 'vnc.password')];
   const dirs = [agent.dataDir, join(agent.dataDir, 'local'), other.home, join(agent.dataDir, 'local', 'homes'), other.runDir, me.runDir, '/run/porthole/vnc', '/root'];
   const unwritable = ['/', '/usr', '/etc', '/var', '/opt', '/run', '/home', '/run/porthole/desktop', agent.dir.path];
   const port = new URL(agent.url).port;

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../../cluster-agent/contract/index.js';
-import { loadOrCreateSigningKey, type SigningKey } from '../../cluster-agent/agent/signing-key.js';
+import { loadOrCreateSigningKey } from '../../cluster-agent/state/signing-key-file.js';
+import type { SigningKey } from '../../cluster-agent/state/signing-keys.js';
 import { call, openWs, startTestAgent, type TestAgent } from './support.js';
 
 let t: TestAgent;

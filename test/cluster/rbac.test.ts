@@ -24,7 +24,7 @@ import { routes, Session } from '../../cluster-agent/contract/index.js';
 import { agentRules, installManifests, LEADER_LEASE_NAME } from '../../cluster-agent/kubernetes/install-manifests.js';
 import { AGENT_NAME, GROUP, SESSION_PLURAL, sessionName, TEMPLATE_PLURAL, VERSION, type SessionResource, type TemplateResource } from '../../cluster-agent/kubernetes/resources.js';
 import { buildHomeClaim, buildSession, buildSessionPod, buildVncSecret } from '../../cluster-agent/kubernetes/session-objects.js';
-import { refreshSecretName, userKey } from '../../cluster-agent/runtime/kubernetes/refresh-token-secrets.js';
+import { refreshSecretName, userKey } from '../../cluster-agent/state/kubernetes/refresh-token-secrets.js';
 import { login } from '../support/agent-api.js';
 import { kubeConfigFrom, startKubernetesAgent } from '../support/cluster.js';
 import { createNamespace, deleteNamespaces, ensureCrds, rawRequest, refusal, ServerSideApply, uniqueName } from '../support/kube.js';

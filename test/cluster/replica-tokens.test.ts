@@ -2,7 +2,9 @@
  * Token state shared by agent replicas through the cluster (kubernetes runtime), with real agent
  * processes: refresh tokens in a Secret per user (any replica refreshes, reuse is caught across
  * replicas, a restart with an empty data dir forgets nothing) and connect tokens single-use across
- * replicas (a named Event per used token).
+ * replicas (a named Event per used token). The signing keyring in a Secret: `keys rotate` reaches every
+ * replica, tokens of the old key keep working through the overlap, and an upgraded agent keeps the key
+ * of the pre-rotation Secret.
  */
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { join } from 'node:path';
@@ -11,7 +13,11 @@ import { routes, Session, TokenResponse } from '../../cluster-agent/contract/ind
 import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
 import { sessionName } from '../../cluster-agent/kubernetes/resources.js';
 import { STREAM_OPENED_REASON } from '../../cluster-agent/runtime/kubernetes/connect-token-ledger.js';
-import { REFRESH_COMPONENT, refreshSecretName, userKey } from '../../cluster-agent/runtime/kubernetes/refresh-token-secrets.js';
+import { REFRESH_COMPONENT, refreshSecretName, userKey } from '../../cluster-agent/state/kubernetes/refresh-token-secrets.js';
+import { TokenService } from '../../cluster-agent/agent/access-tokens.js';
+import { LEGACY_SIGNING_KEY_SECRET, SIGNING_KEYS_SECRET } from '../../cluster-agent/state/kubernetes/signing-key-secret.js';
+import { Jwks } from '../../cluster-agent/contract/index.js';
+import { KeyringDoc, newSigningKeyPem, signingKeyFromPem } from '../../cluster-agent/state/signing-keys.js';
 import { openWs } from '../agent/support.js';
 import { kubeConfigFrom, startKubernetesAgent } from '../support/cluster.js';
 import { ensureCrds } from '../support/kube.js';
@@ -172,5 +178,35 @@ describe.concurrent('token state shared by replicas through the cluster', { time
     if (opened.kind === 'open') opened.ws.close();
     const events = (await core.listNamespacedEvent({ namespace: s.ns, fieldSelector: `involvedObject.name=${id}` })).items.filter((e) => e.reason === STREAM_OPENED_REASON);
     expect(events).toHaveLength(2);
+  });
+
+  it('keys rotate: every replica verifies tokens of the new key at once and of the old one through the overlap; the pre-rotation key is kept', async () => {
+    const s = await setup('rt-keys', ['alice']);
+    // An agent from before rotation left its one key in the immutable Secret: the ring starts with it.
+    const legacy = newSigningKeyPem();
+    await core.createNamespacedSecret({ namespace: s.ns, body: { metadata: { name: LEGACY_SIGNING_KEY_SECRET }, immutable: true, data: { 'signing-key.pem': Buffer.from(legacy).toString('base64') } } });
+    const [a, b] = await Promise.all([serve(s), serve(s)]);
+    const jwks = async (url: string) => Jwks.parse(await (await fetch(new URL(routes.jwks, url))).json()).keys.map((k) => k.kid);
+    expect(await jwks(a.url)).toEqual([signingKeyFromPem(legacy).kid]);
+    const before = (await signIn(a.url, 'alice')).accessToken;
+
+    const rotated = await runCli(CLI, ['keys', 'rotate', '--runtime', 'kubernetes', '--kubeconfig', inject('kubeconfig'), '--namespace', s.ns]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const secret = await core.readNamespacedSecret({ name: SIGNING_KEYS_SECRET, namespace: s.ns });
+    const doc = KeyringDoc.parse(JSON.parse(Buffer.from(secret.data!['keys.json']!, 'base64').toString()));
+    expect(doc.keys).toHaveLength(2);
+    const fresh = signingKeyFromPem(doc.keys[0]!.pem);
+    expect(rotated.stdout.split('\n')[0]).toMatch(new RegExp(`^${fresh.kid} .* signs$`));
+    // A token of the new key (as a replica that already reloaded would sign it) works on both at once.
+    const signedNew = (await new TokenService(fresh).issueAccessToken('alice')).token;
+    const list = (url: string, token: string) => fetch(new URL(routes.sessions, url), { headers: { authorization: `Bearer ${token}` } });
+    for (const url of [a.url, b.url]) {
+      expect((await list(url, signedNew)).status).toBe(200);
+      expect((await list(url, before)).status).toBe(200);
+      expect(await jwks(url)).toEqual([fresh.kid, signingKeyFromPem(legacy).kid]);
+    }
+    // A key the ring never had is refused.
+    const foreign = (await new TokenService(signingKeyFromPem(newSigningKeyPem())).issueAccessToken('alice')).token;
+    expect((await list(b.url, foreign)).status).toBe(401);
   });
 });

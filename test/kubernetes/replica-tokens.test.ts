@@ -4,11 +4,11 @@
  */
 import type { CoreV1Event, V1Secret } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { MemoryConnectTokenLedger } from '../../cluster-agent/agent/access-tokens.js';
-import { REFRESH_TOKEN_SECONDS } from '../../cluster-agent/agent/refresh-tokens.js';
+import { MemoryConnectTokenLedger } from '../../cluster-agent/state/connect-tokens.js';
+import { REFRESH_TOKEN_SECONDS } from '../../cluster-agent/state/refresh-tokens.js';
 import { connectTokenEvent, KubernetesConnectTokenLedger } from '../../cluster-agent/runtime/kubernetes/connect-token-ledger.js';
 import type { KubeClients } from '../../cluster-agent/runtime/kubernetes/kube-client.js';
-import { decideRotate, keyOfToken, KubernetesRefreshTokens, prune, refreshSecretName, userKey, type Entries } from '../../cluster-agent/runtime/kubernetes/refresh-token-secrets.js';
+import { decideRotate, keyOfToken, KubernetesRefreshTokens, prune, refreshSecretName, userKey, type Entries } from '../../cluster-agent/state/kubernetes/refresh-token-secrets.js';
 
 const apiError = (code: number) => Object.assign(new Error(`HTTP ${code}`), { code });
 

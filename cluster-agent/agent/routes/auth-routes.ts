@@ -1,8 +1,8 @@
-/** Sign-in, token refresh (rotating), sign-out. */
+/** Sign-in, token refresh (rotating), sign-out, the signing keys' public halves. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ErrorBody, LoginRequest, RefreshRequest, TokenResponse, routes } from '../../contract/index.js';
+import { ErrorBody, Jwks, LoginRequest, RefreshRequest, TokenResponse, routes } from '../../contract/index.js';
 import { ApiError, unauthorized } from '../api-error.js';
 import type { AgentDeps } from '../deps.js';
 import { apiErrors, bodyErrors } from './responses.js';
@@ -97,6 +97,22 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
     async (req, reply) => {
       await deps.refreshTokens.revoke(req.body.refreshToken);
       return reply.code(204).send(null);
+    },
+  );
+
+  r.get(
+    routes.jwks,
+    {
+      schema: {
+        summary: "The agent's public token-signing keys (JWK Set): the signing one first, older ones while they still verify",
+        tags: ['auth'],
+        response: { 200: Jwks, ...apiErrors },
+      },
+    },
+    async (_req, reply) => {
+      // Caches may keep it briefly; a rotation is picked up by verifiers within minutes.
+      void reply.header('cache-control', 'public, max-age=300');
+      return Jwks.parse(deps.keyring.jwks());
     },
   );
 }

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { CoreV1Event } from '@kubernetes/client-node';
-import type { ConnectTokenLedger } from '../../agent/access-tokens.js';
+import type { ConnectTokenLedger } from '../../state/connect-tokens.js';
 import { RuntimeError } from '../types.js';
 import { sessionEvent } from './events.js';
 import { apiMessage, isConflict, type KubeClients } from './kube-client.js';

@@ -3,14 +3,10 @@
  * leader-elected reconciler. See docs/kubernetes.md.
  */
 import type { Logger } from 'pino';
-import type { SigningKey } from '../../agent/signing-key.js';
-import type { ConnectTokenLedger } from '../../agent/access-tokens.js';
-import type { RefreshTokens } from '../../agent/refresh-tokens.js';
+import type { ConnectTokenLedger } from '../../state/connect-tokens.js';
 import { KubernetesConnectTokenLedger } from './connect-token-ledger.js';
-import { loadKubeConfig, makeClients } from './kube-client.js';
-import { KubernetesRefreshTokens } from './refresh-token-secrets.js';
+import { loadKubeConfig, makeClients, type KubeClients } from './kube-client.js';
 import { KubernetesRuntime, type KubernetesRuntimeOptions } from './runtime.js';
-import { loadOrCreateSigningKeySecret } from './signing-key-secret.js';
 import { loadOrCreateTurnSecret } from './turn-secret.js';
 
 export { KubernetesRuntime, type KubernetesRuntimeOptions } from './runtime.js';
@@ -25,14 +21,15 @@ export interface CreateOptions extends Partial<Omit<KubernetesRuntimeOptions, 'c
 }
 
 /**
- * The runtime (not yet initialised: the agent calls init()) and the token state every replica shares:
- * the signing key (a Secret), refresh tokens (a Secret per user) and used connect tokens (named Events);
- * and the TURN shared secret, when it is kept in a Secret (`serve --turn-secret-name`).
+ * The runtime (not yet initialised: the agent calls init()), its API clients and namespace (the
+ * composition root puts the agent's token and key stores there too: cluster-agent/state/kubernetes),
+ * the ledger of used connect tokens (named Events on Sessions), and the TURN shared secret, when it is
+ * kept in a Secret (`serve --turn-secret-name`).
  */
 export function createKubernetesRuntime(opts: CreateOptions): {
   runtime: KubernetesRuntime;
-  loadSigningKey: () => Promise<SigningKey>;
-  openRefreshTokens: () => Promise<RefreshTokens>;
+  clients: KubeClients;
+  namespace: string;
   connectTokenLedger: ConnectTokenLedger;
   loadTurnSecret: (name: string) => Promise<string>;
 } {
@@ -43,8 +40,8 @@ export function createKubernetesRuntime(opts: CreateOptions): {
   const runtime = new KubernetesRuntime({ ...opts, clients, namespace });
   return {
     runtime,
-    loadSigningKey: () => loadOrCreateSigningKeySecret(clients, namespace),
-    openRefreshTokens: () => Promise.resolve(new KubernetesRefreshTokens(clients, namespace)),
+    clients,
+    namespace,
     connectTokenLedger: new KubernetesConnectTokenLedger(clients, namespace, runtime.identity),
     loadTurnSecret: (name) => loadOrCreateTurnSecret(clients, namespace, name),
   };

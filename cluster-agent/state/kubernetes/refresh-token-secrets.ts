@@ -17,29 +17,22 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { REFRESH_TOKEN_SECONDS, refreshTokenDigest, type RefreshOutcome, type RefreshTokens } from '../../agent/refresh-tokens.js';
 import { AGENT_NAME, LABELS } from '../../kubernetes/resources.js';
-import { RuntimeError } from '../types.js';
-import { apiMessage, isConflict, isNotFound, type KubeClients } from './kube-client.js';
+import { apiMessage, isConflict, isNotFound, type KubeClients } from '../../runtime/kubernetes/kube-client.js';
+import { RuntimeError } from '../../runtime/types.js';
+import { decideRevoke, decideRotate, prune, RefreshEntry, REFRESH_TOKEN_SECONDS, refreshTokenDigest, type Decision, type Entries, type RefreshOutcome, type RefreshTokens } from '../refresh-tokens.js';
+
+export { decideRotate, prune, type Entries } from '../refresh-tokens.js';
 
 export const REFRESH_SECRET_PREFIX = 'porthole-refresh-';
 export const REFRESH_COMPONENT = 'refresh-tokens';
 export const REFRESH_USER_ANNOTATION = 'porthole.dev/user';
 const DATA_KEY = 'tokens.json';
-/**
- * Rotated entries are kept until they expire (a rotated token presented again revokes its family), but a
- * Secret holds at most 1 MiB: beyond this many entries the oldest rotated ones go first (such a token then
- * gets "unknown" instead of revoking its family).
- */
-export const MAX_ENTRIES_PER_USER = 3000;
 const ATTEMPTS = 8;
 /** users whose Secret a replica remembers (least recently used go first); a miss only costs a GET */
 const MAX_CACHED_USERS = 10_000;
 
-const Entry = z.object({ family: z.string(), expiresAt: z.number(), rotatedAt: z.number().optional() });
-export type RefreshEntry = z.infer<typeof Entry>;
-export type Entries = Record<string, RefreshEntry>;
-const Doc = z.object({ version: z.literal(1), user: z.string(), tokens: z.record(z.string(), Entry) });
+const Doc = z.object({ version: z.literal(1), user: z.string(), tokens: z.record(z.string(), RefreshEntry) });
 
 /** 32 hex characters of SHA-256(user): the Secret name suffix and the token prefix. */
 export const userKey = (user: string) => createHash('sha256').update(user, 'utf8').digest('hex').slice(0, 32);
@@ -51,33 +44,6 @@ export function keyOfToken(token: string): string | undefined {
   const dot = token.indexOf('.');
   const key = dot === 32 ? token.slice(0, 32) : '';
   return KEY_RE.test(key) && token.length > 33 && token.length < 200 ? key : undefined;
-}
-
-/** Pure: drop expired entries, then the oldest rotated ones beyond `max`. */
-export function prune(tokens: Entries, now: number, max = MAX_ENTRIES_PER_USER): Entries {
-  const live = Object.entries(tokens).filter(([, e]) => e.expiresAt >= now);
-  if (live.length > max) {
-    const rotated = live.filter(([, e]) => e.rotatedAt !== undefined).sort((a, b) => a[1].rotatedAt! - b[1].rotatedAt!);
-    const drop = new Set(rotated.slice(0, live.length - max).map(([h]) => h));
-    return Object.fromEntries(live.filter(([h]) => !drop.has(h)));
-  }
-  return Object.fromEntries(live);
-}
-
-type Decision<T> = { result: T; write?: Entries; fresh?: boolean };
-
-/** Pure: what a refresh of `hash` does to a user's entries. `fresh` = the entries were just read. */
-export function decideRotate(tokens: Entries, hash: string, now: number, mint: () => { hash: string; token: string }): Decision<{ outcome: RefreshOutcome; family?: string }> & { needFresh?: boolean } {
-  const entry = tokens[hash];
-  if (!entry) return { result: { outcome: { ok: false, problem: 'unknown' } }, needFresh: true };
-  if (entry.rotatedAt !== undefined) {
-    const write = Object.fromEntries(Object.entries(tokens).filter(([, e]) => e.family !== entry.family));
-    return { result: { outcome: { ok: false, problem: 'reused' } }, write };
-  }
-  if (entry.expiresAt < now) return { result: { outcome: { ok: false, problem: 'expired' } } };
-  const next = mint();
-  const write: Entries = { ...tokens, [hash]: { ...entry, rotatedAt: now }, [next.hash]: { family: entry.family, expiresAt: now + REFRESH_TOKEN_SECONDS * 1000 } };
-  return { result: { outcome: { ok: true, user: '', token: next.token } }, write };
 }
 
 interface Cached {
@@ -161,7 +127,7 @@ export class KubernetesRefreshTokens implements RefreshTokens {
    * Read (cache or API), decide, write with that resourceVersion; on 409 re-read and decide again.
    * `decide` gets the entries, whether they are fresh, and the user recorded in the Secret.
    */
-  private async mutate<T>(key: string, userHint: string | undefined, decide: (tokens: Entries, fresh: boolean, user: string | undefined) => Decision<T> & { needFresh?: boolean }): Promise<T> {
+  private async mutate<T>(key: string, userHint: string | undefined, decide: (tokens: Entries, fresh: boolean, user: string | undefined) => Decision<T>): Promise<T> {
     try {
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
         let state = this.cache.get(key);
@@ -220,10 +186,6 @@ export class KubernetesRefreshTokens implements RefreshTokens {
     const key = keyOfToken(token);
     if (!key) return;
     const hash = refreshTokenDigest(token);
-    await this.mutate(key, undefined, (tokens) => {
-      const entry = tokens[hash];
-      if (!entry) return { result: undefined, needFresh: true };
-      return { result: undefined, write: Object.fromEntries(Object.entries(tokens).filter(([, e]) => e.family !== entry.family)) };
-    });
+    await this.mutate(key, undefined, (tokens) => decideRevoke(tokens, hash));
   }
 }
