@@ -20,7 +20,7 @@ import { httpLimits, type HttpLimits } from './http-limits.js';
 import { startIdleReaper } from './idle-reaper.js';
 import { createMetrics } from './metrics.js';
 import { buildServer } from './server.js';
-import { UserDirectory } from './user-directory.js';
+import { UserDirectory } from '../identity/user-directory.js';
 
 export interface AgentOptions {
   runtime: Runtime;

@@ -15,7 +15,7 @@ import { FileSigningKeyStore } from '../state/signing-key-file.js';
 import { liveKeys, signingKeyFromPem, type SigningKeyStore } from '../state/signing-keys.js';
 import { parseCommand, USAGE, UsageError, type Command } from './args.js';
 import { DataDirError, ensureDirectory } from './data-dir.js';
-import { upsertUser, UsersFileError } from './users-file.js';
+import { upsertUser, UsersFileError } from '../identity/users-file.js';
 import { DEFAULT_TURN_TTL_SECONDS, type IceConfig } from './ice-servers.js';
 
 const EXIT_USAGE = 2;

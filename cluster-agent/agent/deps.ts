@@ -8,7 +8,7 @@ import type { HttpLimits } from './http-limits.js';
 import type { AgentMetrics } from './metrics.js';
 import type { RefreshTokens } from '../state/refresh-tokens.js';
 import type { Keyring } from '../state/signing-keys.js';
-import type { UserDirectory } from './user-directory.js';
+import type { UserDirectory } from '../identity/user-directory.js';
 
 export interface AgentDeps {
   runtime: Runtime;

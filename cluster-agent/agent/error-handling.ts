@@ -7,7 +7,7 @@ import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } fro
 import type { ErrorBody, ErrorCode } from '../contract/index.js';
 import { RuntimeError } from '../runtime/types.js';
 import { ApiError } from './api-error.js';
-import { UsersUnavailableError } from './user-directory.js';
+import { UsersUnavailableError } from '../identity/user-directory.js';
 
 export function errorBody(code: ErrorCode, message: string): ErrorBody {
   return { error: { code, message } };

@@ -53,7 +53,7 @@ describe('porthole-agent', { timeout: 120_000 }, () => {
     expect(me.body.user.name).toBe('alice');
     const refreshed = await call(url2, 'POST', routes.refresh, { json: { refreshToken: tokens.refreshToken } });
     expect(refreshed.status).toBe(200);
-    expect((await readFile(join(dir.path, 'data', 'signing-key.pem'), 'utf8'))).toMatch(/BEGIN PRIVATE KEY/);
+    expect((await readFile(join(dir.path, 'data', 'signing-keys.json'), 'utf8'))).toMatch(/BEGIN PRIVATE KEY/);
   });
 
   it('bad arguments print usage and exit 2; a missing kubeconfig is named; manifests prints YAML', async () => {

@@ -7,12 +7,12 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TokenService } from '../../cluster-agent/agent/access-tokens.js';
-import { hashPassword, verifyPassword } from '../../cluster-agent/agent/password-hash.js';
+import { hashPassword, verifyPassword } from '../../cluster-agent/identity/password-hash.js';
 import { RefreshTokenStore } from '../../cluster-agent/state/refresh-token-file.js';
 import { FileSigningKeyStore, LEGACY_SIGNING_KEY_FILE, loadOrCreateSigningKey, SIGNING_KEYS_FILE } from '../../cluster-agent/state/signing-key-file.js';
 import { KEY_OVERLAP_SECONDS, Keyring, LiveKeyring, newKeyring, newSigningKeyPem, rotateKeyring, rotationDue, signingKeyFromPem } from '../../cluster-agent/state/signing-keys.js';
-import { UserDirectory } from '../../cluster-agent/agent/user-directory.js';
-import { readUsersFile, upsertUser } from '../../cluster-agent/agent/users-file.js';
+import { UserDirectory } from '../../cluster-agent/identity/user-directory.js';
+import { readUsersFile, upsertUser } from '../../cluster-agent/identity/users-file.js';
 import { runCli, tempDir } from '../support/processes.js';
 
 const CLI = 'cluster-agent/agent/cli.ts';

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../../cluster-agent/contract/index.js';
 import { REFRESH_STORE_FILE } from '../../cluster-agent/state/refresh-token-file.js';
 import { SIGNING_KEYS_FILE } from '../../cluster-agent/state/signing-key-file.js';
-import { upsertUser } from '../../cluster-agent/agent/users-file.js';
+import { upsertUser } from '../../cluster-agent/identity/users-file.js';
 import { namespaceMembers } from '../../cluster-agent/runtime/local/processes.js';
 import { stopAllSessions } from '../support/agent-api.js';
 import { startCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import WebSocket from 'ws';
 import { startAgent, type AgentOptions, type RunningAgent } from '../../cluster-agent/agent/agent.js';
-import { upsertUser } from '../../cluster-agent/agent/users-file.js';
+import { upsertUser } from '../../cluster-agent/identity/users-file.js';
 import { LocalRuntime } from '../../cluster-agent/runtime/local/index.js';
 import { tempDir } from '../support/processes.js';
 import { builtStreamer } from '../support/streamer.js';

@@ -7,8 +7,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { routes } from '../../cluster-agent/contract/index.js';
-import { hashPassword } from '../../cluster-agent/agent/password-hash.js';
-import { formatUsersFile, parseUsersFile } from '../../cluster-agent/agent/users-file.js';
+import { hashPassword } from '../../cluster-agent/identity/password-hash.js';
+import { formatUsersFile, parseUsersFile } from '../../cluster-agent/identity/users-file.js';
 import { runCli, tempDir } from '../support/processes.js';
 import { call, captureLogger, startTestAgent, type TestAgent } from './support.js';
 
