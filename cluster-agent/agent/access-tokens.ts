@@ -87,9 +87,10 @@ export class TokenService {
     return Math.floor(this.now() / 1000);
   }
 
-  async issueAccessToken(user: string): Promise<{ token: string; expiresIn: number }> {
+  /** `as`: the provider that vouched for the person and their groups at sign-in, carried in the token. */
+  async issueAccessToken(user: string, as?: { idp: string; groups: string[] }): Promise<{ token: string; expiresIn: number }> {
     const iat = this.nowSeconds();
-    const token = await new SignJWT({ typ: 'access' })
+    const token = await new SignJWT({ typ: 'access', ...(as ? { idp: as.idp, groups: as.groups } : {}) })
       .setProtectedHeader({ alg: 'EdDSA', kid: this.keys.current.kid })
       .setSubject(user)
       .setIssuer(ISSUER)
@@ -102,6 +103,11 @@ export class TokenService {
 
   /** The user name, or TokenError('expired' | 'invalid'). */
   async verifyAccessToken(token: string): Promise<string> {
+    return (await this.verifyAccessClaims(token)).name;
+  }
+
+  /** Name, and the provider and groups when the token carries them; or TokenError('expired' | 'invalid'). */
+  async verifyAccessClaims(token: string): Promise<{ name: string; idp?: string; groups?: string[] }> {
     try {
       const { payload } = await jwtVerify(token, this.verifyKey, {
         issuer: ISSUER,
@@ -114,7 +120,10 @@ export class TokenService {
       });
       if (payload.typ !== 'access') throw invalid('access token', 'it is not an access token');
       if (typeof payload.sub !== 'string') throw invalid('access token', 'its "sub" claim is wrong');
-      return payload.sub;
+      const { idp, groups } = payload;
+      if (idp !== undefined && typeof idp !== 'string') throw invalid('access token', 'its "idp" claim is wrong');
+      if (groups !== undefined && !(Array.isArray(groups) && groups.every((g) => typeof g === 'string'))) throw invalid('access token', 'its "groups" claim is wrong');
+      return { name: payload.sub, ...(idp !== undefined ? { idp } : {}), ...(groups !== undefined ? { groups: groups as string[] } : {}) };
     } catch (err) {
       throw classify(err, 'access token');
     }

@@ -20,6 +20,8 @@ import { httpLimits, type HttpLimits } from './http-limits.js';
 import { startIdleReaper } from './idle-reaper.js';
 import { createMetrics } from './metrics.js';
 import { buildServer } from './server.js';
+import type { LdapProvider } from '../identity/ldap.js';
+import { IdentityProviders } from '../identity/providers.js';
 import { UserDirectory } from '../identity/user-directory.js';
 
 export interface AgentOptions {
@@ -46,6 +48,8 @@ export interface AgentOptions {
   keyRotationSeconds?: number;
   /** where refresh tokens live; default `<dataDir>/refresh-tokens.json` (replicas share Secrets instead) */
   openRefreshTokens?: () => Promise<RefreshTokens>;
+  /** sign-in against a company directory, beside the users file */
+  ldap?: LdapProvider;
   /** which connect tokens were used; default in memory (replicas record them in the cluster instead) */
   connectTokenLedger?: ConnectTokenLedger;
 }
@@ -70,15 +74,15 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     ...(opts.keyRotationSeconds !== undefined ? { rotateEverySeconds: opts.keyRotationSeconds } : {}),
     onError: (err) => opts.logger.warn({ err }, 'could not reload the signing keys; keeping the ones loaded'),
   }).start();
-  const users = new UserDirectory(opts.usersFile, opts.logger);
+  const identity = new IdentityProviders(new UserDirectory(opts.usersFile, opts.logger), opts.ldap);
   // A users file that cannot be used is logged (once) by the directory and reported by /readyz.
-  if ((await users.health()).ok && (await users.count()) === 0) {
+  if ((await identity.health()).ok && (await identity.localUsers()) === 0) {
     opts.logger.warn({ usersFile: opts.usersFile }, `no users yet; add one with: porthole-agent users add NAME --file ${opts.usersFile} --password-stdin`);
   }
   let ready = false;
   const deps: AgentDeps = {
     runtime: opts.runtime,
-    users,
+    identity,
     tokens: new TokenService(keyring, Date.now, opts.connectTokenLedger),
     keyring,
     refreshTokens: await (opts.openRefreshTokens ?? (() => RefreshTokenStore.open(opts.dataDir)))(),

@@ -8,11 +8,11 @@ import type { HttpLimits } from './http-limits.js';
 import type { AgentMetrics } from './metrics.js';
 import type { RefreshTokens } from '../state/refresh-tokens.js';
 import type { Keyring } from '../state/signing-keys.js';
-import type { UserDirectory } from '../identity/user-directory.js';
+import type { IdentityProviders } from '../identity/providers.js';
 
 export interface AgentDeps {
   runtime: Runtime;
-  users: UserDirectory;
+  identity: IdentityProviders;
   tokens: TokenService;
   refreshTokens: RefreshTokens;
   /** the live signing keys' public halves, for /auth/jwks */

@@ -7,6 +7,7 @@ import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } fro
 import type { ErrorBody, ErrorCode } from '../contract/index.js';
 import { RuntimeError } from '../runtime/types.js';
 import { ApiError } from './api-error.js';
+import { IdentityUnavailableError } from '../identity/types.js';
 import { UsersUnavailableError } from '../identity/user-directory.js';
 
 export function errorBody(code: ErrorCode, message: string): ErrorBody {
@@ -25,6 +26,7 @@ export function describeValidation(context: string | undefined, validation: { in
 function translate(err: FastifyError | ApiError | Error): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof UsersUnavailableError) return new ApiError(503, 'not_ready', err.message);
+  if (err instanceof IdentityUnavailableError) return new ApiError(503, 'unavailable', err.message);
   if (err instanceof RuntimeError) {
     const status = { not_found: 404, bad_request: 400, unavailable: 503, not_ready: 503, conflict: 409 }[err.code];
     return new ApiError(status, err.code, err.message);

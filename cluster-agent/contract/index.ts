@@ -56,6 +56,13 @@ export type TokenResponse = z.infer<typeof TokenResponse>;
 export const RefreshRequest = z.object({ refreshToken: z.string().min(1).max(4096) });
 export type RefreshRequest = z.infer<typeof RefreshRequest>;
 
+/** What the sign-in screen offers: a password form, "Sign in with <company>" (OpenID Connect), or both. */
+export const AuthProviders = z.object({
+  password: z.boolean(),
+  oidc: z.object({ issuer: z.string(), clientId: z.string(), scopes: z.array(z.string()) }).optional(),
+});
+export type AuthProviders = z.infer<typeof AuthProviders>;
+
 /** The agent's public token-signing keys (RFC 7517), the one that signs first; more than one during a rotation. */
 export const Jwks = z.object({
   keys: z.array(z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string(), kid: z.string(), alg: z.literal('EdDSA'), use: z.literal('sig') })).min(1),
@@ -152,6 +159,7 @@ export const routes = {
   refresh: `${API_PREFIX}/auth/refresh`,
   logout: `${API_PREFIX}/auth/logout`,
   jwks: `${API_PREFIX}/auth/jwks`,
+  providers: `${API_PREFIX}/auth/providers`,
   me: `${API_PREFIX}/me`,
   templates: `${API_PREFIX}/templates`,
   sessions: `${API_PREFIX}/sessions`,

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from './atomic-write.js';
-import { decideRevoke, decideRotate, prune, RefreshEntry, REFRESH_TOKEN_SECONDS, refreshTokenDigest, type Entries, type RefreshOutcome, type RefreshTokens } from './refresh-tokens.js';
+import { decideRevoke, decideRotate, prune, RefreshEntry, REFRESH_TOKEN_SECONDS, refreshTokenDigest, signedInFields, type Entries, type RefreshOutcome, type RefreshTokens, type SignedInAs } from './refresh-tokens.js';
 
 export const REFRESH_STORE_FILE = 'refresh-tokens.json';
 
@@ -54,10 +54,10 @@ export class RefreshTokenStore implements RefreshTokens {
     return { hash: refreshTokenDigest(token), token };
   }
 
-  issue(user: string): Promise<string> {
+  issue(user: string, as?: SignedInAs): Promise<string> {
     return this.serialize(async () => {
       const next = this.mint();
-      await this.save({ ...this.tokens, [next.hash]: { family: randomUUID(), user, expiresAt: this.now() + REFRESH_TOKEN_SECONDS * 1000 } });
+      await this.save({ ...this.tokens, [next.hash]: { family: randomUUID(), user, expiresAt: this.now() + REFRESH_TOKEN_SECONDS * 1000, ...signedInFields(as) } });
       return next.token;
     });
   }

@@ -11,12 +11,18 @@ import { z } from 'zod';
 
 export const REFRESH_TOKEN_SECONDS = 14 * 24 * 3600;
 
-export type RefreshOutcome = { ok: true; user: string; token: string } | { ok: false; problem: 'unknown' | 'expired' | 'reused' };
+/** What the sign-in vouched for, carried by every token of its family (providers that cannot look people up again). */
+export interface SignedInAs {
+  idp?: string | undefined;
+  groups?: string[] | undefined;
+}
+
+export type RefreshOutcome = ({ ok: true; user: string; token: string } & SignedInAs) | { ok: false; problem: 'unknown' | 'expired' | 'reused' };
 
 /** Where refresh tokens live: a file (one agent) or Secrets in the cluster (every replica sees the same). */
 export interface RefreshTokens {
   /** A new family, at sign-in. */
-  issue(user: string): Promise<string>;
+  issue(user: string, as?: SignedInAs): Promise<string>;
   /** Exchanges a token for a new one of the same family; a rotated token presented again revokes the family. */
   rotate(token: string): Promise<RefreshOutcome>;
   /** Sign-out: the presented token's whole family ends. Unknown tokens are fine (idempotent). */
@@ -30,6 +36,9 @@ export const RefreshEntry = z.object({
   expiresAt: z.number(),
   /** set once the token has been exchanged for a new one */
   rotatedAt: z.number().optional(),
+  /** the identity provider and groups of the sign-in (SignedInAs) */
+  idp: z.string().optional(),
+  groups: z.array(z.string()).optional(),
 });
 export type RefreshEntry = z.infer<typeof RefreshEntry>;
 /** Entries by the token's digest; a store may keep more per entry (the file store: the user). */
@@ -74,8 +83,12 @@ export function decideRotate<E extends RefreshEntry>(tokens: Entries<E>, hash: s
   const next = mint();
   const { rotatedAt: _none, ...rest } = entry;
   const fresh = { ...rest, expiresAt: now + REFRESH_TOKEN_SECONDS * 1000 } as E;
-  return { result: { outcome: { ok: true, user: '', token: next.token }, entry }, write: { ...tokens, [hash]: { ...entry, rotatedAt: now }, [next.hash]: fresh } };
+  const as = { ...(entry.idp !== undefined ? { idp: entry.idp } : {}), ...(entry.groups !== undefined ? { groups: entry.groups } : {}) };
+  return { result: { outcome: { ok: true, user: '', token: next.token, ...as }, entry }, write: { ...tokens, [hash]: { ...entry, rotatedAt: now }, [next.hash]: fresh } };
 }
+
+/** Pure: the entry fields that record a sign-in's provider and groups. */
+export const signedInFields = (as: SignedInAs | undefined): SignedInAs => ({ ...(as?.idp !== undefined ? { idp: as.idp } : {}), ...(as?.groups !== undefined ? { groups: as.groups } : {}) });
 
 /** Pure: sign-out of the token with digest `hash` ends its family; unknown is nothing to do. */
 export function decideRevoke<E extends RefreshEntry>(tokens: Entries<E>, hash: string): Decision<undefined, E> {

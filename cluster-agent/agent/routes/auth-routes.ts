@@ -2,8 +2,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ErrorBody, Jwks, LoginRequest, RefreshRequest, TokenResponse, routes } from '../../contract/index.js';
+import { AuthProviders, ErrorBody, Jwks, LoginRequest, RefreshRequest, TokenResponse, routes } from '../../contract/index.js';
 import { ApiError, unauthorized } from '../api-error.js';
+import type { Identity, IdentitySource } from '../../identity/types.js';
 import type { AgentDeps } from '../deps.js';
 import { apiErrors, bodyErrors } from './responses.js';
 
@@ -13,8 +14,8 @@ export function loginRateKey(ip: string, username: unknown): string {
 
 export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const issue = async (user: { name: string; groups: string[] }, refreshToken: string): Promise<TokenResponse> => {
-    const access = await deps.tokens.issueAccessToken(user.name);
+  const issue = async (user: Identity, refreshToken: string): Promise<TokenResponse> => {
+    const access = await deps.tokens.issueAccessToken(user.name, { idp: user.idp, groups: user.groups });
     return { accessToken: access.token, refreshToken, expiresIn: access.expiresIn, user: { name: user.name, groups: user.groups } };
   };
 
@@ -43,13 +44,14 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
       },
     },
     async (req) => {
-      const user = await deps.users.authenticate(req.body.username, req.body.password);
-      if (!user) {
+      const result = await deps.identity.signIn(req.body.username, req.body.password);
+      if (!result.ok) {
         deps.metrics.loginAttempts.inc({ result: 'bad_credentials' });
-        throw unauthorized('Wrong user name or password');
+        throw unauthorized(result.message);
       }
+      const user = result.identity;
       deps.metrics.loginAttempts.inc({ result: 'success' });
-      return issue(user, await deps.refreshTokens.issue(user.name));
+      return issue(user, await deps.refreshTokens.issue(user.name, { idp: user.idp, groups: user.groups }));
     },
   );
 
@@ -75,7 +77,9 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
             throw unauthorized('The refresh token is not valid (signed out, or never issued here); sign in again');
         }
       }
-      const user = await deps.users.lookup(outcome.user);
+      // Refresh tokens from before providers were recorded are the users file's.
+      const signedIn: Identity = { name: outcome.user, idp: (outcome.idp ?? 'users') as IdentitySource, groups: outcome.groups ?? [] };
+      const user = await deps.identity.current(signedIn);
       if (!user) {
         await deps.refreshTokens.revoke(outcome.token);
         throw unauthorized(`The account "${outcome.user}" no longer exists on this agent; ask an administrator`);
@@ -114,5 +118,11 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
       void reply.header('cache-control', 'public, max-age=300');
       return Jwks.parse(deps.keyring.jwks());
     },
+  );
+
+  r.get(
+    routes.providers,
+    { schema: { summary: 'What the sign-in screen offers (no sign-in needed)', tags: ['auth'], response: { 200: AuthProviders, ...apiErrors } } },
+    async () => AuthProviders.parse(deps.identity.describe()),
   );
 }

@@ -14,7 +14,7 @@ export async function probeRoutes(app: FastifyInstance, deps: AgentDeps): Promis
     async (_req, reply) => {
       const runtime = !deps.isReady() ? { ok: false, message: 'initialising' } : (deps.runtime.healthy?.() ?? { ok: true, message: 'ready' });
       // Nobody can sign in while the users file is unusable: not ready either, and say why.
-      const users = await deps.users.health();
+      const users = await deps.identity.health();
       const checks = { runtime: `${deps.runtime.kind}: ${runtime.ok ? 'ready' : runtime.message}`, ...(users.ok ? {} : { users: users.message }) };
       if (!runtime.ok || !users.ok) return reply.code(503).send({ status: 'not_ready', checks });
       return { status: 'ok' as const, checks };

@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { AGENT_NAME, LABELS } from '../../kubernetes/resources.js';
 import { apiMessage, isConflict, isNotFound, type KubeClients } from '../../runtime/kubernetes/kube-client.js';
 import { RuntimeError } from '../../runtime/types.js';
-import { decideRevoke, decideRotate, prune, RefreshEntry, REFRESH_TOKEN_SECONDS, refreshTokenDigest, type Decision, type Entries, type RefreshOutcome, type RefreshTokens } from '../refresh-tokens.js';
+import { decideRevoke, decideRotate, prune, RefreshEntry, REFRESH_TOKEN_SECONDS, refreshTokenDigest, signedInFields, type Decision, type Entries, type RefreshOutcome, type RefreshTokens, type SignedInAs } from '../refresh-tokens.js';
 
 export { decideRotate, prune, type Entries } from '../refresh-tokens.js';
 
@@ -158,11 +158,11 @@ export class KubernetesRefreshTokens implements RefreshTokens {
     return { hash: refreshTokenDigest(token), token };
   }
 
-  issue(user: string): Promise<string> {
+  issue(user: string, as?: SignedInAs): Promise<string> {
     const key = userKey(user);
     return this.mutate(key, user, (tokens) => {
       const next = this.mint(key);
-      return { result: next.token, write: { ...tokens, [next.hash]: { family: randomUUID(), expiresAt: this.now() + REFRESH_TOKEN_SECONDS * 1000 } } };
+      return { result: next.token, write: { ...tokens, [next.hash]: { family: randomUUID(), expiresAt: this.now() + REFRESH_TOKEN_SECONDS * 1000, ...signedInFields(as) } } };
     });
   }
 

@@ -1,0 +1,51 @@
+/**
+ * The identity providers the agent is configured with, as one: the users file first (local accounts,
+ * e.g. an admin), then the directory. What /auth/providers tells the sign-in screen comes from here.
+ */
+import type { LdapProvider } from './ldap.js';
+import { refusal, WRONG_PASSWORD, type Identity, type SignInResult } from './types.js';
+import type { UserDirectory, UsersHealth } from './user-directory.js';
+
+export class IdentityProviders {
+  constructor(
+    readonly users: UserDirectory,
+    private readonly ldap?: LdapProvider,
+  ) {}
+
+  /** Password sign-in; IdentityUnavailableError (503) when the provider that knows the name cannot answer. */
+  async signIn(name: string, password: string): Promise<SignInResult> {
+    if (!this.ldap || (await this.users.lookup(name))) {
+      const user = await this.users.authenticate(name, password);
+      return user ? { ok: true, identity: { name: user.name, groups: user.groups, idp: 'users' } } : refusal('bad_credentials', WRONG_PASSWORD);
+    }
+    return (await this.ldap.authenticate(name, password)) ?? refusal('bad_credentials', WRONG_PASSWORD);
+  }
+
+  /** The person as their provider sees them now; undefined when gone or disabled. */
+  async current(identity: Identity): Promise<Identity | undefined> {
+    switch (identity.idp) {
+      case 'users': {
+        const user = await this.users.lookup(identity.name);
+        return user ? { name: user.name, groups: user.groups, idp: 'users' } : undefined;
+      }
+      case 'ldap':
+        return this.ldap ? this.ldap.current(identity) : undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  /** What the sign-in screen offers. */
+  describe(): { password: boolean } {
+    return { password: true };
+  }
+
+  health(): Promise<UsersHealth> {
+    return this.users.health();
+  }
+
+  /** Local accounts (the warning "no users yet" only matters when there is no directory either). */
+  async localUsers(): Promise<number | undefined> {
+    return this.ldap ? undefined : this.users.count();
+  }
+}
