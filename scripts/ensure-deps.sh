@@ -14,7 +14,7 @@ run_pkgs=(tigervnc-standalone-server tigervnc-tools openbox xterm bubblewrap x11
   gcc libc6-dev pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libyuv-dev libaom-dev
   # desktop sound: a PulseAudio server per session (a null sink), captured by gst-launch-1.0 (pulsesrc, opusenc)
   pulseaudio gstreamer1.0-tools)
-test_pkgs=(websockify dbus gnome-keyring x11-utils xdotool xclip python3-venv coturn iproute2 nftables xvfb)
+test_pkgs=(websockify dbus gnome-keyring x11-utils xdotool xclip python3-venv coturn iproute2 nftables xvfb slapd openssl)
 pkgs=("${run_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 

@@ -5,10 +5,11 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { TurnOptions } from '../kubernetes/turn-manifests.js';
+import type { LdapConfig } from '../identity/ldap.js';
 import type { UidRange } from '../runtime/local/desktop-accounts.js';
 
 export const USAGE = `usage:
-  porthole-agent serve --runtime local|kubernetes --listen HOST:PORT [--users FILE] [--data-dir DIR]
+  porthole-agent serve [--config FILE] --runtime local|kubernetes --listen HOST:PORT [--users FILE] [--data-dir DIR]
                        [--idle-timeout SECONDS] [--public-url URL] [--kubeconfig FILE] [--namespace NS]
                        [--desktop-uids FIRST-LAST] [--unsafe-shared-desktops] [--streamer DIR] [--streamer-codecs LIST]
                        [--stun URL]... [--turn URL]... [--turn-secret-file FILE | --turn-secret-name SECRET]
@@ -19,6 +20,9 @@ export const USAGE = `usage:
                            [--turn-external-host HOST --pod-cidr CIDR... [--turn-service-type LoadBalancer|NodePort]
                             [--turn-port PORT] [--turn-image IMAGE] [--turn-relay-ports MIN-MAX]]
 
+  --config FILE: YAML with any of these settings (camelCase: dataDir, idleTimeout, ...) and identity
+  (usersFile, ldap: url, userDn | bindDn + bindPasswordFile + userSearchBase, groupSearchBase, ...);
+  flags win (docs/agent.md, "Configuration file").
   --listen 127.0.0.1:0 picks a free port; the real one is printed as "listening on http://HOST:PORT".
   Defaults: --data-dir ./.porthole/agent, --users <data-dir>/users.yaml.
   Local desktops run sandboxed (bubblewrap); as root each person's under a uid of --desktop-uids
@@ -66,6 +70,8 @@ export type Command =
       turnTtl?: number;
       /** rotate the token-signing key by itself when it is this old */
       keyRotationDays?: number;
+      /** from --config: sign-in against a company directory */
+      ldap?: LdapConfig;
     }
   | { kind: 'keys'; action: 'rotate' | 'list'; runtime: 'local' | 'kubernetes'; dataDir: string; kubeconfig?: string; namespace?: string }
   | { kind: 'users-add'; name: string; file: string; groups?: string[] }

@@ -13,7 +13,9 @@ import type { ConnectTokenLedger } from '../state/connect-tokens.js';
 import type { RefreshTokens } from '../state/refresh-tokens.js';
 import { FileSigningKeyStore } from '../state/signing-key-file.js';
 import { liveKeys, signingKeyFromPem, type SigningKeyStore } from '../state/signing-keys.js';
+import { LdapProvider, type LdapConfig } from '../identity/ldap.js';
 import { parseCommand, USAGE, UsageError, type Command } from './args.js';
+import { ConfigError, mergeArgs, parseConfig } from './config-file.js';
 import { DataDirError, ensureDirectory } from './data-dir.js';
 import { upsertUser, UsersFileError } from '../identity/users-file.js';
 import { DEFAULT_TURN_TTL_SECONDS, type IceConfig } from './ice-servers.js';
@@ -152,6 +154,14 @@ async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> 
   // stdout carries only the "listening on" line (scripts wait for it); logs go to stderr.
   const logger = pino({ level: process.env.PORTHOLE_LOG_LEVEL ?? 'info' }, pino.destination(2));
   let created: CreatedRuntime;
+  let ldap: LdapProvider | undefined;
+  try {
+    // The CA and service-account password files are read once, now: a missing one is said before anything starts.
+    if (cmd.ldap) ldap = new LdapProvider(cmd.ldap);
+  } catch (err) {
+    process.stderr.write(`porthole-agent: identity.ldap: ${(err as Error).message}\n`);
+    return EXIT_USAGE;
+  }
   try {
     // Before the runtime: on a path where mkdir cannot succeed, say so and exit 1 instead of hanging.
     await ensureDirectory(cmd.dataDir);
@@ -175,6 +185,7 @@ async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> 
       runtime,
       dataDir: cmd.dataDir,
       usersFile: cmd.usersFile,
+      ...(ldap ? { ldap } : {}),
       host: cmd.host,
       port: cmd.port,
       logger,
@@ -216,11 +227,34 @@ async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> 
   });
 }
 
+/** `serve --config FILE`: the file's settings become flags before the command line's (flags win). */
+async function withConfig(argv: string[]): Promise<{ argv: string[]; ldap?: LdapConfig }> {
+  const at = argv[0] === 'serve' ? argv.indexOf('--config') : -1;
+  if (at < 0) return { argv };
+  const file = argv[at + 1];
+  if (file === undefined || file.startsWith('--')) throw new UsageError('--config needs a FILE');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read --config ${file}: ${(err as Error).message}`);
+  }
+  const parsed = parseConfig(text, file);
+  const rest = [...argv.slice(1, at), ...argv.slice(at + 2)];
+  return { argv: ['serve', ...mergeArgs(parsed.args, rest)], ...(parsed.ldap ? { ldap: parsed.ldap } : {}) };
+}
+
 async function main(argv: string[]): Promise<number> {
   let cmd: Command;
   try {
-    cmd = parseCommand(argv);
+    const expanded = await withConfig(argv);
+    cmd = parseCommand(expanded.argv);
+    if (cmd.kind === 'serve' && expanded.ldap) cmd = { ...cmd, ldap: expanded.ldap };
   } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`porthole-agent: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`porthole-agent: ${err.message}\n\n${USAGE}\n`);
     return EXIT_USAGE;

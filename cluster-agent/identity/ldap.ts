@@ -57,9 +57,12 @@ export class LdapProvider implements PasswordProvider {
   /** A connected client (StartTLS done), or IdentityUnavailableError saying why. */
   private async open(): Promise<Client> {
     const tlsOptions = this.ca ? { ca: [this.ca] } : {};
-    const client = new Client({ url: this.cfg.url, timeout: this.timeoutMs, connectTimeout: this.timeoutMs, tlsOptions, strictDN: true });
+    // ldapts speaks TLS from the first byte whenever it is given TLS options: only for ldaps:// then.
+    const secure = this.cfg.url.startsWith('ldaps:');
+    const client = new Client({ url: this.cfg.url, timeout: this.timeoutMs, connectTimeout: this.timeoutMs, ...(secure ? { tlsOptions } : {}), strictDN: true });
     try {
-      if (this.cfg.startTls) await client.startTLS(tlsOptions);
+      // The certificate is checked against the URL's host (without it Node checks "localhost").
+      if (this.cfg.startTls) await client.startTLS({ ...tlsOptions, host: new URL(this.cfg.url).hostname.replace(/^\[|\]$/g, '') });
       return client;
     } catch (err) {
       await client.unbind().catch(() => undefined);
