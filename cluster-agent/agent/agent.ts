@@ -21,6 +21,7 @@ import { startIdleReaper } from './idle-reaper.js';
 import { createMetrics } from './metrics.js';
 import { buildServer } from './server.js';
 import type { LdapProvider } from '../identity/ldap.js';
+import type { OidcProvider } from '../identity/oidc.js';
 import { IdentityProviders } from '../identity/providers.js';
 import { UserDirectory } from '../identity/user-directory.js';
 
@@ -50,6 +51,8 @@ export interface AgentOptions {
   openRefreshTokens?: () => Promise<RefreshTokens>;
   /** sign-in against a company directory, beside the users file */
   ldap?: LdapProvider;
+  /** sign-in with an OpenID Connect issuer */
+  oidc?: OidcProvider;
   /** which connect tokens were used; default in memory (replicas record them in the cluster instead) */
   connectTokenLedger?: ConnectTokenLedger;
 }
@@ -74,7 +77,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     ...(opts.keyRotationSeconds !== undefined ? { rotateEverySeconds: opts.keyRotationSeconds } : {}),
     onError: (err) => opts.logger.warn({ err }, 'could not reload the signing keys; keeping the ones loaded'),
   }).start();
-  const identity = new IdentityProviders(new UserDirectory(opts.usersFile, opts.logger), opts.ldap);
+  const identity = new IdentityProviders(new UserDirectory(opts.usersFile, opts.logger), opts.ldap, opts.oidc);
   // A users file that cannot be used is logged (once) by the directory and reported by /readyz.
   if ((await identity.health()).ok && (await identity.localUsers()) === 0) {
     opts.logger.warn({ usersFile: opts.usersFile }, `no users yet; add one with: porthole-agent users add NAME --file ${opts.usersFile} --password-stdin`);

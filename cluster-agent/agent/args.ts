@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { TurnOptions } from '../kubernetes/turn-manifests.js';
 import type { LdapConfig } from '../identity/ldap.js';
+import type { OidcConfig } from '../identity/oidc.js';
 import type { UidRange } from '../runtime/local/desktop-accounts.js';
 
 export const USAGE = `usage:
@@ -72,6 +73,8 @@ export type Command =
       keyRotationDays?: number;
       /** from --config: sign-in against a company directory */
       ldap?: LdapConfig;
+      /** from --config: sign-in with an OpenID Connect issuer */
+      oidc?: OidcConfig;
     }
   | { kind: 'keys'; action: 'rotate' | 'list'; runtime: 'local' | 'kubernetes'; dataDir: string; kubeconfig?: string; namespace?: string }
   | { kind: 'users-add'; name: string; file: string; groups?: string[] }

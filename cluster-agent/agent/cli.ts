@@ -14,6 +14,7 @@ import type { RefreshTokens } from '../state/refresh-tokens.js';
 import { FileSigningKeyStore } from '../state/signing-key-file.js';
 import { liveKeys, signingKeyFromPem, type SigningKeyStore } from '../state/signing-keys.js';
 import { LdapProvider, type LdapConfig } from '../identity/ldap.js';
+import { OidcProvider, type OidcConfig } from '../identity/oidc.js';
 import { parseCommand, USAGE, UsageError, type Command } from './args.js';
 import { ConfigError, mergeArgs, parseConfig } from './config-file.js';
 import { DataDirError, ensureDirectory } from './data-dir.js';
@@ -155,11 +156,18 @@ async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> 
   const logger = pino({ level: process.env.PORTHOLE_LOG_LEVEL ?? 'info' }, pino.destination(2));
   let created: CreatedRuntime;
   let ldap: LdapProvider | undefined;
+  let oidc: OidcProvider | undefined;
   try {
     // The CA and service-account password files are read once, now: a missing one is said before anything starts.
     if (cmd.ldap) ldap = new LdapProvider(cmd.ldap);
   } catch (err) {
     process.stderr.write(`porthole-agent: identity.ldap: ${(err as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  try {
+    if (cmd.oidc) oidc = new OidcProvider(cmd.oidc);
+  } catch (err) {
+    process.stderr.write(`porthole-agent: identity.oidc: ${(err as Error).message}\n`);
     return EXIT_USAGE;
   }
   try {
@@ -186,6 +194,7 @@ async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> 
       dataDir: cmd.dataDir,
       usersFile: cmd.usersFile,
       ...(ldap ? { ldap } : {}),
+      ...(oidc ? { oidc } : {}),
       host: cmd.host,
       port: cmd.port,
       logger,
@@ -228,7 +237,7 @@ async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> 
 }
 
 /** `serve --config FILE`: the file's settings become flags before the command line's (flags win). */
-async function withConfig(argv: string[]): Promise<{ argv: string[]; ldap?: LdapConfig }> {
+async function withConfig(argv: string[]): Promise<{ argv: string[]; ldap?: LdapConfig; oidc?: OidcConfig }> {
   const at = argv[0] === 'serve' ? argv.indexOf('--config') : -1;
   if (at < 0) return { argv };
   const file = argv[at + 1];
@@ -241,7 +250,7 @@ async function withConfig(argv: string[]): Promise<{ argv: string[]; ldap?: Ldap
   }
   const parsed = parseConfig(text, file);
   const rest = [...argv.slice(1, at), ...argv.slice(at + 2)];
-  return { argv: ['serve', ...mergeArgs(parsed.args, rest)], ...(parsed.ldap ? { ldap: parsed.ldap } : {}) };
+  return { argv: ['serve', ...mergeArgs(parsed.args, rest)], ...(parsed.ldap ? { ldap: parsed.ldap } : {}), ...(parsed.oidc ? { oidc: parsed.oidc } : {}) };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -249,7 +258,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     const expanded = await withConfig(argv);
     cmd = parseCommand(expanded.argv);
-    if (cmd.kind === 'serve' && expanded.ldap) cmd = { ...cmd, ldap: expanded.ldap };
+    if (cmd.kind === 'serve') cmd = { ...cmd, ...(expanded.ldap ? { ldap: expanded.ldap } : {}), ...(expanded.oidc ? { oidc: expanded.oidc } : {}) };
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`porthole-agent: ${err.message}\n`);

@@ -7,6 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { LdapConfig } from '../identity/ldap.js';
+import type { OidcConfig } from '../identity/oidc.js';
 
 export class ConfigError extends Error {}
 
@@ -35,6 +36,17 @@ const Ldap = z
     if (l.startTls && l.url.startsWith('ldaps:')) ctx.addIssue({ code: 'custom', path: ['startTls'], message: 'is for ldap:// URLs; ldaps:// is TLS already' });
   });
 
+const Oidc = z
+  .object({
+    issuer: z.string().url(),
+    clientId: z.string().min(1),
+    usernameClaim: z.string().min(1).optional(),
+    groupsClaim: z.string().min(1).optional(),
+    scopes: z.array(z.string().min(1)).optional(),
+    clockSkewSeconds: z.number().int().min(0).max(300).optional(),
+  })
+  .strict();
+
 const Seconds = z.number().int().nonnegative();
 export const AgentConfig = z
   .object({
@@ -55,7 +67,7 @@ export const AgentConfig = z
     turnSecretName: z.string().optional(),
     turnTtl: Seconds.optional(),
     keyRotationDays: z.number().int().min(1).optional(),
-    identity: z.object({ usersFile: Path.optional(), ldap: Ldap.optional() }).strict().optional(),
+    identity: z.object({ usersFile: Path.optional(), ldap: Ldap.optional(), oidc: Oidc.optional() }).strict().optional(),
   })
   .strict();
 export type AgentConfig = z.infer<typeof AgentConfig>;
@@ -77,7 +89,7 @@ function describe(file: string, err: z.ZodError): string {
 }
 
 /** Pure: the file's text -> flags and LDAP settings, or ConfigError naming the key. */
-export function parseConfig(text: string, file: string): { args: string[]; ldap?: LdapConfig } {
+export function parseConfig(text: string, file: string): { args: string[]; ldap?: LdapConfig; oidc?: OidcConfig } {
   let raw: unknown;
   try {
     raw = parseYaml(text) ?? {};
@@ -105,7 +117,8 @@ export function parseConfig(text: string, file: string): { args: string[]; ldap?
     ...(l.caFile ? { caFile: abs(l.caFile) } : {}),
     ...(l.bindPasswordFile ? { bindPasswordFile: abs(l.bindPasswordFile) } : {}),
   };
-  return { args, ...(ldap ? { ldap } : {}) };
+  const oidc = cfg.identity?.oidc;
+  return { args, ...(ldap ? { ldap } : {}), ...(oidc ? { oidc } : {}) };
 }
 
 /** Pure: the file's flags, then the command line's; a repeatable flag on the command line replaces the file's. */

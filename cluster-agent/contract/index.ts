@@ -56,6 +56,10 @@ export type TokenResponse = z.infer<typeof TokenResponse>;
 export const RefreshRequest = z.object({ refreshToken: z.string().min(1).max(4096) });
 export type RefreshRequest = z.infer<typeof RefreshRequest>;
 
+/** The launcher ran the authorization code flow with PKCE against the issuer and hands over the ID token. */
+export const OidcLoginRequest = z.object({ idToken: z.string().min(1).max(16384) });
+export type OidcLoginRequest = z.infer<typeof OidcLoginRequest>;
+
 /** What the sign-in screen offers: a password form, "Sign in with <company>" (OpenID Connect), or both. */
 export const AuthProviders = z.object({
   password: z.boolean(),
@@ -160,6 +164,7 @@ export const routes = {
   logout: `${API_PREFIX}/auth/logout`,
   jwks: `${API_PREFIX}/auth/jwks`,
   providers: `${API_PREFIX}/auth/providers`,
+  oidcLogin: `${API_PREFIX}/auth/oidc`,
   me: `${API_PREFIX}/me`,
   templates: `${API_PREFIX}/templates`,
   sessions: `${API_PREFIX}/sessions`,

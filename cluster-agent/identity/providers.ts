@@ -3,6 +3,7 @@
  * e.g. an admin), then the directory. What /auth/providers tells the sign-in screen comes from here.
  */
 import type { LdapProvider } from './ldap.js';
+import type { OidcProvider } from './oidc.js';
 import { refusal, WRONG_PASSWORD, type Identity, type SignInResult } from './types.js';
 import type { UserDirectory, UsersHealth } from './user-directory.js';
 
@@ -10,6 +11,7 @@ export class IdentityProviders {
   constructor(
     readonly users: UserDirectory,
     private readonly ldap?: LdapProvider,
+    readonly oidc?: OidcProvider,
   ) {}
 
   /** Password sign-in; IdentityUnavailableError (503) when the provider that knows the name cannot answer. */
@@ -30,14 +32,17 @@ export class IdentityProviders {
       }
       case 'ldap':
         return this.ldap ? this.ldap.current(identity) : undefined;
+      case 'oidc':
+        // The issuer is asked again only at the next sign-in: its groups stand until the refresh family ends.
+        return this.oidc ? identity : undefined;
       default:
         return undefined;
     }
   }
 
   /** What the sign-in screen offers. */
-  describe(): { password: boolean } {
-    return { password: true };
+  describe(): { password: boolean; oidc?: { issuer: string; clientId: string; scopes: string[] } } {
+    return { password: true, ...(this.oidc ? { oidc: { issuer: this.oidc.cfg.issuer, clientId: this.oidc.cfg.clientId, scopes: this.oidc.scopes } } : {}) };
   }
 
   health(): Promise<UsersHealth> {

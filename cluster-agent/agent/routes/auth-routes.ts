@@ -2,8 +2,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AuthProviders, ErrorBody, Jwks, LoginRequest, RefreshRequest, TokenResponse, routes } from '../../contract/index.js';
-import { ApiError, unauthorized } from '../api-error.js';
+import { AuthProviders, ErrorBody, Jwks, LoginRequest, OidcLoginRequest, RefreshRequest, TokenResponse, routes } from '../../contract/index.js';
+import { ApiError, notFound, unauthorized } from '../api-error.js';
 import type { Identity, IdentitySource } from '../../identity/types.js';
 import type { AgentDeps } from '../deps.js';
 import { apiErrors, bodyErrors } from './responses.js';
@@ -51,6 +51,30 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
       }
       const user = result.identity;
       deps.metrics.loginAttempts.inc({ result: 'success' });
+      return issue(user, await deps.refreshTokens.issue(user.name, { idp: user.idp, groups: user.groups }));
+    },
+  );
+
+  r.post(
+    routes.oidcLogin,
+    {
+      schema: {
+        summary: "Sign in with the company's OpenID Connect issuer: the ID token from an authorization code flow with PKCE",
+        tags: ['auth'],
+        body: OidcLoginRequest,
+        response: { 200: TokenResponse, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, ...bodyErrors, ...apiErrors },
+      },
+    },
+    async (req) => {
+      const oidc = deps.identity.oidc;
+      if (!oidc) throw notFound('This agent has no OpenID Connect issuer configured; sign in with a user name and password');
+      const result = await oidc.verify(req.body.idToken);
+      if (!result.ok) {
+        deps.metrics.loginAttempts.inc({ result: 'bad_credentials' });
+        throw unauthorized(result.message);
+      }
+      deps.metrics.loginAttempts.inc({ result: 'success' });
+      const user = result.identity;
       return issue(user, await deps.refreshTokens.issue(user.name, { idp: user.idp, groups: user.groups }));
     },
   );
