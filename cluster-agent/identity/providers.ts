@@ -2,10 +2,26 @@
  * The identity providers the agent is configured with, as one: the users file first (local accounts,
  * e.g. an admin), then the directory. What /auth/providers tells the sign-in screen comes from here.
  */
+import { UserName } from '../contract/index.js';
 import type { LdapProvider } from './ldap.js';
 import type { OidcProvider } from './oidc.js';
 import { refusal, WRONG_PASSWORD, type Identity, type SignInResult } from './types.js';
 import type { UserDirectory, UsersHealth } from './user-directory.js';
+
+const PROVIDER_NAMES = { users: 'the users file', ldap: 'the company directory', oidc: 'the sign-in service' } as const;
+
+/**
+ * Pure: a provider's answer as a Porthole user. Names become directory names and label values, so a
+ * directory's `Ann` is `ann`, and a name that still is not one (`ann.k@example.org`) is refused with a
+ * sentence instead of failing later.
+ */
+export function asPortholeUser(result: SignInResult): SignInResult {
+  if (!result.ok) return result;
+  const name = result.identity.name.toLowerCase();
+  const valid = UserName.safeParse(name);
+  if (!valid.success) return refusal('bad_credentials', `The name "${result.identity.name}" from ${PROVIDER_NAMES[result.identity.idp]} cannot be used here (${valid.error.issues[0]?.message ?? 'not a valid user name'}); ask an administrator`);
+  return { ok: true, identity: { ...result.identity, name } };
+}
 
 export class IdentityProviders {
   constructor(
@@ -20,7 +36,12 @@ export class IdentityProviders {
       const user = await this.users.authenticate(name, password);
       return user ? { ok: true, identity: { name: user.name, groups: user.groups, idp: 'users' } } : refusal('bad_credentials', WRONG_PASSWORD);
     }
-    return (await this.ldap.authenticate(name, password)) ?? refusal('bad_credentials', WRONG_PASSWORD);
+    return asPortholeUser((await this.ldap.authenticate(name, password)) ?? refusal('bad_credentials', WRONG_PASSWORD));
+  }
+
+  /** OpenID Connect: the launcher's ID token. */
+  async signInWithIdToken(idToken: string): Promise<SignInResult | undefined> {
+    return this.oidc ? asPortholeUser(await this.oidc.verify(idToken)) : undefined;
   }
 
   /** The person as their provider sees them now; undefined when gone or disabled. */
@@ -30,8 +51,10 @@ export class IdentityProviders {
         const user = await this.users.lookup(identity.name);
         return user ? { name: user.name, groups: user.groups, idp: 'users' } : undefined;
       }
-      case 'ldap':
-        return this.ldap ? this.ldap.current(identity) : undefined;
+      case 'ldap': {
+        const now = this.ldap ? await this.ldap.current(identity) : undefined;
+        return now && { ...now, name: now.name.toLowerCase() };
+      }
       case 'oidc':
         // The issuer is asked again only at the next sign-in: its groups stand until the refresh family ends.
         return this.oidc ? identity : undefined;

@@ -23,6 +23,8 @@ beforeAll(async () => {
     { uid: 'ann', password: 'ann-pw', groups: ['designers'], posixGroups: ['devs'] },
     { uid: 'bob', password: 'bob-pw' },
     { uid: 'dora', password: 'dora-pw', groups: ['designers'], employeeType: 'disabled' },
+    { uid: 'Mia', password: 'mia-pw' },
+    { uid: 'ann.k', password: 'annk-pw' },
   ]);
 }, 60_000);
 
@@ -71,6 +73,13 @@ describe('LDAP sign-in against slapd', { timeout: 60_000 }, () => {
     const disabled = await login(url, 'dora', 'dora-pw');
     expect(disabled.status).toBe(401);
     expect(disabled.body.error.message).toMatch(/disabled in the company directory/);
+    // A directory's `Mia` is Porthole's `mia`; a name that cannot be a Porthole user is refused, saying so.
+    const mia = await login(url, 'Mia', 'mia-pw');
+    expect(mia.status).toBe(200);
+    expect(mia.body.user.name).toBe('mia');
+    const dotted = await login(url, 'ann.k', 'annk-pw');
+    expect(dotted.status).toBe(401);
+    expect(dotted.body.error.message).toMatch(/The name "ann\.k" from the company directory cannot be used here/);
     // The users file still signs its own people in.
     expect((await login(url, 'root', 'root-pw')).status).toBe(200);
   });

@@ -77,6 +77,9 @@ describe('OpenID Connect sign-in against oidc-provider', { timeout: 60_000 }, ()
     const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
     await expectRefused(`${b64({ alg: 'none', typ: 'JWT' })}.${b64({ iss: idp.issuer, aud: 'porthole', sub: 'olga', preferred_username: 'olga', iat: now, exp: now + 300 })}.`, /algorithm the issuer does not use|not valid/);
     await expectRefused(await minted({ preferred_username: undefined }), /no usable "preferred_username" claim/);
+    await expectRefused(await minted({ preferred_username: 'olga@example.org' }), /The name "olga@example\.org" from the sign-in service cannot be used here/);
+    const upper = await oidcLogin(await minted({ preferred_username: 'Olga' }));
+    expect(upper.body.user?.name).toBe('olga');
     const malformed = await oidcLogin('not.a.jwt');
     expect(malformed.status).toBe(401);
   });

@@ -66,9 +66,8 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
       },
     },
     async (req) => {
-      const oidc = deps.identity.oidc;
-      if (!oidc) throw notFound('This agent has no OpenID Connect issuer configured; sign in with a user name and password');
-      const result = await oidc.verify(req.body.idToken);
+      const result = await deps.identity.signInWithIdToken(req.body.idToken);
+      if (!result) throw notFound('This agent has no OpenID Connect issuer configured; sign in with a user name and password');
       if (!result.ok) {
         deps.metrics.loginAttempts.inc({ result: 'bad_credentials' });
         throw unauthorized(result.message);
