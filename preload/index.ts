@@ -7,35 +7,25 @@
  * page, so an Error instance would lose the code the renderer branches on; a plain object keeps both.
  */
 import { contextBridge, ipcRenderer } from 'electron';
-import type { ConnectResponse, Me, Session } from '../cluster-agent/contract/index.js';
+import { BRIDGE, BRIDGE_METHODS, PortholeError, type BridgeMethod, type BridgeResult, type LauncherEvent, type PortholeApi } from '../bridge/contract.js';
 import { EVENT_CHANNEL, methodChannel } from './channels.js';
-import { PortholeError, type BridgeMethod, type BridgeResult, type DeviceReport, type LauncherEvent, type LauncherState, type PortholeApi, type SignInRequest } from './api.js';
 
+const reject = (code: string, message: string) => {
+  const error = new PortholeError(code, message);
+  return Promise.reject({ name: error.name, code: error.code, message: error.message });
+};
 
-async function invoke<T>(method: BridgeMethod, ...params: unknown[]): Promise<T> {
-  const result = (await ipcRenderer.invoke(methodChannel(method), ...params)) as BridgeResult<T>;
+async function invoke(method: BridgeMethod, args: unknown[]): Promise<unknown> {
+  // Only what the contract declares crosses IPC: the parse drops anything else the page put in.
+  const params = BRIDGE[method].params.safeParse(args);
+  if (!params.success) return reject('bad_request', `${method} was called with bad arguments; reload the window.`);
+  const result = (await ipcRenderer.invoke(methodChannel(method), ...params.data)) as BridgeResult<unknown>;
   if (result.ok) return result.value;
-  const error = new PortholeError(result.error.code, result.error.message);
-  throw { name: error.name, code: error.code, message: error.message };
+  return reject(result.error.code, result.error.message);
 }
 
-const api: PortholeApi = {
-  getState: () => invoke<LauncherState>('getState'),
-  signIn: (req: SignInRequest) =>
-    // Copy only the fields the core needs: nothing else from the page crosses IPC.
-    invoke<LauncherState>('signIn', { agentUrl: String(req?.agentUrl ?? ''), username: String(req?.username ?? ''), password: String(req?.password ?? '') }),
-  signOut: async () => {
-    await invoke<null>('signOut');
-  },
-  me: () => invoke<Me>('me'),
-  listSessions: () => invoke<Session[]>('listSessions'),
-  startSession: (template: string) => invoke<Session>('startSession', String(template)),
-  stopSession: async (id: string) => {
-    await invoke<null>('stopSession', String(id));
-  },
-  connect: (id: string) => invoke<ConnectResponse>('connect', String(id)),
-  deviceReport: () => invoke<DeviceReport>('deviceReport'),
-  setHardwareDecode: (enabled: boolean) => invoke<DeviceReport>('setHardwareDecode', enabled === true),
+const api = {
+  ...Object.fromEntries(BRIDGE_METHODS.map((method) => [method, (...args: unknown[]) => invoke(method, args)])),
   onEvent: (listener: (event: LauncherEvent) => void) => {
     // The page gets the event only, never the IpcRendererEvent (which carries `sender`).
     const handler = (_event: Electron.IpcRendererEvent, payload: LauncherEvent) => listener(payload);
@@ -44,6 +34,6 @@ const api: PortholeApi = {
       ipcRenderer.removeListener(EVENT_CHANNEL, handler);
     };
   },
-};
+} as PortholeApi;
 
 contextBridge.exposeInMainWorld('porthole', api);

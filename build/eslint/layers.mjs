@@ -35,11 +35,12 @@ export const LAYERS = [
   { path: 'cluster-agent/identity', runs: 'Node (agent)', may: ['cluster-agent/contract', 'cluster-agent/state'], forbid: ['^electron$'] },
   { path: 'cluster-agent/streamer', runs: 'Node (beside the X display, in the desktop\'s sandbox or pod)', may: ['cluster-agent/contract'], forbid: ['^electron$'] },
   { path: 'cluster-agent/agent', runs: 'Node (agent)', may: ['cluster-agent/contract', 'cluster-agent/runtime', 'cluster-agent/state', 'cluster-agent/identity', 'cluster-agent/vnc'], forbid: ['^electron$'] },
-  { path: 'main/core', runs: 'Node (launcher core)', may: ['cluster-agent/contract', 'preload/api.ts'], forbid: ['^electron$'] },
-  { path: 'main/webshell', runs: 'Node', may: ['main/core', 'cluster-agent/contract', 'preload/api.ts'], forbid: ['^electron$'] },
-  { path: 'main/electron', runs: 'Electron main', may: ['main/core', 'cluster-agent/contract', 'preload/api.ts', 'preload/channels.ts'], forbid: [] },
-  { path: 'preload', runs: 'Electron preload (sandboxed)', may: ['cluster-agent/contract'], forbid: ['^node:'] },
-  { path: 'renderer', runs: 'browser / Electron renderer', may: ['cluster-agent/contract', 'preload/api.ts'], forbid: ['^node:', '^electron$'] },
+  { path: 'main/core', runs: 'Node (launcher core)', may: ['cluster-agent/contract', 'bridge'], forbid: ['^electron$'] },
+  { path: 'main/webshell', runs: 'Node', may: ['main/core', 'cluster-agent/contract', 'bridge'], forbid: ['^electron$'] },
+  { path: 'main/electron', runs: 'Electron main', may: ['main/core', 'cluster-agent/contract', 'bridge', 'preload/channels.ts'], forbid: [] },
+  { path: 'bridge', runs: 'anywhere (renderer, preload, core)', may: ['cluster-agent/contract'], forbid: ['^node:', '^electron$'] },
+  { path: 'preload', runs: 'Electron preload (sandboxed)', may: ['cluster-agent/contract', 'bridge'], forbid: ['^node:'] },
+  { path: 'renderer', runs: 'browser / Electron renderer', may: ['cluster-agent/contract', 'bridge'], forbid: ['^node:', '^electron$'] },
 ];
 
 /** Files that may cross a line, and why: the composition root picks the runtime and the stores beside it. */
@@ -63,7 +64,7 @@ export function mayImport(fromFile, toFile) {
   const to = layerOf(toFile);
   if (!from || !to || from === to) return true;
   const allowed = [...from.may, ...EXCEPTIONS.filter((e) => e.file === fromFile).flatMap((e) => e.may)];
-  // An entry names a layer (any file in it) or one file of a layer (preload/api.ts is the bridge contract).
+  // An entry names a layer (any file in it) or one file of a layer .
   return allowed.some((a) => a === to.path || a === toFile);
 }
 

@@ -2,7 +2,7 @@
  * The agent address a person types: tolerant of a missing scheme and a trailing slash, strict about
  * what could not be an agent (other schemes, credentials in the URL, queries).
  */
-import { PortholeError } from '../../preload/api.js';
+import { PortholeError } from '../../bridge/contract.js';
 
 export interface AgentBase {
   /** normalised, shown in messages: scheme://host[:port][/prefix] without trailing slash */

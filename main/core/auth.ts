@@ -4,7 +4,7 @@
  * because the refresh token rotates and a second concurrent refresh would present a spent one.
  */
 import type { TokenResponse, User } from '../../cluster-agent/contract/index.js';
-import { PortholeError, type LauncherState } from '../../preload/api.js';
+import { PortholeError, type LauncherState } from '../../bridge/contract.js';
 import { createAgentClient, type AgentClient, type AgentClientOptions } from './agent-client.js';
 import type { Logger } from './logger.js';
 import { MemorySecretStore, type SecretStore } from './secret-store.js';

@@ -3,23 +3,8 @@
  * its parameters (the renderer is less trusted than the core), calls the core, and returns a
  * BridgeResult, so errors cross as data with their code and sentence.
  */
-import { z } from 'zod';
-import { BRIDGE_METHODS, PortholeError, type BridgeMethod, type BridgeResult, type PortholeApi } from '../../preload/api.js';
+import { BRIDGE, BRIDGE_METHODS, PortholeError, type BridgeMethod, type BridgeResult, type PortholeApi } from '../../bridge/contract.js';
 import { toPortholeError } from './errors.js';
-
-const id = z.string().min(1).max(200);
-const paramSchemas: Record<BridgeMethod, z.ZodType<unknown[]>> = {
-  getState: z.tuple([]),
-  signIn: z.tuple([z.object({ agentUrl: z.string().max(2048), username: z.string().max(256), password: z.string().max(4096) })]),
-  signOut: z.tuple([]),
-  me: z.tuple([]),
-  listSessions: z.tuple([]),
-  startSession: z.tuple([z.string().min(1).max(200)]),
-  stopSession: z.tuple([id]),
-  connect: z.tuple([id]),
-  deviceReport: z.tuple([]),
-  setHardwareDecode: z.tuple([z.boolean()]),
-};
 
 export function isBridgeMethod(method: unknown): method is BridgeMethod {
   return typeof method === 'string' && (BRIDGE_METHODS as readonly string[]).includes(method);
@@ -29,12 +14,12 @@ export function isBridgeMethod(method: unknown): method is BridgeMethod {
 export function checkCall(method: unknown, params: unknown): { method: BridgeMethod; params: unknown[] } {
   if (!isBridgeMethod(method)) throw new PortholeError('bad_request', `The launcher window asked for "${String(method)}", which Porthole does not offer. Reload the window.`);
   // Missing trailing arguments arrive as an empty array from some callers; treat undefined the same.
-  const parsed = paramSchemas[method].safeParse(params ?? []);
+  const parsed = BRIDGE[method].params.safeParse(params ?? []);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new PortholeError('bad_request', `The launcher window called ${method} with bad arguments (${issue ? `${issue.path.join('.') || 'arguments'}: ${issue.message}` : 'invalid'}). Reload the window.`);
   }
-  return { method, params: parsed.data };
+  return { method, params: parsed.data as unknown[] };
 }
 
 export async function callBridge(api: PortholeApi, method: unknown, params: unknown): Promise<BridgeResult<unknown>> {

@@ -3,7 +3,7 @@
  * (Electron) passes its own provider to the core; the web shell has nothing to report but that the
  * browser decides.
  */
-import { PortholeError, type DeviceReport } from '../../preload/api.js';
+import { PortholeError, type DeviceReport } from '../../bridge/contract.js';
 
 export interface DeviceProvider {
   report(): Promise<DeviceReport>;

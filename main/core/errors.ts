@@ -4,7 +4,7 @@
  * Codes are stable for the renderer to branch on; see docs/launcher.md.
  */
 import { ErrorBody } from '../../cluster-agent/contract/index.js';
-import { PortholeError } from '../../preload/api.js';
+import { PortholeError } from '../../bridge/contract.js';
 
 /** The node/undici error code of a failed fetch, wherever it is nested. */
 export function networkErrorCode(error: unknown): string | undefined {

@@ -3,8 +3,8 @@
  * for both the Electron layer and the web shell.
  */
 import type { ConnectResponse, Me, Session } from '../../cluster-agent/contract/index.js';
-import type { AgentEvent, LauncherEvent, LauncherState, PortholeApi, SignInRequest } from '../../preload/api.js';
-import { PortholeError } from '../../preload/api.js';
+import type { AgentEvent, LauncherEvent, LauncherState, PortholeApi, SignInRequest } from '../../bridge/contract.js';
+import { PortholeError } from '../../bridge/contract.js';
 import type { AgentClient, FetchFn } from './agent-client.js';
 import { Auth, signedOutError } from './auth.js';
 import { browserDevice, type DeviceProvider } from './device.js';

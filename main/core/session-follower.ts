@@ -4,7 +4,7 @@
  * Stopped/Failed. One timer per session; the agent's answer decides the next interval.
  */
 import type { Session } from '../../cluster-agent/contract/index.js';
-import { PortholeError, type SessionEvent } from '../../preload/api.js';
+import { PortholeError, type SessionEvent } from '../../bridge/contract.js';
 import { elapsedSince, isFinal, isTransient, pollIntervalMs } from './timing.js';
 
 export interface FollowerDeps {

@@ -5,7 +5,7 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PortholeError, type DeviceReport } from '../../preload/api.js';
+import { PortholeError, type DeviceReport } from '../../bridge/contract.js';
 import type { DeviceProvider } from '../core/index.js';
 import { hardwareDecodeVerdict, parseDeviceSettings, type MachineFacts } from './policy.js';
 

@@ -3,7 +3,7 @@
  * core's events pushed to the window. Calls from any frame that is not our app:// page are refused.
  */
 import { ipcMain, type IpcMainInvokeEvent, type WebContents } from 'electron';
-import { BRIDGE_METHODS, type BridgeResult } from '../../preload/api.js';
+import { BRIDGE_METHODS, type BridgeResult } from '../../bridge/contract.js';
 import { callBridge } from '../core/bridge.js';
 import type { LauncherCore } from '../core/index.js';
 import { EVENT_CHANNEL, methodChannel } from '../../preload/channels.js';

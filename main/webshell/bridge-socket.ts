@@ -1,10 +1,10 @@
 /**
  * One web shell bridge connection: hello with the per-launch key first, then calls and events
- * (protocol in preload/api.ts). Wrong key, a call before hello, or silence closes the socket.
+ * (protocol in bridge/contract.ts). Wrong key, a call before hello, or silence closes the socket.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { LauncherEvent, PortholeApi, WebShellMessage } from '../../preload/api.js';
+import type { LauncherEvent, PortholeApi, WebShellMessage } from '../../bridge/contract.js';
 import { callBridge } from '../core/bridge.js';
 
 /** Close codes the page can tell apart (4000-4999 are the application's). */

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { WebSocketServer } from 'ws';
-import { WEBSHELL_BRIDGE_PATH, type PortholeApi } from '../../preload/api.js';
+import { WEBSHELL_BRIDGE_PATH, type PortholeApi } from '../../bridge/contract.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import { contentType, rendererFile, rendererHeaders } from '../core/renderer-policy.js';

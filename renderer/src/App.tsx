@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Me, Session } from '../../cluster-agent/contract/index.js';
-import type { LauncherEvent, LauncherState } from '../../preload/api.js';
+import type { LauncherEvent, LauncherState } from '../../bridge/contract.js';
 import type { Bridge } from './bridge/selectBridge.js';
 import { SHELL_UNREACHABLE } from './bridge/webShellClient.js';
 import { ShellLinkBanner, ShellUnavailable } from './components/ShellLink.js';

@@ -6,7 +6,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAgentClient } from '../../main/core/agent-client.js';
-import { PortholeError } from '../../preload/api.js';
+import { PortholeError } from '../../bridge/contract.js';
 import { failure } from '../support/porthole-error.js';
 
 const servers: Server[] = [];

@@ -10,7 +10,7 @@ import { routes } from '../../cluster-agent/contract/index.js';
 import { SIGN_IN_KEY } from '../../main/core/auth.js';
 import { createLauncherCore, MemorySecretStore, type LauncherCore } from '../../main/core/index.js';
 import { silentLogger } from '../../main/core/logger.js';
-import type { LauncherEvent, SessionEvent } from '../../preload/api.js';
+import type { LauncherEvent, SessionEvent } from '../../bridge/contract.js';
 import { stopAllSessions } from '../support/agent-api.js';
 import { runCli, startCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
 import { RfbClient } from '../support/rfb-client.js';

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callBridge } from '../../main/core/bridge.js';
 import { createLauncherCore, MemorySecretStore, type LauncherCore } from '../../main/core/index.js';
 import { silentLogger } from '../../main/core/logger.js';
-import type { LauncherEvent, PortholeApi } from '../../preload/api.js';
+import type { LauncherEvent, PortholeApi } from '../../bridge/contract.js';
 import { repoRoot, tempDir } from '../support/processes.js';
 
 const out = tempDir('electron-bundle');

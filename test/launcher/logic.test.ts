@@ -7,7 +7,7 @@ import { rendererFile, RENDERER_CSP } from '../../main/core/renderer-policy.js';
 import { elapsedSince, isTokenStale, pollIntervalMs, refreshDelayMs } from '../../main/core/timing.js';
 import { sessionChanged } from '../../main/core/session-follower.js';
 import { chromiumSwitches, hardwareDecodeVerdict, isAppUrl, parseDeviceSettings, parseLauncherArgs, permissionAllowed } from '../../main/electron/policy.js';
-import { PortholeError } from '../../preload/api.js';
+import { PortholeError } from '../../bridge/contract.js';
 import type { Session } from '../../cluster-agent/contract/index.js';
 
 function codeOf(fn: () => unknown): string | undefined {

@@ -10,7 +10,7 @@ import { createLauncherCore, MemorySecretStore, type LauncherCore } from '../../
 import { silentLogger } from '../../main/core/logger.js';
 import { CLOSE_WRONG_KEY } from '../../main/webshell/bridge-socket.js';
 import { startWebShell, type WebShell } from '../../main/webshell/server.js';
-import { WEBSHELL_BRIDGE_PATH, type WebShellMessage } from '../../preload/api.js';
+import { WEBSHELL_BRIDGE_PATH, type WebShellMessage } from '../../bridge/contract.js';
 import { startCli, stopProcess, tempDir } from '../support/processes.js';
 
 const dir = tempDir('webshell');

@@ -4,7 +4,7 @@ import { errorCode, errorSentence } from '../../renderer/src/logic/errors.js';
 import { elapsedSince, expectedStartHint, formatElapsed } from '../../renderer/src/logic/format.js';
 import { isActive, isFinished, startProgress } from '../../renderer/src/logic/phase.js';
 import { toWebSocketUrl } from '../../renderer/src/logic/streamUrl.js';
-import { PortholeError } from '../../preload/api.js';
+import { PortholeError } from '../../bridge/contract.js';
 
 describe('backoffDelay', () => {
   const middle = () => 0.5; // no jitter

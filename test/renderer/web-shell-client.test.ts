@@ -1,9 +1,9 @@
 /**
- * The web shell client against a real WebSocket server speaking the protocol in preload/api.ts.
+ * The web shell client against a real WebSocket server speaking the protocol in bridge/contract.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { LauncherEvent, WebShellRequest } from '../../preload/api.js';
+import type { LauncherEvent, WebShellRequest } from '../../bridge/contract.js';
 import { splitKeyFromHash, shellSocketUrl } from '../../renderer/src/bridge/shellKey.js';
 import { WebShellClient, type ShellLinkState, type SocketLike } from '../../renderer/src/bridge/webShellClient.js';
 

@@ -1,4 +1,4 @@
-import { PortholeError } from '../../preload/api.js';
+import { PortholeError } from '../../bridge/contract.js';
 
 /** The PortholeError a call rejects with (anything else is rethrown; a call that succeeds fails the test). */
 export async function failure(p: Promise<unknown>): Promise<PortholeError> {

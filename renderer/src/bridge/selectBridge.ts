@@ -1,5 +1,5 @@
 /** Electron's preload bridge when there is one, else the web shell client for plain Chromium. */
-import { WEBSHELL_BRIDGE_PATH, type PortholeApi } from '../../../preload/api.js';
+import { WEBSHELL_BRIDGE_PATH, type PortholeApi } from '../../../bridge/contract.js';
 import { shellSocketUrl, splitKeyFromHash, takeShellKey } from './shellKey.js';
 import { WebShellClient } from './webShellClient.js';
 

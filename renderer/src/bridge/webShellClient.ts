@@ -1,20 +1,9 @@
 /**
- * PortholeApi over the web shell's WebSocket (protocol in preload/api.ts), for Chromium without
+ * PortholeApi over the web shell's WebSocket (protocol in bridge/contract.ts), for Chromium without
  * Electron. Keeps the link up by itself: reconnects with backoff and reports its state so the
  * page can tell the person what is going on.
  */
-import {
-  BRIDGE_METHODS,
-  PortholeError,
-  type BridgeMethod,
-  type BridgeResult,
-  type DeviceReport,
-  type LauncherEvent,
-  type PortholeApi,
-  type SignInRequest,
-  type WebShellMessage,
-} from '../../../preload/api.js';
-import type { ConnectResponse, Me, Session } from '../../../cluster-agent/contract/index.js';
+import { BRIDGE_METHODS, PortholeError, type BridgeApi, type BridgeMethod, type BridgeResult, type LauncherEvent, type PortholeApi, type WebShellMessage } from '../../../bridge/contract.js';
 import { backoffDelay, SHELL_BACKOFF } from '../logic/backoff.js';
 
 export type ShellLinkState =
@@ -56,6 +45,10 @@ interface Pending {
 
 export const SHELL_UNREACHABLE = 'Cannot reach the launcher core. Check that the Porthole web shell is running, then reload this page.';
 
+// The bridge methods are defined on each instance from BRIDGE_METHODS; this merges their types in.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface WebShellClient extends BridgeApi {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class WebShellClient implements PortholeApi {
   private socket?: SocketLike;
   private state: ShellLinkState;
@@ -77,6 +70,7 @@ export class WebShellClient implements PortholeApi {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
     this.state = options.key ? { kind: 'connecting', attempt: 0, everConnected: false } : { kind: 'no-key', everConnected: false };
+    for (const method of BRIDGE_METHODS) Object.defineProperty(this, method, { value: (...params: unknown[]) => this.call(method, ...params), enumerable: true });
   }
 
   /** Opens the link; calls made before this wait for it. */
@@ -109,18 +103,7 @@ export class WebShellClient implements PortholeApi {
     this.failPending('The page closed its connection to the launcher core.');
   }
 
-  // --- PortholeApi ---
-  getState = () => this.call<Awaited<ReturnType<PortholeApi['getState']>>>('getState');
-  signIn = (req: SignInRequest) => this.call<Awaited<ReturnType<PortholeApi['signIn']>>>('signIn', req);
-  signOut = () => this.call<void>('signOut');
-  me = () => this.call<Me>('me');
-  listSessions = () => this.call<Session[]>('listSessions');
-  startSession = (template: string) => this.call<Session>('startSession', template);
-  stopSession = (id: string) => this.call<void>('stopSession', id);
-  connect = (id: string) => this.call<ConnectResponse>('connect', id);
-  deviceReport = () => this.call<DeviceReport>('deviceReport');
-  setHardwareDecode = (enabled: boolean) => this.call<DeviceReport>('setHardwareDecode', enabled);
-
+  // --- PortholeApi: every method of the bridge contract, generated in the constructor ---
   onEvent(listener: (event: LauncherEvent) => void): () => void {
     this.eventListeners.add(listener);
     return () => this.eventListeners.delete(listener);

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { DeviceReport, PortholeApi } from '../../../preload/api.js';
+import type { DeviceReport, PortholeApi } from '../../../bridge/contract.js';
 import { errorSentence } from '../logic/errors.js';
 import { decodeRows, rankCodecs, type DecodeSupport } from '../logic/codecs.js';
 import { decodeSupport } from '../session/capabilities.js';

@@ -1,5 +1,5 @@
 import type { Me } from '../../../cluster-agent/contract/index.js';
-import type { PortholeApi } from '../../../preload/api.js';
+import type { PortholeApi } from '../../../bridge/contract.js';
 import { DevicePanel } from '../components/DevicePanel.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
 import { PhaseBadge } from '../components/PhaseBadge.js';

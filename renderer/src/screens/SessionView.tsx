@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { SoundState } from '../session/stream.js';
 import type { ConnectResponse, Session } from '../../../cluster-agent/contract/index.js';
-import type { PortholeApi } from '../../../preload/api.js';
+import type { PortholeApi } from '../../../bridge/contract.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
 import { PhaseBadge } from '../components/PhaseBadge.js';
 import { StartProgress } from '../components/StartProgress.js';

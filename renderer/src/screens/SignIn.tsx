@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import type { LauncherState, PortholeApi } from '../../../preload/api.js';
+import type { LauncherState, PortholeApi } from '../../../bridge/contract.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
 import { errorSentence } from '../logic/errors.js';
 

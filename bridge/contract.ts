@@ -1,23 +1,25 @@
 /**
- * The bridge contract between the renderer and the launcher core. Types only: the Electron preload
- * implements it over IPC, the web shell client over a WebSocket, and the core serves it.
+ * The bridge contract between the renderer and the launcher core, declared once: each method's name,
+ * its parameters and its result as zod schemas (BRIDGE below). The core validates calls against it
+ * (main/core/bridge.ts), the Electron preload (preload/index.ts) and the web shell client
+ * (renderer/src/bridge/webShellClient.ts) are generated from its method list, and PortholeApi is its
+ * type. A new method is one entry here and its implementation in the core.
  * The renderer never sees refresh tokens or VNC secrets: only short-lived connect URLs.
  */
-import type { ConnectResponse, Me, Session } from '../cluster-agent/contract/index.js';
+import { z } from 'zod';
+import { ConnectResponse, Me, Session } from '../cluster-agent/contract/index.js';
 
-export interface SignInRequest {
-  agentUrl: string;
-  username: string;
-  password: string;
-}
+export const SignInRequest = z.object({ agentUrl: z.string().max(2048), username: z.string().max(256), password: z.string().max(4096) });
+export type SignInRequest = z.infer<typeof SignInRequest>;
 
-export interface LauncherState {
-  signedIn: boolean;
-  agentUrl?: string;
-  user?: { name: string; groups: string[] };
+export const LauncherState = z.object({
+  signedIn: z.boolean(),
+  agentUrl: z.string().optional(),
+  user: z.object({ name: z.string(), groups: z.array(z.string()) }).optional(),
   /** true when the core could restore a sign-in (refresh token from the OS keychain) */
-  restored?: boolean;
-}
+  restored: z.boolean().optional(),
+});
+export type LauncherState = z.infer<typeof LauncherState>;
 
 /** A session as the launcher shows it, with the elapsed time of its current phase. */
 export interface SessionEvent {
@@ -45,24 +47,25 @@ export type LauncherEvent = SessionEvent | AuthEvent | AgentEvent;
  * setting. The renderer adds what the page itself measures (mediaCapabilities per codec, the live
  * stream's decoder).
  */
-export interface DeviceReport {
-  shell: 'electron' | 'browser';
+export const DeviceReport = z.object({
+  shell: z.enum(['electron', 'browser']),
   /** hardware decoding is on (switches given to Chromium at start) */
-  hardwareDecode: {
+  hardwareDecode: z.object({
     /** the person's setting; absent where the shell cannot change it (a browser) */
-    enabled?: boolean;
+    enabled: z.boolean().optional(),
     /** the setting differs from what this run started with: it applies after a restart */
-    restartNeeded: boolean;
+    restartNeeded: z.boolean(),
     /** true/false when the shell knows, null when it cannot tell (a browser: see chrome://gpu) */
-    active: boolean | null;
+    active: z.boolean().nullable(),
     /** one sentence: whether hardware decode is in use and, if not, why */
-    reason: string;
-  };
+    reason: z.string(),
+  }),
   /** Chromium's feature status where the shell reports it (app.getGPUFeatureStatus()), e.g. video_decode */
-  gpuFeatures?: Record<string, string>;
+  gpuFeatures: z.record(z.string(), z.string()).optional(),
   /** the GPUs Chromium sees, as vendor/device names */
-  gpus?: string[];
-}
+  gpus: z.array(z.string()).optional(),
+});
+export type DeviceReport = z.infer<typeof DeviceReport>;
 
 /** Errors cross the bridge as data, so the renderer can show the sentence and branch on the code. */
 export interface BridgeError {
@@ -71,38 +74,36 @@ export interface BridgeError {
 }
 export type BridgeResult<T> = { ok: true; value: T } | { ok: false; error: BridgeError };
 
-export interface PortholeApi {
-  getState(): Promise<LauncherState>;
-  signIn(req: SignInRequest): Promise<LauncherState>;
-  signOut(): Promise<void>;
-  me(): Promise<Me>;
-  listSessions(): Promise<Session[]>;
-  startSession(template: string): Promise<Session>;
-  stopSession(id: string): Promise<void>;
+const Id = z.string().min(1).max(200);
+const Done = z.null();
+
+/** Every method the core serves over IPC and the web shell socket: name -> [parameters], result. */
+export const BRIDGE = {
+  getState: { params: z.tuple([]), result: LauncherState },
+  signIn: { params: z.tuple([SignInRequest]), result: LauncherState },
+  signOut: { params: z.tuple([]), result: Done },
+  me: { params: z.tuple([]), result: Me },
+  listSessions: { params: z.tuple([]), result: z.array(Session) },
+  startSession: { params: z.tuple([z.string().min(1).max(200)]), result: Session },
+  stopSession: { params: z.tuple([Id]), result: Done },
   /** a fresh single-use connect URL; call again for every (re)connect */
-  connect(id: string): Promise<ConnectResponse>;
+  connect: { params: z.tuple([Id]), result: ConnectResponse },
   /** how this device decodes video, and why hardware decode is or is not in use */
-  deviceReport(): Promise<DeviceReport>;
+  deviceReport: { params: z.tuple([]), result: DeviceReport },
   /** turns hardware video decoding on or off for the next start of the app; answers the new report */
-  setHardwareDecode(enabled: boolean): Promise<DeviceReport>;
+  setHardwareDecode: { params: z.tuple([z.boolean()]), result: DeviceReport },
+} as const;
+
+export type BridgeMethod = keyof typeof BRIDGE;
+export const BRIDGE_METHODS = Object.keys(BRIDGE) as BridgeMethod[];
+type Call<M extends BridgeMethod> = (...args: z.input<(typeof BRIDGE)[M]['params']>) => Promise<z.output<(typeof BRIDGE)[M]['result']> | (z.output<(typeof BRIDGE)[M]['result']> extends null ? void : never)>;
+/** The methods, typed from BRIDGE. */
+export type BridgeApi = { [M in BridgeMethod]: Call<M> };
+
+export interface PortholeApi extends BridgeApi {
   /** returns an unsubscribe function */
   onEvent(listener: (event: LauncherEvent) => void): () => void;
 }
-
-/** Method names the core serves over IPC / the web shell socket (everything but onEvent). */
-export const BRIDGE_METHODS = [
-  'getState',
-  'signIn',
-  'signOut',
-  'me',
-  'listSessions',
-  'startSession',
-  'stopSession',
-  'connect',
-  'deviceReport',
-  'setHardwareDecode',
-] as const;
-export type BridgeMethod = (typeof BRIDGE_METHODS)[number];
 
 export class PortholeError extends Error {
   constructor(
