@@ -7,7 +7,7 @@
  * The renderer never sees refresh tokens or VNC secrets: only short-lived connect URLs.
  */
 import { z } from 'zod';
-import { ConnectResponse, Me, Session } from '../cluster-agent/contract/index.js';
+import { AuthProviders, ConnectResponse, Me, Session } from '../cluster-agent/contract/index.js';
 
 export const SignInRequest = z.object({ agentUrl: z.string().max(2048), username: z.string().max(256), password: z.string().max(4096) });
 export type SignInRequest = z.infer<typeof SignInRequest>;
@@ -81,6 +81,12 @@ const Done = z.null();
 export const BRIDGE = {
   getState: { params: z.tuple([]), result: LauncherState },
   signIn: { params: z.tuple([SignInRequest]), result: LauncherState },
+  /** what the agent's sign-in screen offers (password, "Sign in with <company>"); no sign-in needed */
+  signInOptions: { params: z.tuple([z.string().min(1).max(2048)]), result: AuthProviders },
+  /** starts a company sign-in (OpenID Connect): the page opens `url` in a new browser window */
+  startCompanySignIn: { params: z.tuple([z.string().min(1).max(2048)]), result: z.object({ url: z.string() }) },
+  /** resolves once the person signed in at the issuer (or refuses with the reason) */
+  finishCompanySignIn: { params: z.tuple([]), result: LauncherState },
   signOut: { params: z.tuple([]), result: Done },
   me: { params: z.tuple([]), result: Me },
   listSessions: { params: z.tuple([]), result: z.array(Session) },

@@ -56,6 +56,22 @@ export type TokenResponse = z.infer<typeof TokenResponse>;
 export const RefreshRequest = z.object({ refreshToken: z.string().min(1).max(4096) });
 export type RefreshRequest = z.infer<typeof RefreshRequest>;
 
+/**
+ * Pure: may an OpenID Connect issuer (or its keys) live at this URL? https, or http on a loopback
+ * address (a development or test issuer on the same machine). The agent and the launcher both hold to it.
+ */
+export function allowedIssuerUrl(url: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  if (u.protocol === 'https:') return true;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return u.protocol === 'http:' && (host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host));
+}
+
 /** The launcher ran the authorization code flow with PKCE against the issuer and hands over the ID token. */
 export const OidcLoginRequest = z.object({ idToken: z.string().min(1).max(16384) });
 export type OidcLoginRequest = z.infer<typeof OidcLoginRequest>;

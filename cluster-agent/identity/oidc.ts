@@ -8,6 +8,7 @@
  */
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
+import { allowedIssuerUrl } from '../contract/index.js';
 import { IdentityUnavailableError, refusal, type Identity, type SignInResult } from './types.js';
 
 export interface OidcConfig {
@@ -26,18 +27,7 @@ type Discovery = z.infer<typeof Discovery>;
 /** Asymmetric JWS algorithms jose verifies; HS* would make the client id's secret a signing key, `none` no signature at all. */
 const ASYMMETRIC = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
 
-/** Pure: is this a URL the agent may fetch keys from? https, or http on a loopback address. */
-export function allowedIssuerUrl(url: string): boolean {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return false;
-  }
-  if (u.protocol === 'https:') return true;
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  return u.protocol === 'http:' && (host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host));
-}
+export { allowedIssuerUrl };
 
 /** Pure: the algorithms an ID token may use: the issuer's list (RS256 when it gives none), asymmetric only. */
 export const allowedAlgorithms = (advertised: string[] | undefined): string[] => (advertised ?? ['RS256']).filter((a) => ASYMMETRIC.has(a));

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import {
+  AuthProviders,
   ConnectResponse,
   Health,
   Me,
@@ -31,6 +32,7 @@ interface Call<S extends z.ZodType | undefined> {
   schema: S;
   isLogin?: boolean;
   isRefresh?: boolean;
+  isOidc?: boolean;
 }
 
 type Result<S> = S extends z.ZodType ? z.infer<S> : unknown;
@@ -38,6 +40,10 @@ type Result<S> = S extends z.ZodType ? z.infer<S> : unknown;
 export interface AgentClient {
   readonly agentUrl: string;
   login(username: string, password: string): Promise<TokenResponse>;
+  /** the ID token of a company sign-in (OpenID Connect), exchanged for the agent's tokens */
+  oidcLogin(idToken: string): Promise<TokenResponse>;
+  /** what the sign-in screen offers; no sign-in needed */
+  providers(): Promise<AuthProviders>;
   refresh(refreshToken: string): Promise<TokenResponse>;
   logout(refreshToken: string, accessToken?: string): Promise<void>;
   me(token: string): Promise<Me>;
@@ -89,6 +95,7 @@ export function createAgentClient(agentUrl: string, options: AgentClientOptions 
         retryAfter: res.headers.get('retry-after'),
         isLogin: c.isLogin,
         isRefresh: c.isRefresh,
+        isOidc: c.isOidc,
       });
     }
     if (!c.schema) return body as Result<S>;
@@ -104,6 +111,8 @@ export function createAgentClient(agentUrl: string, options: AgentClientOptions 
   return {
     agentUrl: base.display,
     login: (username, password) => call({ method: 'POST', route: routes.login, body: { username, password }, schema: TokenResponse, isLogin: true }),
+    oidcLogin: (idToken) => call({ method: 'POST', route: routes.oidcLogin, body: { idToken }, schema: TokenResponse, isOidc: true }),
+    providers: () => call({ method: 'GET', route: routes.providers, schema: AuthProviders }),
     refresh: (refreshToken) => call({ method: 'POST', route: routes.refresh, body: { refreshToken }, schema: TokenResponse, isRefresh: true }),
     logout: async (refreshToken, accessToken) => {
       await call({ method: 'POST', route: routes.logout, body: { refreshToken }, token: accessToken, schema: undefined });

@@ -3,7 +3,7 @@
  * before expiry and when the agent answers 401 to an access token; refreshes are single-flight,
  * because the refresh token rotates and a second concurrent refresh would present a spent one.
  */
-import type { TokenResponse, User } from '../../cluster-agent/contract/index.js';
+import type { AuthProviders, TokenResponse, User } from '../../cluster-agent/contract/index.js';
 import { PortholeError, type LauncherState } from '../../bridge/contract.js';
 import { createAgentClient, type AgentClient, type AgentClientOptions } from './agent-client.js';
 import type { Logger } from './logger.js';
@@ -119,9 +119,23 @@ export class Auth {
   }
 
   async signIn(agentUrl: string, username: string, password: string): Promise<LauncherState> {
+    return this.signInWith(agentUrl, (client) => client.login(username, password));
+  }
+
+  /** A company sign-in: the ID token from the issuer, exchanged at the agent. */
+  async signInWithIdToken(agentUrl: string, idToken: string): Promise<LauncherState> {
+    return this.signInWith(agentUrl, (client) => client.oidcLogin(idToken));
+  }
+
+  /** The agent's sign-in options (no sign-in needed). */
+  async providers(agentUrl: string): Promise<AuthProviders> {
+    return createAgentClient(agentUrl, this.opts.client).providers();
+  }
+
+  private async signInWith(agentUrl: string, obtain: (client: AgentClient) => Promise<TokenResponse>): Promise<LauncherState> {
     const client = createAgentClient(agentUrl, this.opts.client);
     this.lastAgentUrl = client.agentUrl;
-    const tokens = await client.login(username, password);
+    const tokens = await obtain(client);
     // A new sign-in replaces the old one; revoke the old refresh token on its agent, quietly.
     if (this.signedIn) await this.signOut({ quiet: true });
     this.epoch++;

@@ -63,6 +63,8 @@ export interface HttpFailure {
   /** true for the login call: 401 means wrong credentials rather than an expired sign-in */
   isLogin?: boolean;
   isRefresh?: boolean;
+  /** the ID token hand-over: 401 carries the agent's reason (expired, another issuer, ...) */
+  isOidc?: boolean;
 }
 
 export function retryAfterSeconds(header: string | null | undefined, nowMs = Date.now()): number | undefined {
@@ -78,7 +80,10 @@ export function httpError(f: HttpFailure): PortholeError {
   const parsed = ErrorBody.safeParse(f.body);
   const agentMessage = parsed.success ? parsed.data.error.message : undefined;
   if (f.status === 401) {
+    // A refusal other than a wrong password (a disabled account, a name that cannot be used) says its own sentence.
+    if (f.isLogin && agentMessage && !/^Wrong user name or password/.test(agentMessage)) return new PortholeError('sign_in_refused', agentMessage);
     if (f.isLogin) return new PortholeError('wrong_password', 'The user name or password is wrong. Check them (and Caps Lock) and try again.');
+    if (f.isOidc) return new PortholeError('sign_in_refused', agentMessage ?? 'The agent refused the sign-in with your company account. Try again.');
     if (f.isRefresh) {
       if (!agentMessage) return new PortholeError('signed_out', 'Your sign-in has ended (it expired or was signed out on the agent). Sign in again.');
       const why = agentMessage.replace(/[.\s]+$/, '');

@@ -13,6 +13,7 @@ import { Listeners } from './events.js';
 import { stderrLogger, type Logger } from './logger.js';
 import { openSecretStore, type SecretStore } from './secret-store.js';
 import { SessionFollower } from './session-follower.js';
+import { startCompanySignIn, type CompanySignInFlow } from './company-sign-in.js';
 import { UNREACHABLE_POLL_MS } from './timing.js';
 
 export interface LauncherCoreOptions {
@@ -39,6 +40,8 @@ export interface LauncherCore extends PortholeApi {
   refreshNow(): Promise<void>;
   /** for tests: when the current access token expires, ms since epoch */
   accessExpiresAt(): number | undefined;
+  /** the Electron layer opens exactly this URL in the system browser, and no other */
+  isCompanySignInUrl(url: string): boolean;
 }
 
 export type { SecretStore } from './secret-store.js';
@@ -125,6 +128,8 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
     return onAgent(() => auth.withToken(fn));
   };
 
+  let companyFlow: { agentUrl: string; flow: CompanySignInFlow } | undefined;
+
   const api: LauncherCore = {
     ready,
     async getState(): Promise<LauncherState> {
@@ -138,6 +143,29 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
       listeners.emit({ type: 'auth', state });
       return state;
     },
+    signInOptions: (agentUrl: string) => onAgent(() => auth.providers(agentUrl)),
+    async startCompanySignIn(agentUrl: string): Promise<{ url: string }> {
+      await ready;
+      const options = await onAgent(() => auth.providers(agentUrl));
+      if (!options.oidc) throw new PortholeError('not_offered', 'This agent does not offer sign-in with a company account; use your user name and password.');
+      companyFlow?.flow.cancel();
+      companyFlow = { agentUrl, flow: await startCompanySignIn(options.oidc, opts.fetch as typeof fetch | undefined) };
+      return { url: companyFlow.flow.url };
+    },
+    async finishCompanySignIn(): Promise<LauncherState> {
+      const pending = companyFlow;
+      if (!pending) throw new PortholeError('bad_request', 'No company sign-in was started; start it again.');
+      try {
+        const idToken = await pending.flow.idToken;
+        follower.stopAll();
+        const state = await onAgent(() => auth.signInWithIdToken(pending.agentUrl, idToken));
+        listeners.emit({ type: 'auth', state });
+        return state;
+      } finally {
+        if (companyFlow === pending) companyFlow = undefined;
+      }
+    },
+    isCompanySignInUrl: (url: string) => companyFlow?.flow.url === url,
     async signOut(): Promise<void> {
       await ready;
       follower.stopAll();
@@ -176,6 +204,7 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
       closed = true;
       await ready.catch(() => undefined);
       follower.stopAll();
+      companyFlow?.flow.cancel();
       auth.close();
       if (probeTimer) clearTimeout(probeTimer);
     },

@@ -44,9 +44,8 @@ function main(): void {
   }
   app.enableSandbox();
   registerAppScheme();
-  app.on('web-contents-created', (_event, contents) => guardWebContents(contents));
-
   const core = createLauncherCore({ logger: stderrLogger, secretStore: openSecretStore(stderrLogger), defaultAgentUrl: args.agentUrl, device: electronDevice(settingsFile, facts, gpuProbe) });
+  app.on('web-contents-created', (_event, contents) => guardWebContents(contents, (url) => core.isCompanySignInUrl(url)));
   let win: BrowserWindow | undefined;
 
   app.on('second-instance', () => {

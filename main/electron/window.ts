@@ -3,7 +3,7 @@
  * no navigation away from app://porthole, no new windows, no webviews, no downloads, and only the
  * clipboard permissions for our own page.
  */
-import { app, BrowserWindow, session, type WebContents } from 'electron';
+import { app, BrowserWindow, session, shell, type WebContents } from 'electron';
 import { join } from 'node:path';
 import { RENDERER_CSP } from '../core/renderer-policy.js';
 import { APP_ENTRY, isAppUrl, permissionAllowed } from './policy.js';
@@ -20,7 +20,8 @@ export function hardenSession(): void {
   });
 }
 
-export function guardWebContents(contents: WebContents): void {
+/** `openExternally`: the one URL the core asked to show in the system browser (a company sign-in), if any. */
+export function guardWebContents(contents: WebContents, openExternally: (url: string) => boolean = () => false): void {
   contents.on('will-navigate', (event, url) => {
     if (!isAppUrl(url)) event.preventDefault();
   });
@@ -28,7 +29,11 @@ export function guardWebContents(contents: WebContents): void {
     if (!isAppUrl(url)) event.preventDefault();
   });
   contents.on('will-attach-webview', (event) => event.preventDefault());
-  contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  // No window of ours ever opens; a company sign-in goes to the system browser (RFC 8252), nothing else does.
+  contents.setWindowOpenHandler(({ url }) => {
+    if (openExternally(url)) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
 }
 
 export function createLauncherWindow(opts: { preloadDir: string; kiosk: boolean }): BrowserWindow {

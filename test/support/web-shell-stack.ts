@@ -16,12 +16,17 @@ export interface WebShellStack {
   agentUrl: string;
   shellUrl: string;
   page: Page;
+  /** the browser profile (popups, e.g. a company sign-in window, open in it) */
+  context: BrowserContext;
+  /** the agent's data dir */
+  dataDir: string;
   /** opens the web shell and signs the user in through the sign-in form */
   signIn(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startWebShellStack(prefix: string, user: string, password: string): Promise<WebShellStack> {
+/** `serveArgs`: more for `porthole-agent serve` (e.g. `--config FILE`), made from the test's temp dir. */
+export async function startWebShellStack(prefix: string, user: string, password: string, opts: { serveArgs?: (dir: string) => string[] } = {}): Promise<WebShellStack> {
   const data = tempDir(prefix);
   const usersFile = join(data.path, 'agent', 'users.yaml');
   let agent: Started | undefined;
@@ -37,7 +42,7 @@ export async function startWebShellStack(prefix: string, user: string, password:
   try {
     const added = await runCli(AGENT, ['users', 'add', user, '--file', usersFile, '--password-stdin'], password);
     if (added.code !== 0) throw new Error(`users add ${user} failed (${added.code}): ${added.stderr}`);
-    agent = await startCli(AGENT, ['serve', '--runtime', 'local', '--listen', '127.0.0.1:0', '--users', usersFile, '--data-dir', join(data.path, 'agent')], /^listening on (\S+)/);
+    agent = await startCli(AGENT, ['serve', '--runtime', 'local', '--listen', '127.0.0.1:0', '--users', usersFile, '--data-dir', join(data.path, 'agent'), ...(opts.serveArgs?.(data.path) ?? [])], /^listening on (\S+)/);
     shell = await startCli('main/webshell/cli.ts', ['--listen', '127.0.0.1:0', '--agent', agent.match[1]!], /^webshell on (\S+)/);
     browser = await launchChromium(join(data.path, 'chromium'));
     const page = browser.pages()[0] ?? (await browser.newPage());
@@ -46,6 +51,8 @@ export async function startWebShellStack(prefix: string, user: string, password:
       agentUrl: agent.match[1]!,
       shellUrl,
       page,
+      context: browser,
+      dataDir: data.path,
       async signIn() {
         await page.goto(shellUrl);
         await page.getByTestId('username').fill(user);

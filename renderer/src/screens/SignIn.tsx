@@ -1,9 +1,21 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import type { LauncherState, PortholeApi } from '../../../bridge/contract.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
 import { errorSentence } from '../logic/errors.js';
 
-/** Agent address, user and password; a native form so Enter submits and labels are real labels. */
+/** The issuer's host, for "Sign in with idp.example.org". */
+export function companyName(issuer: string): string {
+  try {
+    return new URL(issuer).host;
+  } catch {
+    return 'your company account';
+  }
+}
+
+/**
+ * Agent address, then what that agent offers: user and password (a native form, so Enter submits and
+ * labels are real labels), "Sign in with <company>" (OpenID Connect in a browser window), or both.
+ */
 export function SignIn({ api, initialAgentUrl, notice, onSignedIn }: {
   api: PortholeApi;
   initialAgentUrl?: string;
@@ -16,6 +28,45 @@ export function SignIn({ api, initialAgentUrl, notice, onSignedIn }: {
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
+  // The answer is kept with the address it is for: another address shows nothing until its answer comes.
+  const [answer, setAnswer] = useState<{ url: string; options: { password: boolean; oidc?: { issuer: string } } }>();
+  const options = answer?.url === agentUrl.trim() ? answer.options : undefined;
+  const [waitingForBrowser, setWaitingForBrowser] = useState(false);
+
+  // What this agent offers, once the address looks like one (asked again when it changes).
+  useEffect(() => {
+    const url = agentUrl.trim();
+    if (!/^https?:\/\/[^/\s]+/.test(url)) return;
+    let stale = false;
+    const timer = setTimeout(() => {
+      api.signInOptions(url).then(
+        (o) => !stale && setAnswer({ url, options: o }),
+        () => undefined, // an agent that does not answer yet: the password form, and its error on submit
+      );
+    }, 300);
+    return () => {
+      stale = true;
+      clearTimeout(timer);
+    };
+  }, [agentUrl, api]);
+
+  async function companySignIn() {
+    if (busy) return;
+    setError(undefined);
+    setBusy(true);
+    try {
+      const { url } = await api.startCompanySignIn(agentUrl.trim());
+      // The issuer's page in a browser window of its own, never inside the launcher (RFC 8252).
+      window.open(url, '_blank');
+      setWaitingForBrowser(true);
+      const state = await api.finishCompanySignIn();
+      onSignedIn(state);
+    } catch (caught) {
+      setError(errorSentence(caught, 'Signing in with your company account failed. Please try again.'));
+      setBusy(false);
+      setWaitingForBrowser(false);
+    }
+  }
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -59,6 +110,21 @@ export function SignIn({ api, initialAgentUrl, notice, onSignedIn }: {
           disabled={busy}
           required
         />
+        {options?.oidc ? (
+          <>
+            <button type="button" className="primary" data-testid="company-sign-in" onClick={() => void companySignIn()} disabled={busy}>
+              Sign in with {companyName(options.oidc.issuer)}
+            </button>
+            {waitingForBrowser ? (
+              <p className="notice" role="status" data-testid="company-waiting">
+                Finish signing in in the browser window that opened; Porthole continues by itself.
+              </p>
+            ) : null}
+            {options.password ? <p className="subtitle">or with a user name and password:</p> : null}
+          </>
+        ) : null}
+        {options && !options.password ? null : (
+          <>
         <label htmlFor="username">User name</label>
         <input
           id="username"
@@ -83,10 +149,14 @@ export function SignIn({ api, initialAgentUrl, notice, onSignedIn }: {
           disabled={busy}
           required
         />
+          </>
+        )}
         <ErrorMessage message={error} />
-        <button type="submit" className="primary" data-testid="sign-in" disabled={busy}>
-          {busy ? 'Signing in…' : 'Sign in'}
-        </button>
+        {options && !options.password ? null : (
+          <button type="submit" className="primary" data-testid="sign-in" disabled={busy}>
+            {busy && !waitingForBrowser ? 'Signing in…' : 'Sign in'}
+          </button>
+        )}
       </form>
     </main>
   );
