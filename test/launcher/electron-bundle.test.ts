@@ -71,7 +71,8 @@ describe('Electron bundles', () => {
   it('the preload exposes only window.porthole, with the whole PortholeApi', () => {
     const { exposed } = loadPreload();
     expect(Object.keys(exposed)).toEqual(['porthole']);
-    expect(Object.keys(exposed.porthole as object).sort()).toEqual(['connect', 'deviceReport', 'getState', 'listSessions', 'me', 'onEvent', 'setHardwareDecode', 'signIn', 'signOut', 'startSession', 'stopSession']);
+    // every method of the bridge contract, generated from it, and onEvent
+    expect(Object.keys(exposed.porthole as object).sort()).toEqual(['connect', 'deviceReport', 'finishCompanySignIn', 'getState', 'listSessions', 'me', 'onEvent', 'setHardwareDecode', 'signIn', 'signInOptions', 'signOut', 'startCompanySignIn', 'startSession', 'stopSession']);
   });
 
   it('unwraps results, rejects with code and sentence, and passes events without the IPC event', async () => {

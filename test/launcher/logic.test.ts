@@ -80,7 +80,10 @@ describe('error sentences', () => {
     expect(unreachableError(agent, 'DEPTH_ZERO_SELF_SIGNED_CERT', 10_000).message).toMatch(/certificate is not trusted/);
   });
   it('maps HTTP answers to codes and sentences', () => {
-    expect(httpError({ agent, what: 'POST /login', status: 401, body: { error: { code: 'unauthorized', message: 'Wrong' } }, isLogin: true }).code).toBe('wrong_password');
+    expect(httpError({ agent, what: 'POST /login', status: 401, body: { error: { code: 'unauthorized', message: 'Wrong user name or password' } }, isLogin: true }).code).toBe('wrong_password');
+    // another reason for refusing a sign-in is said as the agent says it
+    expect(httpError({ agent, what: 'POST /login', status: 401, body: { error: { code: 'unauthorized', message: 'This account is disabled in the company directory; ask an administrator' } }, isLogin: true })).toMatchObject({ code: 'sign_in_refused', message: /disabled in the company directory/ });
+    expect(httpError({ agent, what: 'POST /auth/oidc', status: 401, body: { error: { code: 'unauthorized', message: 'The sign-in was refused: the ID token has expired; sign in again' } }, isOidc: true })).toMatchObject({ code: 'sign_in_refused', message: /ID token has expired/ });
     const refused = httpError({ agent, what: 'POST /refresh', status: 401, body: { error: { code: 'unauthorized', message: 'The refresh token has expired; sign in again' } }, isRefresh: true });
     expect(refused.code).toBe('signed_out');
     expect(refused.message).toBe('Your sign-in has ended: the refresh token has expired; sign in again.');
