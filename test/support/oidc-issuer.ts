@@ -42,6 +42,7 @@ export async function startIssuer(opts: { clients?: string[]; groups?: Record<st
     pkce: { required: () => true },
     features: { devInteractions: { enabled: true } },
     cookies: { keys: ['test-cookie-key'] },
+    ttl: { AccessToken: 300, AuthorizationCode: 60, IdToken: 300, Grant: 600, Interaction: 600, Session: 600 },
   });
   // The development interactions print a warning on every start; they are what a test needs here.
   server.on('request', provider.callback());
