@@ -14,6 +14,7 @@ import { stderrLogger, type Logger } from './logger.js';
 import { openSecretStore, type SecretStore } from './secret-store.js';
 import { SessionFollower } from './session-follower.js';
 import { startCompanySignIn, type CompanySignInFlow } from './company-sign-in.js';
+import { ProfileCache } from './profile-cache.js';
 import { UNREACHABLE_POLL_MS } from './timing.js';
 
 export interface LauncherCoreOptions {
@@ -29,6 +30,8 @@ export interface LauncherCoreOptions {
   now?: () => number;
   /** how this device decodes video (Electron passes its own); default: a browser, which decides itself */
   device?: DeviceProvider;
+  /** where the encrypted offline profiles are kept (its key in the secret store); none: no offline workspace */
+  profileDir?: string;
 }
 
 export interface LauncherCore extends PortholeApi {
@@ -104,8 +107,9 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
     agentReachable: () => reachable,
   });
 
+  const secretStore = opts.secretStore ?? openSecretStore(logger);
   const auth = new Auth({
-    store: opts.secretStore ?? openSecretStore(logger),
+    store: secretStore,
     logger,
     client: { fetch: opts.fetch, timeoutMs: opts.requestTimeoutMs },
     defaultAgentUrl: opts.defaultAgentUrl,
@@ -129,6 +133,18 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
   };
 
   let companyFlow: { agentUrl: string; flow: CompanySignInFlow } | undefined;
+  const profiles = opts.profileDir ? (async () => new ProfileCache(opts.profileDir!, await secretStore))() : undefined;
+  let lastSessions: Session[] = [];
+  let lastMe: Me | undefined;
+
+  /** Keeps what the person saw, for when the agent cannot be reached; a cache that fails is only logged. */
+  const remember = (me: Me) => {
+    const state = auth.state();
+    if (!profiles || !state.agentUrl || !state.user) return;
+    void profiles
+      .then((cache) => cache.save({ agentUrl: state.agentUrl!, user: state.user!.name, me, recentSessions: lastSessions }))
+      .catch((error: unknown) => logger.warn(`could not save the offline workspace: ${error instanceof Error ? error.message : String(error)}`));
+  };
 
   const api: LauncherCore = {
     ready,
@@ -169,12 +185,35 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
     async signOut(): Promise<void> {
       await ready;
       follower.stopAll();
+      const before = auth.state();
+      // Nothing of that person stays on the device: their offline workspace goes with the sign-in.
+      if (profiles && before.agentUrl && before.user) await (await profiles).remove(before.agentUrl, before.user.name).catch(() => undefined);
+      lastMe = undefined;
+      lastSessions = [];
       await auth.signOut();
       listeners.emit({ type: 'auth', state: auth.state() });
     },
-    me: (): Promise<Me> => authed((c, t) => c.me(t)),
+    async me(): Promise<Me> {
+      const me = await authed((c, t) => c.me(t));
+      lastMe = me;
+      remember(me);
+      return me;
+    },
+    async offlineWorkspace() {
+      await ready;
+      const state = auth.state();
+      if (!profiles || !state.signedIn || !state.agentUrl || !state.user) return null;
+      const read = await (await profiles).load(state.agentUrl, state.user.name);
+      if (!read.ok) {
+        if (read.reason !== 'missing') logger.warn(read.message);
+        return null;
+      }
+      return { me: read.profile.me, sessions: read.profile.recentSessions, savedAt: read.profile.savedAt };
+    },
     async listSessions(): Promise<Session[]> {
       const sessions = await authed((c, t) => c.listSessions(t));
+      lastSessions = sessions;
+      if (lastMe) remember(lastMe);
       // Keep live sessions current for whoever shows the list.
       for (const s of sessions) if (!follower.isFollowing(s.id) && s.phase !== 'Stopped' && s.phase !== 'Failed') follower.follow(s);
       return sessions;

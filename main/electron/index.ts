@@ -44,7 +44,7 @@ function main(): void {
   }
   app.enableSandbox();
   registerAppScheme();
-  const core = createLauncherCore({ logger: stderrLogger, secretStore: openSecretStore(stderrLogger), defaultAgentUrl: args.agentUrl, device: electronDevice(settingsFile, facts, gpuProbe) });
+  const core = createLauncherCore({ logger: stderrLogger, secretStore: openSecretStore(stderrLogger), defaultAgentUrl: args.agentUrl, device: electronDevice(settingsFile, facts, gpuProbe), profileDir: join(app.getPath('userData'), 'profiles') });
   app.on('web-contents-created', (_event, contents) => guardWebContents(contents, (url) => core.isCompanySignInUrl(url)));
   let win: BrowserWindow | undefined;
 

@@ -3,13 +3,15 @@
  * Prints exactly `webshell on http://127.0.0.1:PORT/#key=KEY` once ready (scripts and tests wait for
  * it); logs go to stderr.
  */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLauncherCore } from '../core/index.js';
 import { stderrLogger } from '../core/logger.js';
 import { parseAgentUrl } from '../core/agent-url.js';
 import { startWebShell } from './server.js';
 
-const USAGE = 'usage: npm run webshell -- [--listen 127.0.0.1:PORT] [--agent URL] [--renderer-dir DIR]';
+const USAGE = 'usage: npm run webshell -- [--listen 127.0.0.1:PORT] [--agent URL] [--renderer-dir DIR] [--profile-dir DIR]';
 
 export function parseListen(value: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
@@ -24,6 +26,8 @@ async function main(): Promise<void> {
       listen: { type: 'string', default: '127.0.0.1:0' },
       agent: { type: 'string' },
       'renderer-dir': { type: 'string' },
+      // the encrypted offline workspaces (their key in the OS keychain); default ~/.cache/porthole/profiles
+      'profile-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -35,7 +39,8 @@ async function main(): Promise<void> {
   const { host, port } = parseListen(values.listen);
   // Refuse a bad --agent now rather than when somebody signs in.
   const defaultAgentUrl = values.agent ? parseAgentUrl(values.agent).display : undefined;
-  const core = createLauncherCore({ logger: stderrLogger, defaultAgentUrl });
+  const profileDir = values['profile-dir'] ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'porthole', 'profiles');
+  const core = createLauncherCore({ logger: stderrLogger, defaultAgentUrl, profileDir });
   await core.ready;
   const shell = await startWebShell({ api: core, host, port, rendererDir: values['renderer-dir'], logger: stderrLogger });
   process.stdout.write(`webshell on ${shell.url}\n`);

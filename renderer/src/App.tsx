@@ -30,6 +30,8 @@ export function App({ bridge }: { bridge: Bridge }) {
   const [busy, setBusy] = useState<ReadonlySet<string>>(new Set());
   const [launcherError, setLauncherError] = useState<string>();
   const [agentProblem, setAgentProblem] = useState<string>();
+  /** the workspace shown is the one saved when the agent last answered */
+  const [offlineSince, setOfflineSince] = useState<number>();
   const screenRef = useRef(screen);
   useEffect(() => {
     screenRef.current = screen;
@@ -41,7 +43,20 @@ export function App({ bridge }: { bridge: Bridge }) {
       setMe(profile);
       setSessions((previous) => replaceSessions(previous, list, Date.now()));
       setLauncherError(undefined);
+      setOfflineSince(undefined);
     } catch (error) {
+      // The agent out of reach: show the workspace as it was, marked offline, instead of nothing.
+      if ((error as { code?: unknown } | null)?.code === 'agent_unreachable') {
+        const saved = await api.offlineWorkspace().catch(() => null);
+        if (saved) {
+          setMe(saved.me);
+          setSessions((previous) => replaceSessions(previous, saved.sessions, Date.now()));
+          setOfflineSince(saved.savedAt);
+          setAgentProblem((current) => current ?? errorSentence(error));
+          setLauncherError(undefined);
+          return;
+        }
+      }
       setLauncherError(errorSentence(error, 'Your desktops could not be loaded. Please try again.'));
     }
   }, [api]);
@@ -87,6 +102,8 @@ export function App({ bridge }: { bridge: Bridge }) {
           setSessions((previous) => applySessionEvent(previous, event.session, event.elapsedMs, Date.now()));
         } else if (event.type === 'agent') {
           setAgentProblem(event.reachable ? undefined : (event.message ?? 'The agent cannot be reached. Your desktops keep running; Porthole will reconnect when it is back.'));
+          // Back from offline: the live workspace replaces the saved one, without a new sign-in.
+          if (event.reachable && screenRef.current.kind === 'launcher') void loadProfile();
         } else if (event.type === 'auth') {
           setLauncherState(event.state);
           if (!event.state.signedIn) {
@@ -98,7 +115,7 @@ export function App({ bridge }: { bridge: Bridge }) {
           }
         }
       }),
-    [api, showSignedIn],
+    [api, showSignedIn, loadProfile],
   );
 
   const withBusy = useCallback(async (key: string, work: () => Promise<void>) => {
@@ -173,6 +190,12 @@ export function App({ bridge }: { bridge: Bridge }) {
       {agentProblem && screen.kind !== 'sign-in' ? (
         <Banner tone="warning" testId="agent-banner">
           {agentProblem}
+        </Banner>
+      ) : null}
+      {offlineSince !== undefined && screen.kind === 'launcher' ? (
+        <Banner tone="warning" testId="offline-banner">
+          Offline: this is your workspace as it was at {new Date(offlineSince).toLocaleString()}. Starting or opening a desktop needs the agent; Porthole
+          reconnects by itself and shows the live workspace as soon as the agent answers.
         </Banner>
       ) : null}
     </>

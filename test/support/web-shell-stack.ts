@@ -22,6 +22,9 @@ export interface WebShellStack {
   dataDir: string;
   /** opens the web shell and signs the user in through the sign-in form */
   signIn(): Promise<void>;
+  /** the cluster out of reach: the agent stopped (its desktops run on), and started again on the same port */
+  stopAgent(): Promise<void>;
+  startAgent(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -42,13 +45,15 @@ export async function startWebShellStack(prefix: string, user: string, password:
   try {
     const added = await runCli(AGENT, ['users', 'add', user, '--file', usersFile, '--password-stdin'], password);
     if (added.code !== 0) throw new Error(`users add ${user} failed (${added.code}): ${added.stderr}`);
-    agent = await startCli(AGENT, ['serve', '--runtime', 'local', '--listen', '127.0.0.1:0', '--users', usersFile, '--data-dir', join(data.path, 'agent'), ...(opts.serveArgs?.(data.path) ?? [])], /^listening on (\S+)/);
-    shell = await startCli('main/webshell/cli.ts', ['--listen', '127.0.0.1:0', '--agent', agent.match[1]!], /^webshell on (\S+)/);
+    const serve = (listen: string) => startCli(AGENT, ['serve', '--runtime', 'local', '--listen', listen, '--users', usersFile, '--data-dir', join(data.path, 'agent'), ...(opts.serveArgs?.(data.path) ?? [])], /^listening on (\S+)/);
+    agent = await serve('127.0.0.1:0');
+    const agentUrl = agent.match[1]!;
+    shell = await startCli('main/webshell/cli.ts', ['--listen', '127.0.0.1:0', '--agent', agentUrl, '--profile-dir', join(data.path, 'profiles')], /^webshell on (\S+)/);
     browser = await launchChromium(join(data.path, 'chromium'));
     const page = browser.pages()[0] ?? (await browser.newPage());
     const shellUrl = shell.match[1]!;
     return {
-      agentUrl: agent.match[1]!,
+      agentUrl,
       shellUrl,
       page,
       context: browser,
@@ -58,6 +63,13 @@ export async function startWebShellStack(prefix: string, user: string, password:
         await page.getByTestId('username').fill(user);
         await page.getByTestId('password').fill(password);
         await page.getByTestId('sign-in').click();
+      },
+      async stopAgent() {
+        if (agent) await stopProcess(agent.child);
+        agent = undefined;
+      },
+      async startAgent() {
+        agent = await serve(new URL(agentUrl).host);
       },
       stop,
     };
