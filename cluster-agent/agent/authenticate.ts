@@ -28,7 +28,7 @@ export function makeAuthenticate(deps: Pick<AgentDeps, 'tokens' | 'identity'>) {
   return async function authenticate(req: FastifyRequest): Promise<void> {
     const token = bearerToken(req.headers.authorization);
     if (!token) {
-      throw unauthorized('Sign in first: send the access token from /api/v1/auth/login as "Authorization: Bearer <token>"', {
+      throw unauthorized('Sign in first: send the access token from /api/v1/auth/login as "Authorization: Bearer <token>"', 'token_missing', {
         'www-authenticate': 'Bearer realm="porthole"',
       });
     }
@@ -37,17 +37,17 @@ export function makeAuthenticate(deps: Pick<AgentDeps, 'tokens' | 'identity'>) {
       claims = await deps.tokens.verifyAccessClaims(token);
     } catch (err) {
       if (err instanceof TokenError && err.problem === 'expired') {
-        throw unauthorized('The access token has expired; refresh it with /api/v1/auth/refresh', challenge('invalid_token', 'expired'));
+        throw unauthorized('The access token has expired; refresh it with /api/v1/auth/refresh', 'token_expired', challenge('invalid_token', 'expired'));
       }
       const detail = err instanceof TokenError && err.detail ? ` (${err.detail})` : '';
-      throw unauthorized(`The access token is not valid${detail}; sign in again`, challenge('invalid_token', 'invalid'));
+      throw unauthorized(`The access token is not valid${detail}; sign in again`, 'token_invalid', challenge('invalid_token', 'invalid'));
     }
     const { name } = claims;
     // Groups travel in the token. Local accounts (the users file, and tokens from before groups were
     // carried) are also checked against the file, which costs a stat: a deleted one stops at once.
     if (claims.idp === undefined || claims.idp === 'users') {
       const user = await deps.identity.users.lookup(name);
-      if (!user) throw unauthorized(`The account "${name}" no longer exists on this agent; ask an administrator`, challenge('invalid_token', 'unknown user'));
+      if (!user) throw unauthorized(`The account "${name}" no longer exists on this agent; ask an administrator`, 'unknown_user', challenge('invalid_token', 'unknown user'));
       req.principal = { name: user.name, groups: user.groups };
       return;
     }
@@ -56,6 +56,6 @@ export function makeAuthenticate(deps: Pick<AgentDeps, 'tokens' | 'identity'>) {
 }
 
 export function principalOf(req: FastifyRequest): Principal {
-  if (!req.principal) throw unauthorized('Sign in first');
+  if (!req.principal) throw unauthorized('Sign in first', 'token_missing');
   return req.principal;
 }

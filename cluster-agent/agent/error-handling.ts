@@ -4,14 +4,14 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
-import type { ErrorBody, ErrorCode } from '../contract/index.js';
+import type { AuthFailure, ErrorBody, ErrorCode } from '../contract/index.js';
 import { RuntimeError } from '../runtime/types.js';
 import { ApiError } from './api-error.js';
 import { IdentityUnavailableError } from '../identity/types.js';
 import { UsersUnavailableError } from '../identity/user-directory.js';
 
-export function errorBody(code: ErrorCode, message: string): ErrorBody {
-  return { error: { code, message } };
+export function errorBody(code: ErrorCode, message: string, reason?: AuthFailure): ErrorBody {
+  return { error: { code, message, ...(reason ? { reason } : {}) } };
 }
 
 /** "body.username" style name of the first failing field, and zod's message for it. */
@@ -103,7 +103,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     const api = translate(err);
     if (api.statusCode >= 500) req.log.error({ err }, 'request failed');
     for (const [k, v] of Object.entries(api.headers)) void reply.header(k, v);
-    return reply.code(api.statusCode).send(errorBody(api.code, api.message));
+    return reply.code(api.statusCode).send(errorBody(api.code, api.message, api.reason));
   });
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? '';

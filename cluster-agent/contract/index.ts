@@ -20,8 +20,20 @@ export const ErrorCode = z.enum([
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
+/**
+ * Why a 401 was given, for programs (the message is for people): a sign-in refused, a token expired
+ * (refresh and retry) or not valid (sign in again), a refresh token reused (the whole sign-in ended).
+ */
+export const AuthFailure = z.enum([
+  'bad_credentials', 'disabled', 'unusable_name', 'id_token_rejected',
+  'token_missing', 'token_expired', 'token_invalid', 'unknown_user',
+  'refresh_reused', 'refresh_expired', 'refresh_invalid',
+  'connect_token_missing', 'connect_token_expired', 'connect_token_invalid', 'connect_token_reused', 'connect_token_wrong_session',
+]);
+export type AuthFailure = z.infer<typeof AuthFailure>;
+
 export const ErrorBody = z.object({
-  error: z.object({ code: ErrorCode, message: z.string() }),
+  error: z.object({ code: ErrorCode, message: z.string(), reason: AuthFailure.optional() }),
 });
 export type ErrorBody = z.infer<typeof ErrorBody>;
 

@@ -76,7 +76,7 @@ export class OidcProvider {
 
   async verify(idToken: string): Promise<SignInResult> {
     const { doc, keys } = await this.discover();
-    const bad = (message: string) => refusal('bad_credentials', `The sign-in was refused: ${message}; sign in again`);
+    const bad = (message: string) => refusal('id_token_rejected', `The sign-in was refused: ${message}; sign in again`);
     let payload;
     try {
       ({ payload } = await jwtVerify(idToken, keys, {

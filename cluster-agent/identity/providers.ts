@@ -19,7 +19,7 @@ export function asPortholeUser(result: SignInResult): SignInResult {
   if (!result.ok) return result;
   const name = result.identity.name.toLowerCase();
   const valid = UserName.safeParse(name);
-  if (!valid.success) return refusal('bad_credentials', `The name "${result.identity.name}" from ${PROVIDER_NAMES[result.identity.idp]} cannot be used here (${valid.error.issues[0]?.message ?? 'not a valid user name'}); ask an administrator`);
+  if (!valid.success) return refusal('unusable_name', `The name "${result.identity.name}" from ${PROVIDER_NAMES[result.identity.idp]} cannot be used here (${valid.error.issues[0]?.message ?? 'not a valid user name'}); ask an administrator`);
   return { ok: true, identity: { ...result.identity, name } };
 }
 

@@ -14,7 +14,7 @@ export interface Identity {
 }
 
 /** A sign-in refused for a reason the person is told (always a 401). */
-export type SignInRefusal = { ok: false; reason: 'bad_credentials' | 'disabled'; message: string };
+export type SignInRefusal = { ok: false; reason: 'bad_credentials' | 'disabled' | 'unusable_name' | 'id_token_rejected'; message: string };
 export type SignInResult = { ok: true; identity: Identity } | SignInRefusal;
 
 /** The provider cannot answer now (a directory that is down or refuses the service account): 503. */

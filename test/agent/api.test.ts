@@ -29,7 +29,7 @@ describe('sign-in and tokens', () => {
     const wrong = await call(base, 'POST', routes.login, { json: { username: 'alice', password: 'nope' } });
     const unknown = await call(base, 'POST', routes.login, { json: { username: 'mallory', password: 'nope' } });
     expect(wrong.status).toBe(401);
-    expect(wrong.body).toEqual({ error: { code: 'unauthorized', message: 'Wrong user name or password' } });
+    expect(wrong.body).toEqual({ error: { code: 'unauthorized', message: 'Wrong user name or password', reason: 'bad_credentials' } });
     expect(unknown.body).toEqual(wrong.body);
   });
 
@@ -67,6 +67,7 @@ describe('sign-in and tokens', () => {
     const expired = await call(base, 'GET', routes.me, { token: old });
     expect(expired.status).toBe(401);
     expect(expired.body.error.message).toMatch(/expired; refresh it/);
+    expect(expired.body.error.reason).toBe('token_expired');
     expect(expired.headers.get('www-authenticate')).toMatch(/error_description="expired"/);
   });
 
@@ -80,6 +81,7 @@ describe('sign-in and tokens', () => {
     const replay = await call(base, 'POST', routes.refresh, { json: { refreshToken: first.refreshToken } });
     expect(replay.status).toBe(401);
     expect(replay.body.error.message).toMatch(/already used once/);
+    expect(replay.body.error.reason).toBe('refresh_reused');
     const afterReplay = await call(base, 'POST', routes.refresh, { json: { refreshToken: second.body.refreshToken } });
     expect(afterReplay.status).toBe(401);
 

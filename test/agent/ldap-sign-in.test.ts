@@ -69,10 +69,12 @@ describe('LDAP sign-in against slapd', { timeout: 60_000 }, () => {
     const unknown = await login(url, 'zed', 'whatever');
     expect([wrong.status, unknown.status]).toEqual([401, 401]);
     expect(wrong.body.error.message).toBe('Wrong user name or password');
+    expect([wrong.body.error.reason, unknown.body.error.reason]).toEqual(['bad_credentials', 'bad_credentials']);
     expect(unknown.body.error.message).toBe('Wrong user name or password');
     const disabled = await login(url, 'dora', 'dora-pw');
     expect(disabled.status).toBe(401);
     expect(disabled.body.error.message).toMatch(/disabled in the company directory/);
+    expect(disabled.body.error.reason).toBe('disabled');
     // A directory's `Mia` is Porthole's `mia`; a name that cannot be a Porthole user is refused, saying so.
     const mia = await login(url, 'Mia', 'mia-pw');
     expect(mia.status).toBe(200);
@@ -80,6 +82,7 @@ describe('LDAP sign-in against slapd', { timeout: 60_000 }, () => {
     const dotted = await login(url, 'ann.k', 'annk-pw');
     expect(dotted.status).toBe(401);
     expect(dotted.body.error.message).toMatch(/The name "ann\.k" from the company directory cannot be used here/);
+    expect(dotted.body.error.reason).toBe('unusable_name');
     // The users file still signs its own people in.
     expect((await login(url, 'root', 'root-pw')).status).toBe(200);
   });

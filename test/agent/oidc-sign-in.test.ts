@@ -66,6 +66,7 @@ describe('OpenID Connect sign-in against oidc-provider', { timeout: 60_000 }, ()
       const r = await oidcLogin(token);
       expect(r.status, JSON.stringify(r.body)).toBe(401);
       expect(r.body.error.message).toMatch(message);
+      expect(r.body.error.reason).toMatch(/^(id_token_rejected|unusable_name)$/);
     };
     expect((await oidcLogin(await minted({}))).status).toBe(200); // the harness's own token is good
     await expectRefused(await minted({ iat: now - 900, exp: now - 600 }), /the ID token has expired/);

@@ -47,7 +47,7 @@ describe('token claims', () => {
     it(`refuses an access token without "${claim}" with 401 naming the claim`, async () => {
       const r = await call(t.agent.url, 'GET', routes.me, { token: await sign('access', claim) });
       expect(r.status).toBe(401);
-      expect(r.body).toEqual({ error: { code: 'unauthorized', message: `The access token is not valid (it has no "${claim}" claim); sign in again` } });
+      expect(r.body).toEqual({ error: { code: 'unauthorized', message: `The access token is not valid (it has no "${claim}" claim); sign in again`, reason: 'token_invalid' } });
     });
   }
 
@@ -66,7 +66,7 @@ describe('token claims', () => {
       const url = `${t.agent.url.replace('http:', 'ws:')}${routes.vnc('s-nosuch')}?token=${await sign('connect', claim)}`;
       const r = await openWs(url);
       expect(r).toMatchObject({ kind: 'http', status: 401 });
-      expect((r as { body: { error: { message: string } } }).body.error).toEqual({ code: 'unauthorized', message: `The connect token is not valid (it has no "${claim}" claim)` });
+      expect((r as { body: { error: { message: string } } }).body.error).toEqual({ code: 'unauthorized', message: `The connect token is not valid (it has no "${claim}" claim)`, reason: 'connect_token_invalid' });
     });
   }
 });

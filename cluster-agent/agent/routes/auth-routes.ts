@@ -47,7 +47,7 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
       const result = await deps.identity.signIn(req.body.username, req.body.password);
       if (!result.ok) {
         deps.metrics.loginAttempts.inc({ result: 'bad_credentials' });
-        throw unauthorized(result.message);
+        throw unauthorized(result.message, result.reason);
       }
       const user = result.identity;
       deps.metrics.loginAttempts.inc({ result: 'success' });
@@ -70,7 +70,7 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
       if (!result) throw notFound('This agent has no OpenID Connect issuer configured; sign in with a user name and password');
       if (!result.ok) {
         deps.metrics.loginAttempts.inc({ result: 'bad_credentials' });
-        throw unauthorized(result.message);
+        throw unauthorized(result.message, result.reason);
       }
       deps.metrics.loginAttempts.inc({ result: 'success' });
       const user = result.identity;
@@ -93,11 +93,11 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
       if (!outcome.ok) {
         switch (outcome.problem) {
           case 'reused':
-            throw unauthorized('This refresh token was already used once, so it may have been copied; every session of that sign-in is now signed out. Sign in again');
+            throw unauthorized('This refresh token was already used once, so it may have been copied; every session of that sign-in is now signed out. Sign in again', 'refresh_reused');
           case 'expired':
-            throw unauthorized('The refresh token has expired; sign in again');
+            throw unauthorized('The refresh token has expired; sign in again', 'refresh_expired');
           default:
-            throw unauthorized('The refresh token is not valid (signed out, or never issued here); sign in again');
+            throw unauthorized('The refresh token is not valid (signed out, or never issued here); sign in again', 'refresh_invalid');
         }
       }
       // Refresh tokens from before providers were recorded are the users file's.
@@ -105,7 +105,7 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
       const user = await deps.identity.current(signedIn);
       if (!user) {
         await deps.refreshTokens.revoke(outcome.token);
-        throw unauthorized(`The account "${outcome.user}" no longer exists on this agent; ask an administrator`);
+        throw unauthorized(`The account "${outcome.user}" no longer exists on this agent; ask an administrator`, 'unknown_user');
       }
       return issue(user, outcome.token);
     },

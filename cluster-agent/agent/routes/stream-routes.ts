@@ -8,12 +8,21 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CONNECT_TOKEN_PARAM, ErrorBody, SessionId, routes } from '../../contract/index.js';
-import { TokenError } from '../access-tokens.js';
+import type { AuthFailure } from '../../contract/index.js';
+import { TokenError, type TokenProblem } from '../access-tokens.js';
 import { ApiError, conflict, notFound, unauthorized } from '../api-error.js';
 import type { AgentDeps } from '../deps.js';
 import { runVncGateway } from '../gateway/vnc-gateway.js';
 import { runWebRtcRelay } from '../gateway/webrtc-relay.js';
 import { iceServersFor } from '../ice-servers.js';
+
+const CONNECT_FAILURE: Record<TokenProblem, AuthFailure> = {
+  missing: 'connect_token_missing',
+  expired: 'connect_token_expired',
+  invalid: 'connect_token_invalid',
+  reused: 'connect_token_reused',
+  wrong_session: 'connect_token_wrong_session',
+};
 import { apiErrors, paramErrors } from './responses.js';
 
 
@@ -89,7 +98,7 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
     if (!id.success) throw notFound('There is no such session');
     const token = (req.query as Record<string, unknown>)[CONNECT_TOKEN_PARAM];
     if (typeof token !== 'string' || token === '') {
-      throw unauthorized(`Add the connect token from POST ${routes.connect(id.data.id)} as ?${CONNECT_TOKEN_PARAM}=`);
+      throw unauthorized(`Add the connect token from POST ${routes.connect(id.data.id)} as ?${CONNECT_TOKEN_PARAM}=`, 'connect_token_missing');
     }
     try {
       const claims = await deps.tokens.consumeConnectToken(token, id.data.id);
@@ -98,7 +107,7 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
       if (s.phase !== 'Running') throw conflict(`Session "${s.id}" is not running (phase ${s.phase})`);
       req.streamUser = claims.user;
     } catch (err) {
-      if (err instanceof TokenError) throw unauthorized(err.message);
+      if (err instanceof TokenError) throw unauthorized(err.message, CONNECT_FAILURE[err.problem]);
       throw err;
     }
   }
