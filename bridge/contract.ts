@@ -90,6 +90,8 @@ export const BRIDGE = {
   /** resolves once the person signed in at the issuer (or refuses with the reason) */
   finishCompanySignIn: { params: z.tuple([]), result: LauncherState },
   signOut: { params: z.tuple([]), result: Done },
+  /** "forget this device": signs out and removes everything Porthole keeps here (saved workspaces and their key) */
+  forgetDevice: { params: z.tuple([]), result: LauncherState },
   me: { params: z.tuple([]), result: Me },
   listSessions: { params: z.tuple([]), result: z.array(Session) },
   startSession: { params: z.tuple([z.string().min(1).max(200)]), result: Session },

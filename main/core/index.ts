@@ -159,6 +159,12 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
       listeners.emit({ type: 'auth', state });
       return state;
     },
+    async forgetDevice(): Promise<LauncherState> {
+      await api.signOut();
+      if (profiles) await (await profiles).removeAll();
+      logger.info('forgot this device: the sign-in and every saved workspace are gone');
+      return auth.state();
+    },
     signInOptions: (agentUrl: string) => onAgent(() => auth.providers(agentUrl)),
     async startCompanySignIn(agentUrl: string): Promise<{ url: string }> {
       await ready;

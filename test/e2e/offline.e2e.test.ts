@@ -3,7 +3,7 @@
  * (the workspace is saved, encrypted, in the shell's profile dir with its key in the secret store),
  * then the agent stops; a reload shows that workspace at once, marked offline, with the reason, and a
  * start says what it needs; the agent comes back on its address and the live workspace returns by
- * itself, without a new sign-in. Sign-out removes the saved workspace.
+ * itself, without a new sign-in. Sign-out removes the saved workspace; "forget this device" everything.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -49,5 +49,14 @@ describe('offline workspace (web shell)', () => {
     await page.getByTestId('sign-out').click();
     await page.getByTestId('username').waitFor();
     await expect.poll(async () => (await readdir(profiles)).length).toBe(0);
+
+    // "Forget this device": nothing of Porthole's stays, not even the saved workspaces' key.
+    await stack.signIn();
+    await page.getByTestId('template-terminal').waitFor({ timeout: 15_000 });
+    await expect.poll(async () => (await readdir(profiles).catch(() => [])).length, { timeout: 5_000 }).toBe(1);
+    await page.getByTestId('sign-out').click();
+    await page.getByTestId('forget-device').click();
+    await page.getByTestId('forgotten').waitFor();
+    await expect(readdir(profiles)).rejects.toThrow(/ENOENT/);
   });
 });

@@ -32,6 +32,16 @@ export function SignIn({ api, initialAgentUrl, notice, onSignedIn }: {
   const [answer, setAnswer] = useState<{ url: string; options: { password: boolean; oidc?: { issuer: string } } }>();
   const options = answer?.url === agentUrl.trim() ? answer.options : undefined;
   const [waitingForBrowser, setWaitingForBrowser] = useState(false);
+  const [forgotten, setForgotten] = useState(false);
+
+  async function forgetDevice() {
+    try {
+      await api.forgetDevice();
+      setForgotten(true);
+    } catch (caught) {
+      setError(errorSentence(caught, 'This device could not be cleared. Please try again.'));
+    }
+  }
 
   // What this agent offers, once the address looks like one (asked again when it changes).
   useEffect(() => {
@@ -157,6 +167,14 @@ export function SignIn({ api, initialAgentUrl, notice, onSignedIn }: {
             {busy && !waitingForBrowser ? 'Signing in…' : 'Sign in'}
           </button>
         )}
+        <button type="button" className="link" data-testid="forget-device" onClick={() => void forgetDevice()} disabled={busy}>
+          Forget this device
+        </button>
+        {forgotten ? (
+          <p className="notice" role="status" data-testid="forgotten">
+            Everything Porthole kept on this device (sign-in, saved workspaces and their key) was removed.
+          </p>
+        ) : null}
       </form>
     </main>
   );
