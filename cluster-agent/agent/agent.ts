@@ -22,7 +22,7 @@ import { createMetrics } from './metrics.js';
 import { buildServer } from './server.js';
 import type { LdapProvider } from '../identity/ldap.js';
 import type { OidcProvider } from '../identity/oidc.js';
-import { IdentityProviders } from '../identity/providers.js';
+import { IdentityProviders, type GuestConfig } from '../identity/providers.js';
 import { UserDirectory } from '../identity/user-directory.js';
 
 export interface AgentOptions {
@@ -53,6 +53,8 @@ export interface AgentOptions {
   ldap?: LdapProvider;
   /** sign-in with an OpenID Connect issuer */
   oidc?: OidcProvider;
+  /** a guest sign-in for kiosks, with only these templates */
+  guest?: GuestConfig;
   /** which connect tokens were used; default in memory (replicas record them in the cluster instead) */
   connectTokenLedger?: ConnectTokenLedger;
 }
@@ -77,7 +79,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     ...(opts.keyRotationSeconds !== undefined ? { rotateEverySeconds: opts.keyRotationSeconds } : {}),
     onError: (err) => opts.logger.warn({ err }, 'could not reload the signing keys; keeping the ones loaded'),
   }).start();
-  const identity = new IdentityProviders(new UserDirectory(opts.usersFile, opts.logger), opts.ldap, opts.oidc);
+  const identity = new IdentityProviders(new UserDirectory(opts.usersFile, opts.logger), opts.ldap, opts.oidc, opts.guest);
   // A users file that cannot be used is logged (once) by the directory and reported by /readyz.
   if ((await identity.health()).ok && (await identity.localUsers()) === 0) {
     opts.logger.warn({ usersFile: opts.usersFile }, `no users yet; add one with: porthole-agent users add NAME --file ${opts.usersFile} --password-stdin`);

@@ -75,6 +75,8 @@ export type Command =
       ldap?: LdapConfig;
       /** from --config: sign-in with an OpenID Connect issuer */
       oidc?: OidcConfig;
+      /** from --config: guest sign-in (kiosks) with only these templates */
+      guest?: { templates: string[] };
     }
   | { kind: 'keys'; action: 'rotate' | 'list'; runtime: 'local' | 'kubernetes'; dataDir: string; kubeconfig?: string; namespace?: string }
   | { kind: 'users-add'; name: string; file: string; groups?: string[] }

@@ -51,7 +51,9 @@ export function makeAuthenticate(deps: Pick<AgentDeps, 'tokens' | 'identity'>) {
       req.principal = { name: user.name, groups: user.groups };
       return;
     }
-    req.principal = { name, groups: claims.groups ?? [] };
+    const guest = claims.idp === 'guest' ? deps.identity.guest : undefined;
+    if (claims.idp === 'guest' && !guest) throw unauthorized('Guest sign-in is no longer offered here; sign in with an account', 'token_invalid', challenge('invalid_token', 'invalid'));
+    req.principal = { name, groups: claims.groups ?? [], ...(guest ? { onlyTemplates: guest.templates } : {}) };
   };
 }
 

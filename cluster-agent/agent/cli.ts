@@ -195,6 +195,7 @@ async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> 
       usersFile: cmd.usersFile,
       ...(ldap ? { ldap } : {}),
       ...(oidc ? { oidc } : {}),
+      ...(cmd.guest ? { guest: cmd.guest } : {}),
       host: cmd.host,
       port: cmd.port,
       logger,
@@ -237,7 +238,7 @@ async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> 
 }
 
 /** `serve --config FILE`: the file's settings become flags before the command line's (flags win). */
-async function withConfig(argv: string[]): Promise<{ argv: string[]; ldap?: LdapConfig; oidc?: OidcConfig }> {
+async function withConfig(argv: string[]): Promise<{ argv: string[]; ldap?: LdapConfig; oidc?: OidcConfig; guest?: { templates: string[] } }> {
   const at = argv[0] === 'serve' ? argv.indexOf('--config') : -1;
   if (at < 0) return { argv };
   const file = argv[at + 1];
@@ -250,7 +251,7 @@ async function withConfig(argv: string[]): Promise<{ argv: string[]; ldap?: Ldap
   }
   const parsed = parseConfig(text, file);
   const rest = [...argv.slice(1, at), ...argv.slice(at + 2)];
-  return { argv: ['serve', ...mergeArgs(parsed.args, rest)], ...(parsed.ldap ? { ldap: parsed.ldap } : {}), ...(parsed.oidc ? { oidc: parsed.oidc } : {}) };
+  return { argv: ['serve', ...mergeArgs(parsed.args, rest)], ...(parsed.ldap ? { ldap: parsed.ldap } : {}), ...(parsed.oidc ? { oidc: parsed.oidc } : {}), ...(parsed.guest ? { guest: parsed.guest } : {}) };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -258,7 +259,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     const expanded = await withConfig(argv);
     cmd = parseCommand(expanded.argv);
-    if (cmd.kind === 'serve') cmd = { ...cmd, ...(expanded.ldap ? { ldap: expanded.ldap } : {}), ...(expanded.oidc ? { oidc: expanded.oidc } : {}) };
+    if (cmd.kind === 'serve') cmd = { ...cmd, ...(expanded.ldap ? { ldap: expanded.ldap } : {}), ...(expanded.oidc ? { oidc: expanded.oidc } : {}), ...(expanded.guest ? { guest: expanded.guest } : {}) };
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`porthole-agent: ${err.message}\n`);

@@ -67,7 +67,10 @@ export const AgentConfig = z
     turnSecretName: z.string().optional(),
     turnTtl: Seconds.optional(),
     keyRotationDays: z.number().int().min(1).optional(),
-    identity: z.object({ usersFile: Path.optional(), ldap: Ldap.optional(), oidc: Oidc.optional() }).strict().optional(),
+    identity: z
+      .object({ usersFile: Path.optional(), ldap: Ldap.optional(), oidc: Oidc.optional(), guest: z.object({ templates: z.array(z.string().min(1)).min(1, 'name at least one template guests may start') }).strict().optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 export type AgentConfig = z.infer<typeof AgentConfig>;
@@ -89,7 +92,7 @@ function describe(file: string, err: z.ZodError): string {
 }
 
 /** Pure: the file's text -> flags and LDAP settings, or ConfigError naming the key. */
-export function parseConfig(text: string, file: string): { args: string[]; ldap?: LdapConfig; oidc?: OidcConfig } {
+export function parseConfig(text: string, file: string): { args: string[]; ldap?: LdapConfig; oidc?: OidcConfig; guest?: { templates: string[] } } {
   let raw: unknown;
   try {
     raw = parseYaml(text) ?? {};
@@ -118,7 +121,8 @@ export function parseConfig(text: string, file: string): { args: string[]; ldap?
     ...(l.bindPasswordFile ? { bindPasswordFile: abs(l.bindPasswordFile) } : {}),
   };
   const oidc = cfg.identity?.oidc;
-  return { args, ...(ldap ? { ldap } : {}), ...(oidc ? { oidc } : {}) };
+  const guest = cfg.identity?.guest;
+  return { args, ...(ldap ? { ldap } : {}), ...(oidc ? { oidc } : {}), ...(guest ? { guest } : {}) };
 }
 
 /** Pure: the file's flags, then the command line's; a repeatable flag on the command line replaces the file's. */

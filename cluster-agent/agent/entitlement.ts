@@ -5,10 +5,13 @@ import type { TemplateSpec } from '../runtime/types.js';
 export interface Principal {
   name: string;
   groups: string[];
+  /** a guest (kiosk sign-in without an account): only these templates, whatever their lists say */
+  onlyTemplates?: string[];
 }
 
-/** No lists (or empty lists) = everybody; otherwise named users or members of a named group. */
+/** No lists (or empty lists) = everybody; otherwise named users or members of a named group. Guests: their list. */
 export function mayUseTemplate(user: Principal, t: TemplateSpec): boolean {
+  if (user.onlyTemplates) return user.onlyTemplates.includes(t.name);
   const users = t.allowedUsers ?? [];
   const groups = t.allowedGroups ?? [];
   if (users.length === 0 && groups.length === 0) return true;

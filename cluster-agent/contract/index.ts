@@ -92,6 +92,8 @@ export type OidcLoginRequest = z.infer<typeof OidcLoginRequest>;
 export const AuthProviders = z.object({
   password: z.boolean(),
   oidc: z.object({ issuer: z.string(), clientId: z.string(), scopes: z.array(z.string()) }).optional(),
+  /** a guest sign-in without an account (kiosks), when the agent is configured for it */
+  guest: z.boolean().optional(),
 });
 export type AuthProviders = z.infer<typeof AuthProviders>;
 
@@ -193,6 +195,7 @@ export const routes = {
   jwks: `${API_PREFIX}/auth/jwks`,
   providers: `${API_PREFIX}/auth/providers`,
   oidcLogin: `${API_PREFIX}/auth/oidc`,
+  guestLogin: `${API_PREFIX}/auth/guest`,
   me: `${API_PREFIX}/me`,
   templates: `${API_PREFIX}/templates`,
   sessions: `${API_PREFIX}/sessions`,

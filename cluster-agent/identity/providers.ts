@@ -2,13 +2,19 @@
  * The identity providers the agent is configured with, as one: the users file first (local accounts,
  * e.g. an admin), then the directory. What /auth/providers tells the sign-in screen comes from here.
  */
+import { randomBytes } from 'node:crypto';
 import { UserName } from '../contract/index.js';
 import type { LdapProvider } from './ldap.js';
 import type { OidcProvider } from './oidc.js';
 import { refusal, WRONG_PASSWORD, type Identity, type SignInResult } from './types.js';
 import type { UserDirectory, UsersHealth } from './user-directory.js';
 
-const PROVIDER_NAMES = { users: 'the users file', ldap: 'the company directory', oidc: 'the sign-in service' } as const;
+const PROVIDER_NAMES = { users: 'the users file', ldap: 'the company directory', oidc: 'the sign-in service', guest: 'the guest sign-in' } as const;
+
+/** Guest sign-in (kiosks, as abcdesktop's anonymous access): off unless configured, and only these templates. */
+export interface GuestConfig {
+  templates: string[];
+}
 
 /**
  * Pure: a provider's answer as a Porthole user. Names become directory names and label values, so a
@@ -28,7 +34,13 @@ export class IdentityProviders {
     readonly users: UserDirectory,
     private readonly ldap?: LdapProvider,
     readonly oidc?: OidcProvider,
+    readonly guest?: GuestConfig,
   ) {}
+
+  /** A guest of its own for each sign-in: nothing of one guest's is another's. */
+  signInAsGuest(): Identity | undefined {
+    return this.guest ? { name: `guest-${randomBytes(5).toString('hex')}`, groups: [], idp: 'guest' } : undefined;
+  }
 
   /** Password sign-in; IdentityUnavailableError (503) when the provider that knows the name cannot answer. */
   async signIn(name: string, password: string): Promise<SignInResult> {
@@ -58,14 +70,16 @@ export class IdentityProviders {
       case 'oidc':
         // The issuer is asked again only at the next sign-in: its groups stand until the refresh family ends.
         return this.oidc ? identity : undefined;
+      case 'guest':
+        return this.guest ? identity : undefined;
       default:
         return undefined;
     }
   }
 
   /** What the sign-in screen offers. */
-  describe(): { password: boolean; oidc?: { issuer: string; clientId: string; scopes: string[] } } {
-    return { password: true, ...(this.oidc ? { oidc: { issuer: this.oidc.cfg.issuer, clientId: this.oidc.cfg.clientId, scopes: this.oidc.scopes } } : {}) };
+  describe(): { password: boolean; oidc?: { issuer: string; clientId: string; scopes: string[] }; guest?: boolean } {
+    return { password: true, ...(this.oidc ? { oidc: { issuer: this.oidc.cfg.issuer, clientId: this.oidc.cfg.clientId, scopes: this.oidc.scopes } } : {}), ...(this.guest ? { guest: true } : {}) };
   }
 
   health(): Promise<UsersHealth> {

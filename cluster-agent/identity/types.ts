@@ -5,7 +5,7 @@
  */
 
 /** Which provider vouched for a person. */
-export type IdentitySource = 'users' | 'ldap' | 'oidc';
+export type IdentitySource = 'users' | 'ldap' | 'oidc' | 'guest';
 
 export interface Identity {
   name: string;

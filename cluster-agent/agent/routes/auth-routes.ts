@@ -79,6 +79,31 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
   );
 
   r.post(
+    routes.guestLogin,
+    {
+      schema: {
+        summary: 'Sign in as a guest without an account (kiosks), where the agent offers it: a new guest each time, with only the guest templates',
+        tags: ['auth'],
+        response: { 200: TokenResponse, 404: ErrorBody, 429: ErrorBody, ...apiErrors },
+      },
+      config: {
+        rateLimit: {
+          max: deps.loginAttemptsPerMinute ?? 10,
+          timeWindow: 60_000,
+          errorResponseBuilder: (_req: FastifyRequest, ctx: { after: string; ttl: number }) =>
+            new ApiError(429, 'rate_limited', `Too many guest sign-ins from your address; try again in ${ctx.after}`, { 'retry-after': String(Math.max(1, Math.ceil(ctx.ttl / 1000))) }),
+        },
+      },
+    },
+    async () => {
+      const guest = deps.identity.signInAsGuest();
+      if (!guest) throw notFound('This agent does not offer a guest sign-in; sign in with an account');
+      deps.metrics.loginAttempts.inc({ result: 'success' });
+      return issue(guest, await deps.refreshTokens.issue(guest.name, { idp: guest.idp, groups: guest.groups }));
+    },
+  );
+
+  r.post(
     routes.refresh,
     {
       schema: {

@@ -51,7 +51,7 @@ export async function sessionRoutes(app: FastifyInstance, deps: AgentDeps): Prom
 
   r.get(routes.me, { schema: { summary: 'The signed-in user, their templates and preferences', tags, security, response: { 200: Me, ...errors } } }, async (req) => {
     const user = principalOf(req);
-    return { user, templates: templatesFor(user, await deps.runtime.templates()), preferences: Preferences.parse({}) };
+    return { user: { name: user.name, groups: user.groups }, templates: templatesFor(user, await deps.runtime.templates()), preferences: Preferences.parse({}) };
   });
 
   r.get(routes.templates, { schema: { summary: 'Templates the user may start', tags, security, response: { 200: TemplateList, ...errors } } }, async (req) => ({
