@@ -10,13 +10,38 @@ import type { Logger } from './logger.js';
 import { MemorySecretStore, type SecretStore } from './secret-store.js';
 import { isTokenStale, refreshDelayMs } from './timing.js';
 
-/** One keychain item holds the whole sign-in, so the refresh token and its agent never disagree. */
+/**
+ * The sign-in lives in the keychain under a key of its agent and person (`sign-in:<agent URL>#<user>`),
+ * one item holding agent, person and refresh token together so they never disagree; the item `sign-in`
+ * names whose sign-in this device restores at start (no secret in it). An item of the old form (the whole
+ * sign-in under `sign-in`) is still read.
+ */
 export const SIGN_IN_KEY = 'sign-in';
+export const signInKey = (agentUrl: string, user: string) => `sign-in:${agentUrl}#${user}`;
 
 interface StoredSignIn {
   agentUrl: string;
   refreshToken: string;
   user: User;
+}
+
+function parsePointer(text: string | undefined): { agentUrl: string; user: string } | undefined {
+  if (!text) return undefined;
+  try {
+    const v = JSON.parse(text) as { agentUrl?: unknown; user?: unknown };
+    return typeof v.agentUrl === 'string' && typeof v.user === 'string' ? { agentUrl: v.agentUrl, user: v.user } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The sign-in the device restores: through the `sign-in` pointer, or an item of the old form. */
+async function readStored(store: SecretStore): Promise<StoredSignIn | undefined> {
+  const head = await store.get(SIGN_IN_KEY);
+  const legacy = parseStored(head);
+  if (legacy) return legacy;
+  const pointer = parsePointer(head);
+  return pointer ? parseStored(await store.get(signInKey(pointer.agentUrl, pointer.user))) : undefined;
 }
 
 function parseStored(text: string | undefined): StoredSignIn | undefined {
@@ -89,7 +114,7 @@ export class Auth {
   async restore(): Promise<PortholeError | undefined> {
     let stored: StoredSignIn | undefined;
     try {
-      stored = parseStored(await (await this.store).get(SIGN_IN_KEY));
+      stored = await readStored(await this.store);
     } catch (error) {
       this.opts.logger.warn(`could not read the saved sign-in: ${error instanceof Error ? error.message : String(error)}`);
       return;
@@ -151,7 +176,7 @@ export class Auth {
     const access = this.access?.token;
     let stored: StoredSignIn | undefined;
     try {
-      stored = parseStored(await (await this.store).get(SIGN_IN_KEY));
+      stored = await readStored(await this.store);
     } catch {
       stored = undefined;
     }
@@ -204,7 +229,7 @@ export class Auth {
     const client = this.client;
     const epoch = this.epoch;
     if (!client) throw signedOutError();
-    const stored = parseStored(await (await this.store).get(SIGN_IN_KEY));
+    const stored = await readStored(await this.store);
     if (!stored) {
       this.lose('Your saved sign-in is gone from the keychain. Sign in again.');
       throw signedOutError();
@@ -229,13 +254,17 @@ export class Auth {
   private async accept(tokens: TokenResponse): Promise<void> {
     this.access = { token: tokens.accessToken, expiresAtMs: this.now() + tokens.expiresIn * 1000 };
     const stored: StoredSignIn = { agentUrl: this.client!.agentUrl, refreshToken: tokens.refreshToken, user: tokens.user };
+    const save = async (store: SecretStore) => {
+      await store.set(signInKey(stored.agentUrl, stored.user.name), JSON.stringify(stored));
+      await store.set(SIGN_IN_KEY, JSON.stringify({ agentUrl: stored.agentUrl, user: stored.user.name }));
+    };
     try {
-      await (await this.store).set(SIGN_IN_KEY, JSON.stringify(stored));
+      await save(await this.store);
     } catch (error) {
       // Losing the keychain mid-run must not lose the sign-in: keep going in memory, and say so.
       this.opts.logger.warn(`${error instanceof Error ? error.message : String(error)}; keeping the sign-in in memory only, it will not survive a restart`);
       const memory = new MemorySecretStore();
-      await memory.set(SIGN_IN_KEY, JSON.stringify(stored));
+      await save(memory);
       this.store = Promise.resolve(memory);
     }
     this.schedule(tokens.expiresIn);
@@ -270,10 +299,16 @@ export class Auth {
     this.refreshing = undefined;
   }
 
+  /** Removes the restored person's sign-in item and the pointer to it. */
   private async forget(): Promise<void> {
-    await (await this.store).delete(SIGN_IN_KEY).catch((error: unknown) => {
+    const store = await this.store;
+    try {
+      const pointer = parsePointer(await store.get(SIGN_IN_KEY));
+      if (pointer) await store.delete(signInKey(pointer.agentUrl, pointer.user));
+      await store.delete(SIGN_IN_KEY);
+    } catch (error) {
       this.opts.logger.warn(`could not remove the saved sign-in: ${error instanceof Error ? error.message : String(error)}`);
-    });
+    }
   }
 
   close(): void {

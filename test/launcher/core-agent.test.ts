@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../../cluster-agent/contract/index.js';
-import { SIGN_IN_KEY } from '../../main/core/auth.js';
+import { SIGN_IN_KEY, signInKey } from '../../main/core/auth.js';
 import { createLauncherCore, MemorySecretStore, type LauncherCore } from '../../main/core/index.js';
 import { silentLogger } from '../../main/core/logger.js';
 import type { LauncherEvent, SessionEvent } from '../../bridge/contract.js';
@@ -34,8 +34,13 @@ function core(opts: Parameters<typeof createLauncherCore>[0] = {}): LauncherCore
   return c;
 }
 
+/** The refresh token as the core keeps it: under the agent and person the `sign-in` item names. */
 async function storedRefreshToken(store: MemorySecretStore): Promise<string | undefined> {
-  const raw = await store.get(SIGN_IN_KEY);
+  const pointer = await store.get(SIGN_IN_KEY);
+  if (!pointer) return undefined;
+  const { agentUrl: at, user, refreshToken } = JSON.parse(pointer) as { agentUrl: string; user: string; refreshToken?: string };
+  if (refreshToken) return refreshToken; // an item of the old form, still read
+  const raw = await store.get(signInKey(at, user));
   return raw ? (JSON.parse(raw) as { refreshToken: string }).refreshToken : undefined;
 }
 
@@ -89,6 +94,9 @@ describe('sign-in', () => {
     expect(JSON.stringify(state)).not.toMatch(/refresh|token/i);
     const token = await storedRefreshToken(store);
     expect(token).toBeTruthy();
+    // keyed by agent and person; the `sign-in` item only says whose to restore
+    expect(await store.get(signInKey(agentUrl, 'carol'))).toContain(token!);
+    expect(await store.get(SIGN_IN_KEY)).not.toContain(token!);
     expect((await first.me()).user.name).toBe('carol');
     await first.close();
 
@@ -105,6 +113,7 @@ describe('sign-in', () => {
     const away = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
     await new Promise<void>((ok) => probe.close(() => ok()));
     const store = new MemorySecretStore();
+    // a sign-in saved in the old form (the whole of it under `sign-in`) is still restored
     await store.set(SIGN_IN_KEY, JSON.stringify({ agentUrl: away, refreshToken: 'kept', user: { name: 'carol', groups: [] } }));
     const c = core({ secretStore: store });
     const events: LauncherEvent[] = [];
@@ -173,6 +182,7 @@ describe('sign-in', () => {
     expect(events).toContainEqual({ type: 'auth', state: { signedIn: false, agentUrl }, message: e.message });
     expect(await c.getState()).toEqual({ signedIn: false, agentUrl });
     expect(await store.get(SIGN_IN_KEY)).toBeUndefined();
+    expect(await store.get(signInKey(agentUrl, 'carol'))).toBeUndefined();
     expect((await failure(c.me())).code).toBe('signed_out');
   });
 });
