@@ -70,11 +70,14 @@ trap cleanup EXIT
 password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 printf %s "$password" | node --import tsx cluster-agent/agent/cli.ts users add fuzz --file "$work/users.yaml" --password-stdin >/dev/null
 # node --import tsx (what `npm run agent` runs, minus npm): $! is the agent itself, so it is stopped by PID.
+# The files exist before the agent starts: a background job opens its redirections after the fork,
+# so on a busy machine the first look below could otherwise come before they exist.
+: >"$work/agent.out"; : >"$work/agent.log"
 node --import tsx cluster-agent/agent/cli.ts serve --runtime local --listen 127.0.0.1:0 \
   --data-dir "$work/data" --users "$work/users.yaml" >"$work/agent.out" 2>"$work/agent.log" &
 agent_pid=$!
 for _ in $(seq 300); do
-  base=$(sed -n 's/^listening on \(http:[^ ]*\)$/\1/p' "$work/agent.out")
+  base=$(sed -n 's/^listening on \(http:[^ ]*\)$/\1/p' "$work/agent.out" 2>/dev/null || true)
   [ -n "$base" ] && break
   kill -0 "$agent_pid" 2>/dev/null || { say "the agent exited before it was ready:"; cat "$work/agent.log" >&2; exit 1; }
   sleep 0.2
