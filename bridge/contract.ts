@@ -18,6 +18,8 @@ export const LauncherState = z.object({
   user: z.object({ name: z.string(), groups: z.array(z.string()) }).optional(),
   /** true when the core could restore a sign-in (refresh token from the OS keychain) */
   restored: z.boolean().optional(),
+  /** present when the OS keychain cannot be used (missing, locked): the sentence the launcher shows */
+  keychain: z.object({ available: z.literal(false), message: z.string() }).optional(),
 });
 export type LauncherState = z.infer<typeof LauncherState>;
 
@@ -38,6 +40,9 @@ export interface AgentEvent {
   type: 'agent';
   reachable: boolean;
   message?: string;
+  /** while unreachable: ms until the core asks the agent again (backing off), and which try that is */
+  retryInMs?: number;
+  attempt?: number;
 }
 export type LauncherEvent = SessionEvent | AuthEvent | AgentEvent;
 
@@ -92,6 +97,8 @@ export const BRIDGE = {
   signOut: { params: z.tuple([]), result: Done },
   /** "forget this device": signs out and removes everything Porthole keeps here (saved workspaces and their key) */
   forgetDevice: { params: z.tuple([]), result: LauncherState },
+  /** "try now" while the agent is out of reach: asks it at once instead of at the next retry */
+  retryAgentNow: { params: z.tuple([]), result: z.object({ reachable: z.boolean() }) },
   me: { params: z.tuple([]), result: Me },
   listSessions: { params: z.tuple([]), result: z.array(Session) },
   startSession: { params: z.tuple([z.string().min(1).max(200)]), result: Session },

@@ -7,7 +7,7 @@ import type { AuthProviders, TokenResponse, User } from '../../cluster-agent/con
 import { PortholeError, type LauncherState } from '../../bridge/contract.js';
 import { createAgentClient, type AgentClient, type AgentClientOptions } from './agent-client.js';
 import type { Logger } from './logger.js';
-import { MemorySecretStore, type SecretStore } from './secret-store.js';
+import { keychainProblemSentence, MemorySecretStore, type SecretStore } from './secret-store.js';
 import { isTokenStale, refreshDelayMs } from './timing.js';
 
 /**
@@ -85,17 +85,22 @@ export class Auth {
   private epoch = 0;
   private readonly now: () => number;
 
+  /** the store once open, for state(): whether the keychain is in use, and if not, why */
+  private opened?: SecretStore;
+
   constructor(private readonly opts: AuthOptions) {
-    this.store = Promise.resolve(opts.store);
+    this.store = Promise.resolve(opts.store).then((store) => (this.opened = store));
     this.now = opts.now ?? Date.now;
   }
 
   state(): LauncherState {
+    const problem = this.opened?.problem;
+    const keychain = problem ? { keychain: { available: false as const, message: problem } } : {};
     if (this.client && this.user) {
-      return { signedIn: true, agentUrl: this.client.agentUrl, user: { name: this.user.name, groups: [...this.user.groups] }, restored: this.restored };
+      return { signedIn: true, agentUrl: this.client.agentUrl, user: { name: this.user.name, groups: [...this.user.groups] }, restored: this.restored, ...keychain };
     }
     const agentUrl = this.lastAgentUrl ?? this.opts.defaultAgentUrl;
-    return agentUrl ? { signedIn: false, agentUrl } : { signedIn: false };
+    return agentUrl ? { signedIn: false, agentUrl, ...keychain } : { signedIn: false, ...keychain };
   }
 
   get signedIn(): boolean {
@@ -263,9 +268,10 @@ export class Auth {
     } catch (error) {
       // Losing the keychain mid-run must not lose the sign-in: keep going in memory, and say so.
       this.opts.logger.warn(`${error instanceof Error ? error.message : String(error)}; keeping the sign-in in memory only, it will not survive a restart`);
-      const memory = new MemorySecretStore();
+      const memory = new MemorySecretStore(keychainProblemSentence(`it stopped working: ${error instanceof Error ? error.message : String(error)}`));
       await save(memory);
       this.store = Promise.resolve(memory);
+      this.opened = memory;
     }
     this.schedule(tokens.expiresIn);
   }

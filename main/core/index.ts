@@ -15,10 +15,10 @@ import { openSecretStore, type SecretStore } from './secret-store.js';
 import { SessionFollower } from './session-follower.js';
 import { startCompanySignIn, type CompanySignInFlow } from './company-sign-in.js';
 import { ProfileCache } from './profile-cache.js';
-import { UNREACHABLE_POLL_MS } from './timing.js';
+import { agentRetryDelayMs } from './timing.js';
 
 export interface LauncherCoreOptions {
-  /** defaults to the OS keychain, or memory when there is none (logged) */
+  /** defaults to the OS keychain, or memory when there is none (the state says why; no offline workspace then) */
   secretStore?: SecretStore | Promise<SecretStore>;
   logger?: Logger;
   fetch?: FetchFn;
@@ -57,16 +57,30 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
   const device = opts.device ?? browserDevice;
   const listeners = new Listeners<LauncherEvent>();
   let reachable = true;
+  let lastProblem: string | undefined;
   let probeTimer: NodeJS.Timeout | undefined;
+  let probeDueAt: number | undefined;
+  let probeAttempt = 0;
   let closed = false;
 
+  /** What the renderer shows: reachable, or why not and when the next try is (a countdown). */
+  const agentEvent = (): AgentEvent =>
+    reachable
+      ? { type: 'agent', reachable: true }
+      : { type: 'agent', reachable: false, message: lastProblem, ...(probeDueAt !== undefined ? { retryInMs: Math.max(0, probeDueAt - Date.now()), attempt: probeAttempt } : {}) };
+
   const setReachable = (now: boolean, message?: string): void => {
+    if (!now && message) lastProblem = message;
     if (now === reachable) return;
     reachable = now;
-    const event: AgentEvent = now ? { type: 'agent', reachable: true } : { type: 'agent', reachable: false, message };
     logger.info(now ? 'the agent answers again' : `lost the agent: ${message ?? 'unreachable'}`);
-    listeners.emit(event);
-    if (!now) scheduleProbe();
+    if (now) {
+      probeAttempt = 0;
+      probeDueAt = undefined;
+      if (probeTimer) clearTimeout(probeTimer);
+      probeTimer = undefined;
+    } else scheduleProbe();
+    listeners.emit(agentEvent());
   };
 
   /** Wraps every agent call: reachability follows what actually happened on the wire. */
@@ -83,20 +97,33 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
     }
   }
 
+  /** Asks the agent's /healthz once; on failure the next try is scheduled and announced. */
+  async function probeAgent(): Promise<boolean> {
+    const client = auth.currentClient();
+    if (!client) return reachable;
+    await onAgent(() => client.health()).catch(() => undefined);
+    if (!reachable && !probeTimer) {
+      scheduleProbe();
+      listeners.emit(agentEvent());
+    }
+    return reachable;
+  }
+
   /**
-   * While the agent is away and someone listens, ask its /healthz now and then, so the renderer
-   * learns it is back even when no session is being followed.
+   * While the agent is away and someone listens, ask its /healthz again, backing off (1 s to 30 s,
+   * for ever), so the renderer learns it is back even when no session is being followed.
    */
   function scheduleProbe(): void {
     if (probeTimer || closed || reachable) return;
+    probeAttempt++;
+    const delay = agentRetryDelayMs(probeAttempt);
+    probeDueAt = Date.now() + delay;
     probeTimer = setTimeout(() => {
       probeTimer = undefined;
-      const client = auth.currentClient();
-      if (reachable || closed || !client || listeners.size === 0) return;
-      onAgent(() => client.health())
-        .catch(() => undefined)
-        .finally(() => scheduleProbe());
-    }, UNREACHABLE_POLL_MS);
+      probeDueAt = undefined;
+      if (reachable || closed || !auth.currentClient() || listeners.size === 0) return;
+      void probeAgent();
+    }, delay);
     probeTimer.unref();
   }
 
@@ -133,7 +160,13 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
   };
 
   let companyFlow: { agentUrl: string; flow: CompanySignInFlow } | undefined;
-  const profiles = opts.profileDir ? (async () => new ProfileCache(opts.profileDir!, await secretStore))() : undefined;
+  // No usable keychain, no offline workspace: its key would be lost with the process (and never on disk).
+  const profiles = opts.profileDir
+    ? (async () => {
+        const store = await secretStore;
+        return store.problem ? undefined : new ProfileCache(opts.profileDir!, store);
+      })()
+    : undefined;
   let lastSessions: Session[] = [];
   let lastMe: Me | undefined;
 
@@ -142,7 +175,7 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
     const state = auth.state();
     if (!profiles || !state.agentUrl || !state.user) return;
     void profiles
-      .then((cache) => cache.save({ agentUrl: state.agentUrl!, user: state.user!.name, me, recentSessions: lastSessions }))
+      .then((cache) => cache?.save({ agentUrl: state.agentUrl!, user: state.user!.name, me, recentSessions: lastSessions }))
       .catch((error: unknown) => logger.warn(`could not save the offline workspace: ${error instanceof Error ? error.message : String(error)}`));
   };
 
@@ -161,7 +194,7 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
     },
     async forgetDevice(): Promise<LauncherState> {
       await api.signOut();
-      if (profiles) await (await profiles).removeAll();
+      await (await profiles)?.removeAll();
       logger.info('forgot this device: the sign-in and every saved workspace are gone');
       return auth.state();
     },
@@ -193,11 +226,19 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
       follower.stopAll();
       const before = auth.state();
       // Nothing of that person stays on the device: their offline workspace goes with the sign-in.
-      if (profiles && before.agentUrl && before.user) await (await profiles).remove(before.agentUrl, before.user.name).catch(() => undefined);
+      const cache = await profiles;
+      if (cache && before.agentUrl && before.user) await cache.remove(before.agentUrl, before.user.name).catch(() => undefined);
       lastMe = undefined;
       lastSessions = [];
       await auth.signOut();
       listeners.emit({ type: 'auth', state: auth.state() });
+    },
+    async retryAgentNow() {
+      await ready;
+      if (probeTimer) clearTimeout(probeTimer);
+      probeTimer = undefined;
+      probeDueAt = undefined;
+      return { reachable: await probeAgent() };
     },
     async me(): Promise<Me> {
       const me = await authed((c, t) => c.me(t));
@@ -208,8 +249,9 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
     async offlineWorkspace() {
       await ready;
       const state = auth.state();
-      if (!profiles || !state.signedIn || !state.agentUrl || !state.user) return null;
-      const read = await (await profiles).load(state.agentUrl, state.user.name);
+      const cache = await profiles;
+      if (!cache || !state.signedIn || !state.agentUrl || !state.user) return null;
+      const read = await cache.load(state.agentUrl, state.user.name);
       if (!read.ok) {
         if (read.reason !== 'missing') logger.warn(read.message);
         return null;
@@ -242,7 +284,16 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
     onEvent(listener) {
       const off = listeners.add(listener);
       follower.wake();
-      if (!reachable) scheduleProbe();
+      if (!reachable) {
+        scheduleProbe();
+        // A page that opens while the agent is away learns it (and the countdown) at once.
+        let on = true;
+        queueMicrotask(() => on && !reachable && listener(agentEvent()));
+        return () => {
+          on = false;
+          off();
+        };
+      }
       return off;
     },
     async close(): Promise<void> {

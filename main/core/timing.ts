@@ -20,6 +20,16 @@ export const FAST_POLL_MS = 500;
 export const SLOW_POLL_MS = 5_000;
 export const UNREACHABLE_POLL_MS = 2_000;
 
+/**
+ * How long to wait before asking an agent that does not answer again: 1 s, doubling to at most 30 s,
+ * ±10 % so a room of kiosks dropped at once does not come back in one instant. Retries never stop.
+ */
+export function agentRetryDelayMs(attempt: number, random: () => number = Math.random): number {
+  const step = Math.max(1, Math.floor(attempt));
+  const capped = Math.min(30_000, 1_000 * 2 ** Math.min(step - 1, 30));
+  return Math.round(capped * (0.9 + 0.2 * random()));
+}
+
 export function isTransient(phase: SessionPhase): boolean {
   return phase === 'Pending' || phase === 'Starting' || phase === 'Stopping';
 }

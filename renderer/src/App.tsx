@@ -5,6 +5,7 @@ import type { Bridge } from './bridge/selectBridge.js';
 import { SHELL_UNREACHABLE } from './bridge/webShellClient.js';
 import { ShellLinkBanner, ShellUnavailable } from './components/ShellLink.js';
 import { Banner } from './components/Banner.js';
+import { AgentBanner, type AgentProblem } from './components/AgentBanner.js';
 import { useShellLink } from './hooks/useShellLink.js';
 import { errorSentence } from './logic/errors.js';
 import { applySessionEvent, replaceSessions, templateTitle, trackFromList, type TrackedSession } from './logic/launcherItems.js';
@@ -29,7 +30,7 @@ export function App({ bridge }: { bridge: Bridge }) {
   const [sessions, setSessions] = useState<ReadonlyMap<string, TrackedSession>>(new Map());
   const [busy, setBusy] = useState<ReadonlySet<string>>(new Set());
   const [launcherError, setLauncherError] = useState<string>();
-  const [agentProblem, setAgentProblem] = useState<string>();
+  const [agentProblem, setAgentProblem] = useState<AgentProblem>();
   /** the workspace shown is the one saved when the agent last answered */
   const [offlineSince, setOfflineSince] = useState<number>();
   const screenRef = useRef(screen);
@@ -52,7 +53,7 @@ export function App({ bridge }: { bridge: Bridge }) {
           setMe(saved.me);
           setSessions((previous) => replaceSessions(previous, saved.sessions, Date.now()));
           setOfflineSince(saved.savedAt);
-          setAgentProblem((current) => current ?? errorSentence(error));
+          setAgentProblem((current) => current ?? { message: errorSentence(error) });
           setLauncherError(undefined);
           return;
         }
@@ -101,7 +102,15 @@ export function App({ bridge }: { bridge: Bridge }) {
         if (event.type === 'session') {
           setSessions((previous) => applySessionEvent(previous, event.session, event.elapsedMs, Date.now()));
         } else if (event.type === 'agent') {
-          setAgentProblem(event.reachable ? undefined : (event.message ?? 'The agent cannot be reached. Your desktops keep running; Porthole will reconnect when it is back.'));
+          setAgentProblem(
+            event.reachable
+              ? undefined
+              : {
+                  message: event.message ?? 'The agent cannot be reached. Your desktops keep running; Porthole will reconnect when it is back.',
+                  retryAt: event.retryInMs === undefined ? undefined : Date.now() + event.retryInMs,
+                  attempt: event.attempt,
+                },
+          );
           // Back from offline: the live workspace replaces the saved one, without a new sign-in.
           if (event.reachable && screenRef.current.kind === 'launcher') void loadProfile();
         } else if (event.type === 'auth') {
@@ -187,9 +196,10 @@ export function App({ bridge }: { bridge: Bridge }) {
   const banners = (
     <>
       {shell && link ? <ShellLinkBanner link={link} onRetryNow={() => shell.retryNow()} /> : null}
-      {agentProblem && screen.kind !== 'sign-in' ? (
-        <Banner tone="warning" testId="agent-banner">
-          {agentProblem}
+      {agentProblem && screen.kind !== 'sign-in' ? <AgentBanner problem={agentProblem} onRetryNow={() => void api.retryAgentNow().catch(() => undefined)} /> : null}
+      {launcherState?.keychain && (screen.kind === 'sign-in' || screen.kind === 'launcher') ? (
+        <Banner tone="warning" testId="keychain-banner">
+          {launcherState.keychain.message}
         </Banner>
       ) : null}
       {offlineSince !== undefined && screen.kind === 'launcher' ? (

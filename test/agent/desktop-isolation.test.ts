@@ -45,7 +45,7 @@ async function startAgentAs(as: { uid: number; gid: number } | undefined): Promi
   if (as) {
     for (const p of [dir.path, dataDir, usersFile]) chownSync(p, as.uid, as.gid);
   }
-  const cli = await startCli('cluster-agent/agent/cli.ts', ['serve', '--runtime', 'local', '--listen', '127.0.0.1:0', '--data-dir', dataDir], /^listening on (\S+)/, 30_000, [], as);
+  const cli = await startCli('cluster-agent/agent/cli.ts', ['serve', '--runtime', 'local', '--listen', '127.0.0.1:0', '--data-dir', dataDir], /^listening on (\S+)/, 30_000, [], { as });
   return { url: cli.match[1]!, dataDir, usersFile, cli, dir };
 }
 

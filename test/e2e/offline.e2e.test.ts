@@ -1,9 +1,10 @@
 /**
  * The cluster out of reach, as a person on the web shell meets it: signed in once with the agent up
  * (the workspace is saved, encrypted, in the shell's profile dir with its key in the secret store),
- * then the agent stops; a reload shows that workspace at once, marked offline, with the reason, and a
- * start says what it needs; the agent comes back on its address and the live workspace returns by
- * itself, without a new sign-in. Sign-out removes the saved workspace; "forget this device" everything.
+ * then the agent stops; a reload shows that workspace at once, marked offline, with the reason and a
+ * countdown to the next try that backs off; the agent comes back on its address and "Try now" brings
+ * the live workspace back at once, without a new sign-in. The web shell runs with gnome-keyring's
+ * Secret Service, as on a person's desktop (without a keychain no workspace is saved at all). Sign-out removes the saved workspace; "forget this device" everything.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ let stack: WebShellStack;
 let page: Page;
 
 beforeAll(async () => {
-  stack = await startWebShellStack('e2e-offline', 'otto', 'offline pw');
+  stack = await startWebShellStack('e2e-offline', 'otto', 'offline pw', { keychain: true });
   page = stack.page;
 }, 60_000);
 
@@ -40,9 +41,15 @@ describe('offline workspace (web shell)', () => {
     await page.getByTestId('template-terminal').waitFor();
     expect(await page.textContent('body')).toMatch(/Signed in as otto/);
     expect(shownAfterMs).toBeLessThan(10_000);
+    expect(await page.getByTestId('keychain-banner').count()).toBe(0);
+    // A visible countdown to the next try, backing off while the agent stays away (1 s, 2 s, 4 s, ...).
+    expect(await page.getByTestId('agent-retry').textContent()).toMatch(/^Trying again (in \d+ s|now)/);
+    await expect.poll(async () => await page.getByTestId('agent-retry').textContent(), { timeout: 15_000 }).toMatch(/\(attempt [3-9]\)/);
 
+    // Back: "Try now" asks at once instead of waiting out the countdown.
     await stack.startAgent();
-    await page.getByTestId('offline-banner').waitFor({ state: 'detached', timeout: 30_000 });
+    await page.getByTestId('agent-retry-now').click();
+    await page.getByTestId('offline-banner').waitFor({ state: 'detached', timeout: 5_000 });
     expect(await page.getByTestId('agent-banner').count()).toBe(0);
     expect(await page.textContent('body')).toMatch(/Signed in as otto/);
 
@@ -58,5 +65,21 @@ describe('offline workspace (web shell)', () => {
     await page.getByTestId('forget-device').click();
     await page.getByTestId('forgotten').waitFor();
     await expect(readdir(profiles)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('without a keychain: the sign-in screen and the workspace say what that means, and nothing is saved on disk', async () => {
+    const bare = await startWebShellStack('e2e-no-keychain', 'nora', 'no keychain pw');
+    try {
+      await bare.page.goto(bare.shellUrl);
+      const said = /^Porthole cannot use this computer's keychain \(.+\)\. You can sign in, but you will be signed out when Porthole closes and no offline copy of your workspace is kept\./;
+      await expect.poll(() => bare.page.getByTestId('keychain-banner').textContent(), { timeout: 10_000 }).toMatch(said);
+      await bare.signIn();
+      await bare.page.getByTestId('template-terminal').waitFor({ timeout: 15_000 });
+      expect(await bare.page.getByTestId('keychain-banner').textContent()).toMatch(said);
+      await new Promise((r) => setTimeout(r, 500)); // where a save would have happened
+      expect(await readdir(join(bare.dataDir, 'profiles')).catch(() => [])).toEqual([]);
+    } finally {
+      await bare.stop();
+    }
   });
 });

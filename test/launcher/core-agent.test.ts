@@ -119,7 +119,7 @@ describe('sign-in', () => {
     const events: LauncherEvent[] = [];
     c.onEvent((e) => events.push(e));
     expect(await c.getState()).toEqual({ signedIn: true, agentUrl: away, user: { name: 'carol', groups: [] }, restored: true });
-    expect(events).toEqual([{ type: 'agent', reachable: false, message: expect.stringMatching(/^Porthole cannot reach the agent at .*: connection refused\./) }]);
+    expect(events).toEqual([{ type: 'agent', reachable: false, message: expect.stringMatching(/^Porthole cannot reach the agent at .*: connection refused\./), retryInMs: expect.any(Number), attempt: expect.any(Number) }]);
     expect((await failure(c.me())).code).toBe('agent_unreachable');
     expect(await storedRefreshToken(store)).toBe('kept');
   });
@@ -235,10 +235,21 @@ describe('sessions', () => {
     const e = await failure(c.listSessions());
     expect(e.code).toBe('agent_unreachable');
     expect(e.message).toBe(`Porthole cannot reach the agent at ${agentUrl}: connection refused. Check the address or whether the agent runs.`);
-    expect(agentEvents).toEqual([{ type: 'agent', reachable: false, message: e.message }]);
+    // The first try again comes after about a second; each miss waits about twice as long (±10 %).
+    expect(agentEvents).toEqual([{ type: 'agent', reachable: false, message: e.message, retryInMs: expect.any(Number), attempt: 1 }]);
+    expect((agentEvents[0] as { retryInMs: number }).retryInMs).toBeGreaterThan(850);
+    expect((agentEvents[0] as { retryInMs: number }).retryInMs).toBeLessThanOrEqual(1_100);
+    await waitFor('a second try', () => agentEvents.find((ev) => ev.type === 'agent' && ev.attempt === 2), 5_000, 50);
+    const second = agentEvents.find((ev) => ev.type === 'agent' && ev.attempt === 2) as { retryInMs: number; message: string };
+    expect(second.message).toBe(e.message);
+    expect(second.retryInMs).toBeGreaterThan(1_700);
+    expect(second.retryInMs).toBeLessThanOrEqual(2_200);
+    expect(await c.retryAgentNow()).toEqual({ reachable: false });
 
     agent = await startAgent(`127.0.0.1:${port}`);
-    await waitFor('the core to notice the agent is back', () => agentEvents.find((ev) => ev.type === 'agent' && ev.reachable), 15_000, 100);
+    // "Try now" does not wait out the countdown.
+    expect(await c.retryAgentNow()).toEqual({ reachable: true });
+    expect(agentEvents.at(-1)).toEqual({ type: 'agent', reachable: true });
     // The sign-in survived the agent restart (its refresh tokens live in its data dir).
     expect((await c.me()).user.name).toBe('dave');
   }, 60_000);

@@ -87,6 +87,38 @@ describe('OS keychain (Secret Service via gnome-keyring)', () => {
     });
     expect(code).toBe(0);
     expect(result.kind).toBe('memory');
+    expect(result.problem).toMatch(/^Porthole cannot use this computer's keychain \(.+\)\. You can sign in, but you will be signed out when Porthole closes/);
     expect((result.logs as string[]).join('\n')).toMatch(/^warn: no usable OS keychain \(.+\); the sign-in is kept in memory only and will not survive a restart of Porthole$/m);
   }, 30_000);
+
+  it('a locked keychain: the person is told on the sign-in screen, can still sign in, and nothing of theirs is written to disk', async () => {
+    const home = join(data.path, 'home-locked');
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    // First a login keyring with a password (as a device has), then a session where nobody unlocks it:
+    // gnome-keyring asks for the password through a prompter, which cannot show here, so it is dismissed.
+    // (The first session uses the keyring once, so its daemon is up and ends with its bus.)
+    const made = await runChild(['dbus-run-session', '--', 'sh', '-c', `echo -n unlock-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec ${node}`], { HOME: home, MODE: 'open' });
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.result.kind).toBe('keychain');
+    const profileDir = join(data.path, 'profiles-locked');
+    const script = `gnome-keyring-daemon --start --components=secrets >/dev/null && exec ${node}`;
+    const { code, result, stderr } = await runChild(['dbus-run-session', '--', 'sh', '-c', script], {
+      HOME: home,
+      MODE: 'locked',
+      PROFILE_DIR: profileDir,
+      AGENT_URL: agent.match[1]!,
+      AGENT_USER: 'erin',
+      AGENT_PASSWORD: PASSWORD,
+    });
+    expect(code, `${JSON.stringify(result)}\n${stderr}`).toBe(0);
+    const sentence = expect.stringMatching(/^Porthole cannot use this computer's keychain \(.*(locked|prompt|dismissed).*\)\. You can sign in, but you will be signed out when Porthole closes and no offline copy of your workspace is kept\./);
+    expect(result).toMatchObject({
+      kind: 'memory',
+      before: { signedIn: false, keychain: { available: false, message: sentence } },
+      signedIn: { signedIn: true, user: { name: 'erin' }, keychain: { available: false, message: sentence } },
+      meUser: 'erin',
+      offline: null,
+      profileFiles: [],
+    });
+  }, 60_000);
 });

@@ -4,7 +4,7 @@ import { parseAgentUrl } from '../../main/core/agent-url.js';
 import { checkCall } from '../../main/core/bridge.js';
 import { httpError, networkErrorCode, retryAfterSeconds, unreachableError } from '../../main/core/errors.js';
 import { rendererFile, RENDERER_CSP } from '../../main/core/renderer-policy.js';
-import { elapsedSince, isTokenStale, pollIntervalMs, refreshDelayMs } from '../../main/core/timing.js';
+import { agentRetryDelayMs, elapsedSince, isTokenStale, pollIntervalMs, refreshDelayMs } from '../../main/core/timing.js';
 import { sessionChanged } from '../../main/core/session-follower.js';
 import { chromiumSwitches, hardwareDecodeVerdict, isAppUrl, parseDeviceSettings, parseLauncherArgs, permissionAllowed } from '../../main/electron/policy.js';
 import { PortholeError } from '../../bridge/contract.js';
@@ -172,5 +172,15 @@ describe('Electron policy', () => {
   it('reads --agent and --kiosk', () => {
     expect(parseLauncherArgs(['main.js', '--agent=http://a:1', '--no-sandbox'])).toEqual({ agentUrl: 'http://a:1', kiosk: false });
     expect(parseLauncherArgs(['main.js', '--agent', 'http://a:1', '--kiosk'])).toEqual({ agentUrl: 'http://a:1', kiosk: true });
+  });
+});
+
+describe('retrying an agent that does not answer', () => {
+  it('waits 1 s, then twice as long each time, never more than 30 s, spread ±10 %', () => {
+    const mid = () => 0.5;
+    expect([1, 2, 3, 4, 5, 6, 7, 50].map((n) => agentRetryDelayMs(n, mid))).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
+    expect(agentRetryDelayMs(1, () => 0)).toBe(900);
+    expect(agentRetryDelayMs(6, () => 0.999999)).toBe(33_000);
+    expect(agentRetryDelayMs(0, mid)).toBe(1_000);
   });
 });

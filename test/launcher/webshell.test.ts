@@ -2,8 +2,10 @@
  * The web shell on 127.0.0.1: renderer files with the security headers, and the bridge socket that
  * only our own page holding the per-launch key may use. Also its CLI, as scripts start it.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createLauncherCore, MemorySecretStore, type LauncherCore } from '../../main/core/index.js';
@@ -11,7 +13,7 @@ import { silentLogger } from '../../main/core/logger.js';
 import { CLOSE_WRONG_KEY } from '../../main/webshell/bridge-socket.js';
 import { startWebShell, type WebShell } from '../../main/webshell/server.js';
 import { WEBSHELL_BRIDGE_PATH, type WebShellMessage } from '../../bridge/contract.js';
-import { startCli, stopProcess, tempDir } from '../support/processes.js';
+import { repoRoot, startCli, stopProcess, tempDir } from '../support/processes.js';
 
 const dir = tempDir('webshell');
 const rendererDir = join(dir.path, 'renderer');
@@ -125,13 +127,36 @@ describe('web shell bridge', () => {
   });
 });
 
+/** The bundle a thin client runs (`npm run build` makes it; `npm test` builds before testing), under plain node. */
+const BUNDLE = join(repoRoot, 'dist', 'webshell', 'porthole-webshell.mjs');
+function startBundle(args: string[]): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: string[] }> {
+  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run npm run build first`);
+  const child = spawn(process.execPath, [BUNDLE, ...args], { cwd: dir.path, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  return new Promise((ok, fail) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      output.push(line);
+      const match = /^webshell on (\S+)$/.exec(line);
+      if (match) ok({ child, match, output });
+    });
+    createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
+    child.once('exit', (code) => fail(new Error(`the bundle exited (${code}):\n${output.join('\n')}`)));
+  });
+}
+
 describe('web shell CLI', () => {
-  it('prints exactly its address with the key, and pre-fills the agent address', async () => {
-    const cli = await startCli('main/webshell/cli.ts', ['--listen', '127.0.0.1:0', '--agent', '127.0.0.1:7380/'], /^webshell on (\S+)$/);
+  it.each([
+    ['from the sources (tsx)', () => startCli('main/webshell/cli.ts', ['--listen', '127.0.0.1:0', '--agent', '127.0.0.1:7380/'], /^webshell on (\S+)$/)],
+    ['as the bundle a thin client runs (node, from another directory)', () => startBundle(['--listen', '127.0.0.1:0', '--agent', '127.0.0.1:7380/', '--profile-dir', join(dir.path, 'bundle-profiles')])],
+  ])('%s: prints exactly its address with the key, serves the renderer, and pre-fills the agent address', async (_how, start) => {
+    const cli = await start();
     try {
       const line = cli.output.find((l) => l.startsWith('webshell on '))!;
       expect(line).toMatch(/^webshell on http:\/\/127\.0\.0\.1:\d+\/#key=[A-Za-z0-9_-]{43}$/);
       const url = new URL(cli.match[1]!);
+      const page = await fetch(new URL('/', url));
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/<title>Porthole<\/title>/);
       const key = url.hash.slice('#key='.length);
       const state = await new Promise<unknown>((ok, fail) => {
         const ws = new WebSocket(`ws://${url.host}${WEBSHELL_BRIDGE_PATH}`, { origin: url.origin });
@@ -146,7 +171,8 @@ describe('web shell CLI', () => {
         });
         ws.on('error', fail);
       });
-      expect(state).toEqual({ ok: true, value: { signedIn: false, agentUrl: 'http://127.0.0.1:7380' } });
+      // toMatchObject: the state also says why no keychain is used (the test runs without a Secret Service)
+      expect(state).toMatchObject({ ok: true, value: { signedIn: false, agentUrl: 'http://127.0.0.1:7380' } });
     } finally {
       await stopProcess(cli.child);
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, secondsUntil, STREAM_BACKOFF } from '../../renderer/src/logic/backoff.js';
+import { backoffDelay, retryLine, secondsUntil, STREAM_BACKOFF } from '../../renderer/src/logic/backoff.js';
 import { errorCode, errorSentence } from '../../renderer/src/logic/errors.js';
 import { elapsedSince, expectedStartHint, formatElapsed } from '../../renderer/src/logic/format.js';
 import { isActive, isFinished, startProgress } from '../../renderer/src/logic/phase.js';
@@ -100,5 +100,14 @@ describe('toWebSocketUrl', () => {
   it('refuses what is not a stream address', () => {
     expect(() => toWebSocketUrl('file:///etc/passwd')).toThrow(/not a WebSocket address/);
     expect(() => toWebSocketUrl('/relative')).toThrow();
+  });
+});
+
+describe('retryLine (the agent out of reach)', () => {
+  it('counts down to the next try in whole seconds, names the attempt from the second on, and never says "in 0 s"', () => {
+    expect(retryLine(10_500, 1, 9_000)).toBe('Trying again in 2 s.');
+    expect(retryLine(17_000, 3, 9_000)).toBe('Trying again in 8 s (attempt 3).');
+    expect(retryLine(9_000, 3, 9_200)).toBe('Trying again now…');
+    expect(retryLine(undefined, undefined, 9_000)).toBe('Porthole keeps trying.');
   });
 });

@@ -19,9 +19,21 @@ export interface Started {
   output: string[];
 }
 
-/** Spawns `tsx <script> ...args` and resolves when a stdout line matches `ready`. `nodeArgs` go to node itself (e.g. --cpu-prof); `as` runs it as another uid (root only). */
-export function startCli(script: string, args: string[], ready: RegExp, timeoutMs = 30_000, nodeArgs: string[] = [], as?: { uid: number; gid: number }): Promise<Started> {
-  const child = spawn(tsx, [...nodeArgs, ...tsxArgs, script, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], ...(as ? { uid: as.uid, gid: as.gid, env: { ...process.env, HOME: '/nonexistent' } } : {}) });
+/**
+ * Spawns `tsx <script> ...args` and resolves when a stdout line matches `ready`. `nodeArgs` go to node
+ * itself (e.g. --cpu-prof); `as` runs it as another uid (root only); `env` is added to this one's.
+ */
+export function startCli(
+  script: string,
+  args: string[],
+  ready: RegExp,
+  timeoutMs = 30_000,
+  nodeArgs: string[] = [],
+  opts: { as?: { uid: number; gid: number }; env?: Record<string, string> } = {},
+): Promise<Started> {
+  const { as } = opts;
+  const env = { ...process.env, ...opts.env, ...(as ? { HOME: '/nonexistent' } : {}) };
+  const child = spawn(tsx, [...nodeArgs, ...tsxArgs, script, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env, ...(as ? { uid: as.uid, gid: as.gid } : {}) });
   const output: string[] = [];
   return new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`${script} not ready after ${timeoutMs} ms:\n${output.join('\n')}`)), timeoutMs);

@@ -4,13 +4,17 @@
  * Debian's Chromium on a profile of its own. `stop()` stops the person's desktops before the agent
  * (desktops outlive their agent by design, so they would run on after the test), then removes it all.
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { stopAllSessions } from './agent-api.js';
 import { launchChromium } from './browser.js';
+import { startInKeyringSession } from './keyring-session.js';
 import { runCli, startCli, stopProcess, tempDir, type Started } from './processes.js';
 
 const AGENT = 'cluster-agent/agent/cli.ts';
+/** A session bus address where none listens: the launcher finds no Secret Service. */
+export const NO_KEYCHAIN_ENV = (dir: string) => ({ DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(dir, 'no-session-bus')}` });
 
 export interface WebShellStack {
   agentUrl: string;
@@ -28,16 +32,20 @@ export interface WebShellStack {
   stop(): Promise<void>;
 }
 
-/** `serveArgs`: more for `porthole-agent serve` (e.g. `--config FILE`), made from the test's temp dir. */
-export async function startWebShellStack(prefix: string, user: string, password: string, opts: { serveArgs?: (dir: string) => string[] } = {}): Promise<WebShellStack> {
+/**
+ * `serveArgs`: more for `porthole-agent serve` (e.g. `--config FILE`), made from the test's temp dir.
+ * `keychain`: the web shell runs with gnome-keyring's Secret Service (its own D-Bus session and HOME),
+ * as on a person's desktop; without it there is no keychain, and the launcher says so on screen.
+ */
+export async function startWebShellStack(prefix: string, user: string, password: string, opts: { serveArgs?: (dir: string) => string[]; keychain?: boolean } = {}): Promise<WebShellStack> {
   const data = tempDir(prefix);
   const usersFile = join(data.path, 'agent', 'users.yaml');
   let agent: Started | undefined;
-  let shell: Started | undefined;
+  let shell: { stop(): Promise<void>; match: RegExpMatchArray } | undefined;
   let browser: BrowserContext | undefined;
   const stop = async () => {
     await browser?.close();
-    if (shell) await stopProcess(shell.child);
+    if (shell) await shell.stop();
     if (agent) await stopAllSessions(agent.match[1]!, user, password).catch(() => undefined);
     if (agent) await stopProcess(agent.child);
     data.remove();
@@ -48,7 +56,16 @@ export async function startWebShellStack(prefix: string, user: string, password:
     const serve = (listen: string) => startCli(AGENT, ['serve', '--runtime', 'local', '--listen', listen, '--users', usersFile, '--data-dir', join(data.path, 'agent'), ...(opts.serveArgs?.(data.path) ?? [])], /^listening on (\S+)/);
     agent = await serve('127.0.0.1:0');
     const agentUrl = agent.match[1]!;
-    shell = await startCli('main/webshell/cli.ts', ['--listen', '127.0.0.1:0', '--agent', agentUrl, '--profile-dir', join(data.path, 'profiles')], /^webshell on (\S+)/);
+    const shellArgs = ['--listen', '127.0.0.1:0', '--agent', agentUrl, '--profile-dir', join(data.path, 'profiles')];
+    if (opts.keychain) {
+      const home = join(data.path, 'home');
+      mkdirSync(home, { mode: 0o700 });
+      shell = await startInKeyringSession(home, [process.execPath, '--import', 'tsx', 'main/webshell/cli.ts', ...shellArgs], /^webshell on (\S+)/);
+    } else {
+      // No session bus at all, whatever the machine running the tests has: no keychain, for certain.
+      const started = await startCli('main/webshell/cli.ts', shellArgs, /^webshell on (\S+)/, 30_000, [], { env: NO_KEYCHAIN_ENV(data.path) });
+      shell = { match: started.match, stop: () => stopProcess(started.child) };
+    }
     browser = await launchChromium(join(data.path, 'chromium'));
     const page = browser.pages()[0] ?? (await browser.newPage());
     const shellUrl = shell.match[1]!;

@@ -26,3 +26,10 @@ export function backoffDelay(attempt: number, options: BackoffOptions = STREAM_B
 export function secondsUntil(dueAt: number, now: number): number {
   return Math.max(0, Math.ceil((dueAt - now) / 1000));
 }
+
+/** The countdown line while the core retries the agent (it never stops): when, and which try. */
+export function retryLine(retryAt: number | undefined, attempt: number | undefined, now: number): string {
+  if (retryAt === undefined) return 'Porthole keeps trying.';
+  const seconds = secondsUntil(retryAt, now);
+  return seconds > 0 ? `Trying again in ${seconds} s${attempt && attempt > 1 ? ` (attempt ${attempt})` : ''}.` : 'Trying again now…';
+}
