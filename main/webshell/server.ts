@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { WEBSHELL_BRIDGE_PATH, type PortholeApi } from '../../bridge/contract.js';
 import type { Logger } from '../core/logger.js';
@@ -15,7 +15,10 @@ import { silentLogger } from '../core/logger.js';
 import { contentType, rendererFile, rendererHeaders } from '../core/renderer-policy.js';
 import { serveBridgeSocket } from './bridge-socket.js';
 
-export const DEFAULT_RENDERER_DIR = resolve(import.meta.dirname, '..', '..', 'dist', 'renderer');
+/** dist/renderer, seen from the sources (main/webshell/) or from the bundle beside it (dist/webshell/). */
+const here = import.meta.dirname;
+const bundled = basename(here) === 'webshell' && basename(dirname(here)) === 'dist';
+export const DEFAULT_RENDERER_DIR = bundled ? resolve(here, '..', 'renderer') : resolve(here, '..', '..', 'dist', 'renderer');
 
 export interface WebShellOptions {
   api: PortholeApi;
