@@ -87,7 +87,11 @@ export const BRIDGE = {
   getState: { params: z.tuple([]), result: LauncherState },
   signIn: { params: z.tuple([SignInRequest]), result: LauncherState },
   /** the workspace saved when the agent last answered (encrypted on disk), for when it does not: null if none */
-  offlineWorkspace: { params: z.tuple([]), result: z.object({ me: Me, sessions: z.array(Session), savedAt: z.number() }).nullable() },
+  offlineWorkspace: {
+    params: z.tuple([]),
+    /** tlsFingerprint: SHA-256 of the https agent's certificate when it was saved */
+    result: z.object({ me: Me, sessions: z.array(Session), savedAt: z.number(), tlsFingerprint: z.string().optional() }).nullable(),
+  },
   /** what the agent's sign-in screen offers (password, "Sign in with <company>"); no sign-in needed */
   signInOptions: { params: z.tuple([z.string().min(1).max(2048)]), result: AuthProviders },
   /** starts a company sign-in (OpenID Connect): the page opens `url` in a new browser window */

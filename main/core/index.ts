@@ -15,6 +15,7 @@ import { openSecretStore, type SecretStore } from './secret-store.js';
 import { SessionFollower } from './session-follower.js';
 import { startCompanySignIn, type CompanySignInFlow } from './company-sign-in.js';
 import { ProfileCache } from './profile-cache.js';
+import { agentCertificateFingerprint, certificateChange } from './agent-certificate.js';
 import { agentRetryDelayMs } from './timing.js';
 
 export interface LauncherCoreOptions {
@@ -168,14 +169,33 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
       })()
     : undefined;
   let lastSessions: Session[] = [];
+  const lastSavedFingerprint = new Map<string, string>();
   let lastMe: Me | undefined;
+
+  /** The agent's certificate fingerprint, asked once per agent and run (https agents only). */
+  const fingerprints = new Map<string, Promise<string | undefined>>();
+  const fingerprintOf = (agentUrl: string) => {
+    if (!fingerprints.has(agentUrl)) fingerprints.set(agentUrl, agentCertificateFingerprint(agentUrl));
+    return fingerprints.get(agentUrl)!;
+  };
 
   /** Keeps what the person saw, for when the agent cannot be reached; a cache that fails is only logged. */
   const remember = (me: Me) => {
     const state = auth.state();
     if (!profiles || !state.agentUrl || !state.user) return;
     void profiles
-      .then((cache) => cache?.save({ agentUrl: state.agentUrl!, user: state.user!.name, me, recentSessions: lastSessions }))
+      .then(async (cache) => {
+        if (!cache) return;
+        const tlsFingerprint = await fingerprintOf(state.agentUrl!);
+        if (tlsFingerprint && lastSavedFingerprint.get(state.agentUrl!) !== tlsFingerprint) {
+          // First save of this run (or a new certificate): compare with what the device saw before.
+          const before = lastSavedFingerprint.get(state.agentUrl!) ?? (await cache.load(state.agentUrl!, state.user!.name).then((r) => (r.ok ? r.profile.tlsFingerprint : undefined)));
+          const changed = certificateChange(before, tlsFingerprint);
+          if (changed) logger.warn(`${changed}; if nobody renewed it, the address may not lead to your agent`);
+          lastSavedFingerprint.set(state.agentUrl!, tlsFingerprint);
+        }
+        await cache.save({ agentUrl: state.agentUrl!, user: state.user!.name, me, recentSessions: lastSessions, ...(tlsFingerprint ? { tlsFingerprint } : {}) });
+      })
       .catch((error: unknown) => logger.warn(`could not save the offline workspace: ${error instanceof Error ? error.message : String(error)}`));
   };
 
@@ -256,7 +276,7 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
         if (read.reason !== 'missing') logger.warn(read.message);
         return null;
       }
-      return { me: read.profile.me, sessions: read.profile.recentSessions, savedAt: read.profile.savedAt };
+      return { me: read.profile.me, sessions: read.profile.recentSessions, savedAt: read.profile.savedAt, ...(read.profile.tlsFingerprint ? { tlsFingerprint: read.profile.tlsFingerprint } : {}) };
     },
     async listSessions(): Promise<Session[]> {
       const sessions = await authed((c, t) => c.listSessions(t));
