@@ -72,6 +72,31 @@ export const DeviceReport = z.object({
 });
 export type DeviceReport = z.infer<typeof DeviceReport>;
 
+/**
+ * The device's launcher policy as the app applies it (main/core/policy.ts reads the file): each
+ * setting with its value and where it came from. A setting from the policy is managed: the app shows
+ * it as such and refuses to change it.
+ */
+const setting = <T extends z.ZodType>(value: T) => z.object({ value, source: z.enum(['policy', 'default']) });
+export const SIGN_IN_METHODS = ['password', 'oidc'] as const;
+export const CLIPBOARD_DIRECTIONS = ['both', 'to-desktop', 'from-desktop', 'none'] as const;
+export const EffectivePolicy = z.object({
+  /** the policy file read, or null when there is none */
+  file: z.string().nullable(),
+  agentUrl: setting(z.string().nullable()),
+  kiosk: setting(z.boolean()),
+  autoStartTemplate: setting(z.string().nullable()),
+  /** kiosk: sign out after this long without input; null: never */
+  idleSignOutSeconds: setting(z.number().nullable()),
+  signInMethods: setting(z.array(z.enum(SIGN_IN_METHODS))),
+  protocols: setting(z.array(z.enum(['webrtc', 'vnc']))),
+  /** null: the person's own setting on this device */
+  hardwareDecode: setting(z.boolean().nullable()),
+  clipboard: setting(z.enum(CLIPBOARD_DIRECTIONS)),
+  admin: setting(z.boolean()),
+});
+export type EffectivePolicy = z.infer<typeof EffectivePolicy>;
+
 /** Errors cross the bridge as data, so the renderer can show the sentence and branch on the code. */
 export interface BridgeError {
   code: string;
@@ -85,6 +110,8 @@ const Done = z.null();
 /** Every method the core serves over IPC and the web shell socket: name -> [parameters], result. */
 export const BRIDGE = {
   getState: { params: z.tuple([]), result: LauncherState },
+  /** the device's policy: every setting, its value and whether the policy fixes it */
+  policy: { params: z.tuple([]), result: EffectivePolicy },
   signIn: { params: z.tuple([SignInRequest]), result: LauncherState },
   /** the workspace saved when the agent last answered (encrypted on disk), for when it does not: null if none */
   offlineWorkspace: {

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { loadPolicySync } from '../main/core/policy.js';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -59,6 +60,14 @@ async function ensureDemoUser(): Promise<{ user: string; password: string }> {
   return { user: 'demo', password };
 }
 
+function kioskByPolicy(): boolean {
+  try {
+    return loadPolicySync().kiosk.value;
+  } catch {
+    return false; // the web shell has refused to start already, naming the key
+  }
+}
+
 function electronBinary(): string | undefined {
   try {
     const path = createRequire(import.meta.url)('electron') as unknown as string;
@@ -96,6 +105,8 @@ async function main(): Promise<void> {
   }
   const profile = join(dataDir, 'chromium-profile');
   const flags = [`--app=${shellUrl}`, `--user-data-dir=${profile}`, '--no-first-run', '--disable-background-networking', '--disable-sync'];
+  // A device whose policy makes it a kiosk: Chromium's own kiosk mode (one full-screen window, no way out).
+  if (kioskByPolicy()) flags.push('--kiosk');
   if (process.getuid?.() === 0) flags.push('--no-sandbox'); // Chromium refuses to run as root otherwise
   const browser = spawn('chromium', flags, { stdio: 'ignore' });
   children.push(browser);

@@ -3,9 +3,9 @@
  * for both the Electron layer and the web shell.
  */
 import type { ConnectResponse, Me, Session } from '../../cluster-agent/contract/index.js';
-import type { AgentEvent, LauncherEvent, LauncherState, PortholeApi, SignInRequest } from '../../bridge/contract.js';
+import type { AgentEvent, EffectivePolicy, LauncherEvent, LauncherState, PortholeApi, SignInRequest } from '../../bridge/contract.js';
 import { PortholeError } from '../../bridge/contract.js';
-import type { AgentClient, FetchFn } from './agent-client.js';
+import { createAgentClient, type AgentClient, type FetchFn } from './agent-client.js';
 import { Auth, signedOutError } from './auth.js';
 import { browserDevice, type DeviceProvider } from './device.js';
 import { toPortholeError } from './errors.js';
@@ -17,6 +17,8 @@ import { startCompanySignIn, type CompanySignInFlow } from './company-sign-in.js
 import { ProfileCache } from './profile-cache.js';
 import { agentCertificateFingerprint, certificateChange } from './agent-certificate.js';
 import { agentRetryDelayMs } from './timing.js';
+import { effectivePolicy } from './policy.js';
+import { parseAgentUrl } from './agent-url.js';
 
 export interface LauncherCoreOptions {
   /** defaults to the OS keychain, or memory when there is none (the state says why; no offline workspace then) */
@@ -33,6 +35,8 @@ export interface LauncherCoreOptions {
   device?: DeviceProvider;
   /** where the encrypted offline profiles are kept (its key in the secret store); none: no offline workspace */
   profileDir?: string;
+  /** the device's launcher policy (loadPolicy); default: none, every setting its default */
+  policy?: EffectivePolicy;
 }
 
 export interface LauncherCore extends PortholeApi {
@@ -53,8 +57,22 @@ export type { DeviceProvider } from './device.js';
 export { MemorySecretStore, KeyringSecretStore, openSecretStore } from './secret-store.js';
 export { callBridge } from './bridge.js';
 
+/** What a policy that fixes a setting answers to an attempt to change it. */
+function managedError(message: string): PortholeError {
+  return new PortholeError('managed', `${message} This is set by your organisation's policy on this device.`);
+}
+
 export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore {
   const logger = opts.logger ?? stderrLogger;
+  const policy = opts.policy ?? effectivePolicy({}, null);
+  const managedAgentUrl = policy.agentUrl.value ?? undefined;
+  /** The policy's agent, when it fixes one: signing in anywhere else is refused here, not only hidden. */
+  const checkAgent = (agentUrl: string) => {
+    if (managedAgentUrl && parseAgentUrl(agentUrl).display !== managedAgentUrl) throw managedError(`This device signs in only at ${managedAgentUrl}.`);
+  };
+  const checkMethod = (method: 'password' | 'oidc') => {
+    if (!policy.signInMethods.value.includes(method)) throw managedError(method === 'password' ? 'Signing in with a password is turned off here; use your company account.' : 'Signing in with a company account is turned off here; use your user name and password.');
+  };
   const device = opts.device ?? browserDevice;
   const listeners = new Listeners<LauncherEvent>();
   let reachable = true;
@@ -98,9 +116,21 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
     }
   }
 
+  /** Whom to ask: the signed-in agent, else the one the sign-in screen is for (a kiosk's, before anyone signs in). */
+  function probeTarget(): AgentClient | undefined {
+    const current = auth.currentClient();
+    if (current) return current;
+    const agentUrl = auth.state().agentUrl;
+    try {
+      return agentUrl ? createAgentClient(agentUrl, { fetch: opts.fetch, timeoutMs: opts.requestTimeoutMs }) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Asks the agent's /healthz once; on failure the next try is scheduled and announced. */
   async function probeAgent(): Promise<boolean> {
-    const client = auth.currentClient();
+    const client = probeTarget();
     if (!client) return reachable;
     await onAgent(() => client.health()).catch(() => undefined);
     if (!reachable && !probeTimer) {
@@ -122,7 +152,7 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
     probeTimer = setTimeout(() => {
       probeTimer = undefined;
       probeDueAt = undefined;
-      if (reachable || closed || !auth.currentClient() || listeners.size === 0) return;
+      if (reachable || closed || !probeTarget() || listeners.size === 0) return;
       void probeAgent();
     }, delay);
     probeTimer.unref();
@@ -140,7 +170,7 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
     store: secretStore,
     logger,
     client: { fetch: opts.fetch, timeoutMs: opts.requestTimeoutMs },
-    defaultAgentUrl: opts.defaultAgentUrl,
+    defaultAgentUrl: managedAgentUrl ?? opts.defaultAgentUrl,
     now: opts.now,
     onLost: (message) => {
       follower.stopAll();
@@ -162,7 +192,8 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
 
   let companyFlow: { agentUrl: string; flow: CompanySignInFlow } | undefined;
   // No usable keychain, no offline workspace: its key would be lost with the process (and never on disk).
-  const profiles = opts.profileDir
+  // A kiosk is shared: nothing of a person is kept on it, so no offline workspace either.
+  const profiles = opts.profileDir && !policy.kiosk.value
     ? (async () => {
         const store = await secretStore;
         return store.problem ? undefined : new ProfileCache(opts.profileDir!, store);
@@ -205,8 +236,11 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
       await ready;
       return auth.state();
     },
+    policy: async () => policy,
     async signIn(req: SignInRequest): Promise<LauncherState> {
       await ready;
+      checkAgent(req.agentUrl);
+      checkMethod('password');
       follower.stopAll();
       const state = await onAgent(() => auth.signIn(req.agentUrl, req.username, req.password));
       listeners.emit({ type: 'auth', state });
@@ -218,9 +252,17 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
       logger.info('forgot this device: the sign-in and every saved workspace are gone');
       return auth.state();
     },
-    signInOptions: (agentUrl: string) => onAgent(() => auth.providers(agentUrl)),
+    /** What the agent offers, less what the policy turns off. */
+    async signInOptions(agentUrl: string) {
+      checkAgent(agentUrl);
+      const offered = await onAgent(() => auth.providers(agentUrl));
+      const allowed = policy.signInMethods.value;
+      return { ...offered, password: offered.password && allowed.includes('password'), ...(offered.oidc && !allowed.includes('oidc') ? { oidc: undefined } : {}) };
+    },
     async startCompanySignIn(agentUrl: string): Promise<{ url: string }> {
       await ready;
+      checkAgent(agentUrl);
+      checkMethod('oidc');
       const options = await onAgent(() => auth.providers(agentUrl));
       if (!options.oidc) throw new PortholeError('not_offered', 'This agent does not offer sign-in with a company account; use your user name and password.');
       companyFlow?.flow.cancel();
@@ -300,7 +342,10 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
     connect: (id: string): Promise<ConnectResponse> => authed((c, t) => c.connect(t, id)),
     // No sign-in needed: the device is the same whoever uses it.
     deviceReport: () => device.report(),
-    setHardwareDecode: (enabled: boolean) => device.setHardwareDecode(enabled),
+    async setHardwareDecode(enabled: boolean) {
+      if (policy.hardwareDecode.source === 'policy') throw managedError(`Hardware video decoding is ${policy.hardwareDecode.value ? 'on' : 'off'} on this device.`);
+      return device.setHardwareDecode(enabled);
+    },
     onEvent(listener) {
       const off = listeners.add(listener);
       follower.wake();

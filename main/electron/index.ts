@@ -12,6 +12,8 @@ import { handleAppProtocol, registerAppScheme } from './app-protocol.js';
 import { deviceSettingsFile, electronDevice, readDeviceSettings } from './device.js';
 import { forwardEvents, wireIpc } from './ipc.js';
 import { chromiumSwitches, parseLauncherArgs } from './policy.js';
+import { loadPolicySync, policyTable } from '../core/policy.js';
+import type { EffectivePolicy } from '../../bridge/contract.js';
 import { createLauncherWindow, guardWebContents, hardenSession } from './window.js';
 
 // Bundled to dist/electron/main.js; the preload sits next to it and the renderer in dist/renderer.
@@ -37,14 +39,31 @@ function main(): void {
     return;
   }
   const args = parseLauncherArgs(process.argv.slice(1));
+  let policy: EffectivePolicy;
+  try {
+    policy = loadPolicySync();
+  } catch (error) {
+    // A policy that does not parse must not leave a managed device unmanaged.
+    process.stderr.write(`porthole: ${error instanceof Error ? error.message : String(error)}\n`);
+    app.exit(2);
+    return;
+  }
+  if (args.showPolicy) {
+    process.stdout.write(`${policyTable(policy)}\n`);
+    app.exit(0);
+    return;
+  }
+  const kiosk = args.kiosk || policy.kiosk.value;
   const settingsFile = deviceSettingsFile(app.getPath('userData'));
-  const facts = { platform: process.platform, hasRenderNode: hasRenderNode(), env: process.env, ...readDeviceSettings(settingsFile) };
+  const settings = readDeviceSettings(settingsFile);
+  // A managed hardware-decode setting wins over the person's.
+  const facts = { platform: process.platform, hasRenderNode: hasRenderNode(), env: process.env, ...settings, ...(policy.hardwareDecode.value === null ? {} : { hardwareDecode: policy.hardwareDecode.value }) };
   for (const [name, value] of chromiumSwitches(facts)) {
     app.commandLine.appendSwitch(name, value);
   }
   app.enableSandbox();
   registerAppScheme();
-  const core = createLauncherCore({ logger: stderrLogger, secretStore: openSecretStore(stderrLogger), defaultAgentUrl: args.agentUrl, device: electronDevice(settingsFile, facts, gpuProbe), profileDir: join(app.getPath('userData'), 'profiles') });
+  const core = createLauncherCore({ logger: stderrLogger, secretStore: openSecretStore(stderrLogger), defaultAgentUrl: args.agentUrl, device: electronDevice(settingsFile, facts, gpuProbe), profileDir: join(app.getPath('userData'), 'profiles'), policy });
   app.on('web-contents-created', (_event, contents) => guardWebContents(contents, (url) => core.isCompanySignInUrl(url)));
   let win: BrowserWindow | undefined;
 
@@ -58,7 +77,7 @@ function main(): void {
     hardenSession();
     handleAppProtocol(rendererDir);
     wireIpc(core);
-    win = createLauncherWindow({ preloadDir: here, kiosk: args.kiosk });
+    win = createLauncherWindow({ preloadDir: here, kiosk });
     forwardEvents(core, win.webContents);
     win.on('closed', () => {
       win = undefined;

@@ -98,16 +98,58 @@ export function parseDeviceSettings(text: string | undefined): { hardwareDecode:
 export interface LauncherArgs {
   agentUrl?: string;
   kiosk: boolean;
+  /** print the effective policy and exit */
+  showPolicy: boolean;
+  /** open the admin screen (only where the policy allows admin mode) */
+  admin: boolean;
 }
 
-/** `--agent=URL` or `--agent URL` pre-fills the agent address; `--kiosk` fills the screen. */
+/**
+ * `--agent=URL` or `--agent URL` pre-fills the agent address; `--kiosk` fills the screen (the policy's
+ * kiosk.enabled does too, and then cannot be turned off); `--show-policy`; `--admin`.
+ */
 export function parseLauncherArgs(argv: string[]): LauncherArgs {
-  const args: LauncherArgs = { kiosk: false };
+  const args: LauncherArgs = { kiosk: false, showPolicy: false, admin: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a.startsWith('--agent=')) args.agentUrl = a.slice('--agent='.length);
     else if (a === '--agent' && argv[i + 1] && !argv[i + 1]!.startsWith('--')) args.agentUrl = argv[++i];
     else if (a === '--kiosk') args.kiosk = true;
+    else if (a === '--show-policy') args.showPolicy = true;
+    else if (a === '--admin') args.admin = true;
   }
   return args;
+}
+
+/** The launcher window's shape: a kiosk is one full-screen window that cannot be left, without menu or devtools. */
+export function windowSettings(kiosk: boolean, packaged: boolean): { kiosk: boolean; fullscreen: boolean; closable: boolean; minimizable: boolean; menu: boolean; devTools: boolean } {
+  return kiosk
+    ? { kiosk: true, fullscreen: true, closable: false, minimizable: false, menu: false, devTools: false }
+    : { kiosk: false, fullscreen: false, closable: true, minimizable: true, menu: false, devTools: !packaged };
+}
+
+export interface KeyInput {
+  type: string;
+  key: string;
+  control: boolean;
+  alt: boolean;
+  meta: boolean;
+  shift: boolean;
+}
+
+/**
+ * On a kiosk, the keys that would leave, reload, inspect or navigate the window are swallowed before
+ * the page sees them (Electron's before-input-event); everything else reaches the desktop. What the
+ * operating system keeps for itself (Ctrl+Alt+Del, VT switches) never reaches an app: the kiosk
+ * session's window manager owns those.
+ */
+export function kioskSwallows(input: KeyInput): boolean {
+  if (input.type !== 'keyDown') return false;
+  const key = input.key.length === 1 ? input.key.toLowerCase() : input.key;
+  const ctrl = input.control || input.meta;
+  if (input.alt && (key === 'F4' || key === 'ArrowLeft' || key === 'ArrowRight' || key === 'Home')) return true;
+  if (['F5', 'F11', 'F12', 'BrowserBack', 'BrowserForward', 'BrowserRefresh', 'BrowserHome'].includes(key)) return true;
+  if (ctrl && ['w', 'q', 'r', 'n', 't', 'p', 's', 'o', 'l', 'h', 'j', 'u', '+', '-', '=', '0'].includes(key)) return true;
+  if (ctrl && input.shift && ['i', 'j', 'c', 'delete', 'Delete'].includes(key)) return true;
+  return false;
 }

@@ -6,7 +6,7 @@
 import { app, BrowserWindow, session, shell, type WebContents } from 'electron';
 import { join } from 'node:path';
 import { RENDERER_CSP } from '../core/renderer-policy.js';
-import { APP_ENTRY, isAppUrl, permissionAllowed } from './policy.js';
+import { APP_ENTRY, isAppUrl, kioskSwallows, permissionAllowed, windowSettings } from './policy.js';
 
 export function hardenSession(): void {
   const ses = session.defaultSession;
@@ -37,11 +37,15 @@ export function guardWebContents(contents: WebContents, openExternally: (url: st
 }
 
 export function createLauncherWindow(opts: { preloadDir: string; kiosk: boolean }): BrowserWindow {
+  const shape = windowSettings(opts.kiosk, app.isPackaged);
   const win = new BrowserWindow({
     width: 1280,
     height: 800,
     show: false,
-    kiosk: opts.kiosk,
+    kiosk: shape.kiosk,
+    fullscreen: shape.fullscreen,
+    closable: shape.closable,
+    minimizable: shape.minimizable,
     backgroundColor: '#111318',
     title: 'Porthole',
     autoHideMenuBar: true,
@@ -61,9 +65,15 @@ export function createLauncherWindow(opts: { preloadDir: string; kiosk: boolean 
       spellcheck: false,
       // Middle-click would otherwise open links in new windows past will-navigate.
       disableBlinkFeatures: 'Auxclick',
-      devTools: !app.isPackaged,
+      devTools: shape.devTools,
     },
   });
+  if (!shape.menu) win.removeMenu();
+  if (opts.kiosk) {
+    win.webContents.on('before-input-event', (event, input) => {
+      if (kioskSwallows(input)) event.preventDefault();
+    });
+  }
   win.once('ready-to-show', () => win.show());
   void win.loadURL(APP_ENTRY);
   return win;

@@ -1,7 +1,8 @@
 /**
- * `npm run webshell -- [--listen 127.0.0.1:0] [--agent URL] [--renderer-dir DIR]`
+ * `npm run webshell -- [--listen 127.0.0.1:0] [--agent URL] [--renderer-dir DIR] [--show-policy]`
  * Prints exactly `webshell on http://127.0.0.1:PORT/#key=KEY` once ready (scripts and tests wait for
- * it); logs go to stderr.
+ * it); logs go to stderr. The device's policy (PORTHOLE_POLICY or /etc/porthole/policy.json) applies;
+ * `--show-policy` prints the effective settings and where each came from, and exits.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -9,9 +10,10 @@ import { parseArgs } from 'node:util';
 import { createLauncherCore } from '../core/index.js';
 import { stderrLogger } from '../core/logger.js';
 import { parseAgentUrl } from '../core/agent-url.js';
+import { loadPolicy, PolicyError, policyTable } from '../core/policy.js';
 import { startWebShell } from './server.js';
 
-const USAGE = 'usage: npm run webshell -- [--listen 127.0.0.1:PORT] [--agent URL] [--renderer-dir DIR] [--profile-dir DIR]';
+const USAGE = 'usage: npm run webshell -- [--listen 127.0.0.1:PORT] [--agent URL] [--renderer-dir DIR] [--profile-dir DIR] [--show-policy]';
 
 export function parseListen(value: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
@@ -28,6 +30,7 @@ async function main(): Promise<void> {
       'renderer-dir': { type: 'string' },
       // the encrypted offline workspaces (their key in the OS keychain); default ~/.cache/porthole/profiles
       'profile-dir': { type: 'string' },
+      'show-policy': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -36,11 +39,29 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
+  let policy;
+  try {
+    policy = await loadPolicy();
+  } catch (error) {
+    // A policy that does not parse must not leave a managed device unmanaged: stop, naming the key.
+    if (error instanceof PolicyError) {
+      process.stderr.write(`webshell: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  if (values['show-policy']) {
+    process.stdout.write(`${policyTable(policy)}\n`);
+    return;
+  }
   const { host, port } = parseListen(values.listen);
   // Refuse a bad --agent now rather than when somebody signs in.
   const defaultAgentUrl = values.agent ? parseAgentUrl(values.agent).display : undefined;
+  if (defaultAgentUrl && policy.agentUrl.value && defaultAgentUrl !== policy.agentUrl.value) {
+    process.stderr.write(`webshell: --agent ${defaultAgentUrl} is ignored: the policy (${policy.file}) fixes the agent at ${policy.agentUrl.value}\n`);
+  }
   const profileDir = values['profile-dir'] ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'porthole', 'profiles');
-  const core = createLauncherCore({ logger: stderrLogger, defaultAgentUrl, profileDir });
+  const core = createLauncherCore({ logger: stderrLogger, defaultAgentUrl, profileDir, policy });
   await core.ready;
   const shell = await startWebShell({ api: core, host, port, rendererDir: values['renderer-dir'], logger: stderrLogger });
   process.stdout.write(`webshell on ${shell.url}\n`);

@@ -1,11 +1,17 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Me, Session } from '../../cluster-agent/contract/index.js';
-import type { LauncherEvent, LauncherState } from '../../bridge/contract.js';
+import type { EffectivePolicy, LauncherEvent, LauncherState } from '../../bridge/contract.js';
 import type { Bridge } from './bridge/selectBridge.js';
 import { SHELL_UNREACHABLE } from './bridge/webShellClient.js';
 import { ShellLinkBanner, ShellUnavailable } from './components/ShellLink.js';
 import { Banner } from './components/Banner.js';
 import { AgentBanner, type AgentProblem } from './components/AgentBanner.js';
+import { IdleWarning, KioskUnreachable } from './components/KioskScreens.js';
+import { PolicyPanel } from './components/PolicyPanel.js';
+import { useLastInput } from './hooks/useIdle.js';
+import { useNow } from './hooks/useNow.js';
+import { IDLE_WARNING_MS, idleLeftMs, leavingSignsOut } from './logic/policy.js';
+import { writeLocalClipboard } from './session/clipboard.js';
 import { useShellLink } from './hooks/useShellLink.js';
 import { errorSentence } from './logic/errors.js';
 import { applySessionEvent, replaceSessions, templateTitle, trackFromList, type TrackedSession } from './logic/launcherItems.js';
@@ -33,6 +39,12 @@ export function App({ bridge }: { bridge: Bridge }) {
   const [agentProblem, setAgentProblem] = useState<AgentProblem>();
   /** the workspace shown is the one saved when the agent last answered */
   const [offlineSince, setOfflineSince] = useState<number>();
+  /** the device's policy (managed settings, kiosk); fetched with the first state */
+  const [policy, setPolicy] = useState<EffectivePolicy>();
+  /** bumps when the agent answers again, so the sign-in screen asks it afresh what it offers */
+  const [agentEpoch, setAgentEpoch] = useState(0);
+  const kiosk = !!policy?.kiosk.value;
+  const autoStartedRef = useRef(false);
   const screenRef = useRef(screen);
   useEffect(() => {
     screenRef.current = screen;
@@ -78,9 +90,15 @@ export function App({ bridge }: { bridge: Bridge }) {
   // Promise callbacks rather than await: state changes happen when the core answers, not in the effect.
   const bootstrap = useCallback(
     () =>
-      api.getState().then(showSignedIn, (error: unknown) => {
-        setScreen({ kind: 'no-core', message: errorSentence(error, 'Cannot reach the launcher core.') });
-      }),
+      Promise.all([api.policy(), api.getState()]).then(
+        ([p, state]) => {
+          setPolicy(p);
+          showSignedIn(state);
+        },
+        (error: unknown) => {
+          setScreen({ kind: 'no-core', message: errorSentence(error, 'Cannot reach the launcher core.') });
+        },
+      ),
     [api, showSignedIn],
   );
 
@@ -113,6 +131,7 @@ export function App({ bridge }: { bridge: Bridge }) {
           );
           // Back from offline: the live workspace replaces the saved one, without a new sign-in.
           if (event.reachable && screenRef.current.kind === 'launcher') void loadProfile();
+          if (event.reachable) setAgentEpoch((n) => n + 1);
         } else if (event.type === 'auth') {
           setLauncherState(event.state);
           if (!event.state.signedIn) {
@@ -161,6 +180,52 @@ export function App({ bridge }: { bridge: Bridge }) {
     [api, withBusy, rememberSession],
   );
 
+  /**
+   * Sign-out (asked, or a kiosk's idle timer): the core removes the sign-in and saved workspace; on a
+   * kiosk the device's clipboard is emptied too, so nothing of the person stays. Their desktop keeps
+   * running in the cluster until its own idle timeout.
+   */
+  const signOutHere = useCallback(
+    async (notice?: string) => {
+      await api.signOut();
+      if (kiosk) await writeLocalClipboard('').catch(() => false);
+      autoStartedRef.current = false;
+      setMe(undefined);
+      setSessions(new Map());
+      setLauncherError(undefined);
+      setScreen(notice ? { kind: 'sign-in', notice } : { kind: 'sign-in' });
+    },
+    [api, kiosk],
+  );
+
+  // A kiosk with a desktop for everyone: it starts as soon as the person is signed in.
+  useEffect(() => {
+    const template = policy?.kiosk.value ? policy.autoStartTemplate.value : null;
+    if (!template || screen.kind !== 'launcher' || !me || autoStartedRef.current || offlineSince !== undefined) return;
+    autoStartedRef.current = true;
+    if (!me.templates.some((t) => t.name === template && t.available)) {
+      setLauncherError(`This kiosk starts the desktop "${template}", which ${me.user.name} may not use here. Ask your administrator.`);
+      return;
+    }
+    void startTemplate(template);
+  }, [policy, screen.kind, me, offlineSince, startTemplate]);
+
+  // A kiosk signs out whoever leaves it alone past the policy's timer.
+  const signedIn = screen.kind === 'launcher' || screen.kind === 'session';
+  const idleWatch = kiosk && signedIn && !!policy?.idleSignOutSeconds.value;
+  const { lastInputAt, reset: resetIdle } = useLastInput(idleWatch);
+  const idleNow = useNow(idleWatch);
+  const idleLeft = idleWatch ? idleLeftMs(policy, lastInputAt, idleNow) : undefined;
+  useEffect(() => {
+    if (signedIn) resetIdle();
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- only when the sign-in begins
+  }, [signedIn]);
+  useEffect(() => {
+    if (idleLeft !== 0 || !policy?.idleSignOutSeconds.value) return;
+    const minutes = Math.round(policy.idleSignOutSeconds.value / 60);
+    void signOutHere(`You were signed out after ${minutes >= 1 ? `${minutes} min` : `${policy.idleSignOutSeconds.value} s`} without use. Your desktop keeps running; sign in again to continue where you were.`);
+  }, [idleLeft, policy, signOutHere]);
+
   const actions: LauncherActions = {
     start: (template) => void startTemplate(template),
     open: (id) => setScreen({ kind: 'session', id }),
@@ -184,19 +249,14 @@ export function App({ bridge }: { bridge: Bridge }) {
         rememberSession(session);
         setScreen({ kind: 'session', id: session.id });
       }),
-    signOut: () =>
-      void withBusy('sign-out', async () => {
-        await api.signOut();
-        setMe(undefined);
-        setSessions(new Map());
-        setScreen({ kind: 'sign-in' });
-      }),
+    signOut: () => void withBusy('sign-out', () => signOutHere()),
   };
 
   const banners = (
     <>
       {shell && link ? <ShellLinkBanner link={link} onRetryNow={() => shell.retryNow()} /> : null}
-      {agentProblem && screen.kind !== 'sign-in' ? <AgentBanner problem={agentProblem} onRetryNow={() => void api.retryAgentNow().catch(() => undefined)} /> : null}
+      {agentProblem && screen.kind !== 'sign-in' && !kiosk ? <AgentBanner problem={agentProblem} onRetryNow={() => void api.retryAgentNow().catch(() => undefined)} /> : null}
+      {idleLeft !== undefined && idleLeft > 0 && idleLeft <= IDLE_WARNING_MS ? <IdleWarning secondsLeft={Math.ceil(idleLeft / 1000)} /> : null}
       {launcherState?.keychain && (screen.kind === 'sign-in' || screen.kind === 'launcher') ? (
         <Banner tone="warning" testId="keychain-banner">
           {launcherState.keychain.message}
@@ -222,12 +282,20 @@ export function App({ bridge }: { bridge: Bridge }) {
         <p className="muted">Starting Porthole…</p>
       </main>
     );
+  } else if (kiosk && agentProblem && screen.kind !== 'no-core') {
+    // A kiosk never shows a half-working screen: the whole of it explains, counts down and retries.
+    body = <KioskUnreachable problem={agentProblem} onRetryNow={() => void api.retryAgentNow().catch(() => undefined)} />;
   } else if (screen.kind === 'no-core') {
     body = <ShellUnavailable message={screen.message} link={link} onRetry={() => { shell?.retryNow(); void bootstrap(); }} />;
   } else if (screen.kind === 'sign-in') {
-    body = <SignIn api={api} initialAgentUrl={launcherState?.agentUrl} notice={screen.notice} onSignedIn={showSignedIn} />;
+    body = <SignIn key={kiosk ? agentEpoch : 0} api={api} initialAgentUrl={launcherState?.agentUrl} notice={screen.notice} policy={policy} onSignedIn={showSignedIn} />;
   } else if (screen.kind === 'launcher') {
-    body = <Launcher me={me} sessions={sessions} busy={busy} error={launcherError} actions={actions} device={api} />;
+    body = (
+      <>
+        <Launcher me={me} sessions={sessions} busy={busy} error={launcherError} actions={actions} device={api} policy={policy} />
+        {policy ? <PolicyPanel policy={policy} /> : null}
+      </>
+    );
   } else {
     const tracked = sessions.get(screen.id);
     const templateName = tracked?.session.template;
@@ -242,7 +310,13 @@ export function App({ bridge }: { bridge: Bridge }) {
         agentUrl={launcherState?.agentUrl}
         canStartAgain={Boolean(template?.available)}
         protocols={template?.protocols ?? ['vnc']}
+        policy={policy}
+        backLabel={leavingSignsOut(policy) ? 'Sign out' : undefined}
         onBack={() => {
+          if (leavingSignsOut(policy)) {
+            void withBusy('sign-out', () => signOutHere());
+            return;
+          }
           setScreen({ kind: 'launcher' });
           void loadProfile();
         }}

@@ -5,10 +5,12 @@
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../../cluster-agent/contract/index.js';
 import { SIGN_IN_KEY, signInKey } from '../../main/core/auth.js';
 import { createLauncherCore, MemorySecretStore, type LauncherCore } from '../../main/core/index.js';
+import { effectivePolicy } from '../../main/core/policy.js';
 import { silentLogger } from '../../main/core/logger.js';
 import type { LauncherEvent, SessionEvent } from '../../bridge/contract.js';
 import { stopAllSessions } from '../support/agent-api.js';
@@ -61,6 +63,38 @@ afterAll(async () => {
     await stopProcess(agent.child);
   }
   data.remove();
+});
+
+describe("the device's policy, enforced by the core (not only hidden in the page)", () => {
+  it('signs in only at the managed agent, only with allowed methods; a managed setting cannot be changed', async () => {
+    const managed = effectivePolicy({ agentUrl, signIn: { methods: ['oidc'] }, streaming: { hardwareDecode: false } }, '/etc/porthole/policy.json');
+    const c = core({ policy: managed, defaultAgentUrl: 'http://elsewhere.example:7380' });
+    // The policy's agent pre-fills the sign-in screen, whatever --agent said.
+    expect(await c.getState()).toMatchObject({ signedIn: false, agentUrl });
+    expect(await c.policy()).toEqual(managed);
+    const other = await failure(c.signIn({ agentUrl: 'http://127.0.0.1:1', username: 'carol', password: PASSWORD }));
+    expect(other.code).toBe('managed');
+    expect(other.message).toBe(`This device signs in only at ${agentUrl}. This is set by your organisation's policy on this device.`);
+    const password = await failure(c.signIn({ agentUrl, username: 'carol', password: PASSWORD }));
+    expect(password.code).toBe('managed');
+    expect(password.message).toMatch(/^Signing in with a password is turned off here; use your company account\./);
+    // What the agent offers, less what the policy turns off: this agent offers passwords only.
+    expect(await c.signInOptions(agentUrl)).toMatchObject({ password: false });
+    expect((await failure(c.setHardwareDecode(true))).message).toBe("Hardware video decoding is off on this device. This is set by your organisation's policy on this device.");
+    expect(await c.getState()).toMatchObject({ signedIn: false });
+  });
+
+  it('on a kiosk nothing of the person is written to disk: no offline workspace', async () => {
+    const profileDir = join(data.path, 'kiosk-profiles');
+    const c = core({ policy: effectivePolicy({ kiosk: { enabled: true } }, '/etc/porthole/policy.json'), profileDir });
+    await c.signIn({ agentUrl, username: 'carol', password: PASSWORD });
+    await c.me();
+    await c.listSessions();
+    await new Promise((r) => setTimeout(r, 300)); // where the save would happen
+    expect(existsSync(profileDir)).toBe(false);
+    expect(await c.offlineWorkspace()).toBeNull();
+    await c.signOut();
+  });
 });
 
 describe('sign-in', () => {

@@ -20,10 +20,10 @@ export interface KeyringStarted {
 
 const SCRIPT = 'echo -n keyring-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null && echo "keyring-session pid $$" && exec "$@"';
 
-export function startInKeyringSession(home: string, argv: string[], ready: RegExp, timeoutMs = 30_000): Promise<KeyringStarted> {
+export function startInKeyringSession(home: string, argv: string[], ready: RegExp, timeoutMs = 30_000, env: Record<string, string> = {}): Promise<KeyringStarted> {
   const session = spawn('dbus-run-session', ['--', 'sh', '-c', SCRIPT, 'sh', ...argv], {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8' },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];

@@ -28,6 +28,8 @@ export interface WebShellStack {
   signIn(): Promise<void>;
   /** the cluster out of reach: the agent stopped (its desktops run on), and started again on the same port */
   stopAgent(): Promise<void>;
+  /** the web shell stopped and started again (same HOME, keychain and profile dir): a device restarted; shellUrl changes */
+  restartShell(): Promise<void>;
   startAgent(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -37,7 +39,12 @@ export interface WebShellStack {
  * `keychain`: the web shell runs with gnome-keyring's Secret Service (its own D-Bus session and HOME),
  * as on a person's desktop; without it there is no keychain, and the launcher says so on screen.
  */
-export async function startWebShellStack(prefix: string, user: string, password: string, opts: { serveArgs?: (dir: string) => string[]; keychain?: boolean } = {}): Promise<WebShellStack> {
+export async function startWebShellStack(
+  prefix: string,
+  user: string,
+  password: string,
+  opts: { serveArgs?: (dir: string) => string[]; keychain?: boolean; shellEnv?: (dir: string, agentUrl: string) => Record<string, string> } = {},
+): Promise<WebShellStack> {
   const data = tempDir(prefix);
   const usersFile = join(data.path, 'agent', 'users.yaml');
   let agent: Started | undefined;
@@ -57,26 +64,29 @@ export async function startWebShellStack(prefix: string, user: string, password:
     agent = await serve('127.0.0.1:0');
     const agentUrl = agent.match[1]!;
     const shellArgs = ['--listen', '127.0.0.1:0', '--agent', agentUrl, '--profile-dir', join(data.path, 'profiles')];
-    if (opts.keychain) {
-      const home = join(data.path, 'home');
-      mkdirSync(home, { mode: 0o700 });
-      shell = await startInKeyringSession(home, [process.execPath, '--import', 'tsx', 'main/webshell/cli.ts', ...shellArgs], /^webshell on (\S+)/);
-    } else {
-      // No session bus at all, whatever the machine running the tests has: no keychain, for certain.
-      const started = await startCli('main/webshell/cli.ts', shellArgs, /^webshell on (\S+)/, 30_000, [], { env: NO_KEYCHAIN_ENV(data.path) });
-      shell = { match: started.match, stop: () => stopProcess(started.child) };
-    }
+    const shellEnv = opts.shellEnv?.(data.path, agentUrl) ?? {};
+    const home = join(data.path, 'home');
+    mkdirSync(home, { mode: 0o700 });
+    const startShell = async () => {
+      if (opts.keychain) {
+        shell = await startInKeyringSession(home, [process.execPath, '--import', 'tsx', 'main/webshell/cli.ts', ...shellArgs], /^webshell on (\S+)/, 30_000, shellEnv);
+      } else {
+        // No session bus at all, whatever the machine running the tests has: no keychain, for certain.
+        const started = await startCli('main/webshell/cli.ts', shellArgs, /^webshell on (\S+)/, 30_000, [], { env: { ...NO_KEYCHAIN_ENV(data.path), ...shellEnv } });
+        shell = { match: started.match, stop: () => stopProcess(started.child) };
+      }
+    };
+    await startShell();
     browser = await launchChromium(join(data.path, 'chromium'));
     const page = browser.pages()[0] ?? (await browser.newPage());
-    const shellUrl = shell.match[1]!;
-    return {
+    const stack: WebShellStack = {
       agentUrl,
-      shellUrl,
+      shellUrl: shell!.match[1]!,
       page,
       context: browser,
       dataDir: data.path,
       async signIn() {
-        await page.goto(shellUrl);
+        await page.goto(stack.shellUrl);
         await page.getByTestId('username').fill(user);
         await page.getByTestId('password').fill(password);
         await page.getByTestId('sign-in').click();
@@ -88,8 +98,15 @@ export async function startWebShellStack(prefix: string, user: string, password:
       async startAgent() {
         agent = await serve(new URL(agentUrl).host);
       },
+      async restartShell() {
+        await shell?.stop();
+        shell = undefined;
+        await startShell();
+        stack.shellUrl = shell!.match[1]!;
+      },
       stop,
     };
+    return stack;
   } catch (err) {
     await stop();
     throw err;

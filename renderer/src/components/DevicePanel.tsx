@@ -1,3 +1,4 @@
+import { MANAGED_NOTE } from '../logic/policy.js';
 import { useEffect, useState } from 'react';
 import type { DeviceReport, PortholeApi } from '../../../bridge/contract.js';
 import { errorSentence } from '../logic/errors.js';
@@ -9,7 +10,7 @@ import { decodeSupport } from '../session/capabilities.js';
  * decodes each codec (mediaCapabilities), the order offered to desktops, and the hardware-decode
  * switch where the shell has one (Electron; it applies at the next start).
  */
-export function DevicePanel({ api }: { api: Pick<PortholeApi, 'deviceReport' | 'setHardwareDecode'> }) {
+export function DevicePanel({ api, managed = false }: { api: Pick<PortholeApi, 'deviceReport' | 'setHardwareDecode'>; managed?: boolean }) {
   const [report, setReport] = useState<DeviceReport>();
   const [support, setSupport] = useState<DecodeSupport[]>();
   const [error, setError] = useState<string>();
@@ -44,8 +45,9 @@ export function DevicePanel({ api }: { api: Pick<PortholeApi, 'deviceReport' | '
       ) : null}
       {hw?.enabled !== undefined ? (
         <label className="device-toggle">
-          <input type="checkbox" data-testid="hardware-decode" checked={hw.enabled} disabled={saving} onChange={(e) => toggle(e.currentTarget.checked)} />
+          <input type="checkbox" data-testid="hardware-decode" checked={hw.enabled} disabled={saving || managed} onChange={(e) => toggle(e.currentTarget.checked)} />
           Decode video in hardware where this machine can
+          {managed ? <span className="muted"> ({MANAGED_NOTE})</span> : null}
         </label>
       ) : null}
       {hw?.restartNeeded ? (

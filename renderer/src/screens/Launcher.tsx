@@ -1,5 +1,5 @@
 import type { Me } from '../../../cluster-agent/contract/index.js';
-import type { PortholeApi } from '../../../bridge/contract.js';
+import type { EffectivePolicy, PortholeApi } from '../../../bridge/contract.js';
 import { DevicePanel } from '../components/DevicePanel.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
 import { PhaseBadge } from '../components/PhaseBadge.js';
@@ -18,7 +18,7 @@ export interface LauncherActions {
   signOut(): void;
 }
 
-export function Launcher({ me, sessions, busy, error, actions, device }: {
+export function Launcher({ me, sessions, busy, error, actions, device, policy }: {
   me?: Me;
   sessions: ReadonlyMap<string, TrackedSession>;
   /** what is in flight: a template name or session id, to disable just that button */
@@ -27,6 +27,8 @@ export function Launcher({ me, sessions, busy, error, actions, device }: {
   actions: LauncherActions;
   /** the bridge's device methods, for the "This device" panel */
   device: Pick<PortholeApi, 'deviceReport' | 'setHardwareDecode'>;
+  /** the device's policy (a managed hardware-decode setting cannot be switched) */
+  policy?: EffectivePolicy;
 }) {
   const rows = sessionRows(sessions);
   const ticking = rows.some((t) => t.session.phase === 'Pending' || t.session.phase === 'Starting');
@@ -75,7 +77,7 @@ export function Launcher({ me, sessions, busy, error, actions, device }: {
         </ul>
       </section>
 
-      <DevicePanel api={device} />
+      <DevicePanel api={device} managed={policy?.hardwareDecode.source === 'policy'} />
     </main>
   );
 }

@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { SoundState } from '../session/stream.js';
 import type { ConnectResponse, Session } from '../../../cluster-agent/contract/index.js';
-import type { PortholeApi } from '../../../bridge/contract.js';
+import type { EffectivePolicy, PortholeApi } from '../../../bridge/contract.js';
+import { clipboardAllows, MANAGED_NOTE } from '../logic/policy.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
 import { PhaseBadge } from '../components/PhaseBadge.js';
 import { StartProgress } from '../components/StartProgress.js';
@@ -29,7 +30,7 @@ const STATUS_WORD: Record<StreamStatus['kind'], string> = {
   ended: 'ended',
 };
 
-export function SessionView({ api, sessionId, tracked, title, agentUrl, canStartAgain, protocols, onBack, onSessionSeen, onStartAgain }: {
+export function SessionView({ api, sessionId, tracked, title, agentUrl, canStartAgain, protocols, policy, backLabel, onBack, onSessionSeen, onStartAgain }: {
   api: PortholeApi;
   sessionId: string;
   tracked?: TrackedSession;
@@ -38,6 +39,10 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
   canStartAgain: boolean;
   /** what the session's template streams over */
   protocols: readonly string[];
+  /** the device's policy: allowed protocols and clipboard direction */
+  policy?: EffectivePolicy;
+  /** what leaving is called (a kiosk's single desktop: "Sign out") */
+  backLabel?: string;
   onBack(): void;
   /** a fresher copy of the session (or undefined: it is gone) found while reconnecting */
   onSessionSeen(id: string, session: Session | undefined): void;
@@ -86,9 +91,13 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
   const message = session?.message;
 
   // Latest props for callbacks the controller keeps: it lives as long as the view, not a render.
-  const latest = useRef({ api, agentUrl, onSessionSeen, protocols });
+  const allowedProtocols = policy?.protocols.value ?? ['webrtc', 'vnc'];
+  const clipboard = clipboardAllows(policy?.clipboard.value ?? 'both');
+  const clipboardRef = useRef(clipboard);
+  const latest = useRef({ api, agentUrl, onSessionSeen, protocols, allowedProtocols });
   useEffect(() => {
-    latest.current = { api, agentUrl, onSessionSeen, protocols };
+    latest.current = { api, agentUrl, onSessionSeen, protocols, allowedProtocols };
+    clipboardRef.current = clipboard;
   });
 
   // What this machine decodes, and how well: the codec order of every WebRTC offer. With hardware
@@ -100,6 +109,8 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
   }, [api]);
 
   const onRemoteClipboard = useCallback(async (text: string) => {
+    // The policy may keep the desktop's text off this device.
+    if (!clipboardRef.current.fromDesktop) return;
     lastClipboardRef.current = text;
     setClipboardText(text);
     const copied = await writeLocalClipboard(text);
@@ -124,7 +135,7 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
       open: (connect, handlers) => {
         const hooks = { onClipboard: (text: string) => void onRemoteClipboard(text), onSound: setSound };
         setSound({ available: false, on: false });
-        const choice = chooseProtocol(latest.current.protocols, settingRef.current, webrtcFailureRef.current);
+        const choice = chooseProtocol(latest.current.protocols, settingRef.current, webrtcFailureRef.current, latest.current.allowedProtocols);
         setProtocolNote(choice.note);
         setStreamProtocol(choice.protocol);
         const stream =
@@ -192,7 +203,7 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
   /** Local -> remote: when the desktop gets focus, offer it what the local clipboard holds. */
   const syncLocalClipboard = useCallback(async () => {
     const stream = streamRef.current;
-    if (!stream) return;
+    if (!stream || !clipboardRef.current.toDesktop) return;
     const text = await readLocalClipboard();
     if (text && text !== lastClipboardRef.current && streamRef.current === stream) {
       lastClipboardRef.current = text;
@@ -206,6 +217,7 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
     // A paste aimed at the page (not at the clipboard panel) goes to the desktop.
     const onPaste = (event: ClipboardEvent) => {
       if (event.target instanceof HTMLTextAreaElement || event.target instanceof HTMLInputElement) return;
+      if (!clipboardRef.current.toDesktop) return;
       const text = event.clipboardData?.getData('text/plain');
       if (text && streamRef.current) {
         lastClipboardRef.current = text;
@@ -220,9 +232,24 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
     };
   }, [status.kind, syncLocalClipboard]);
 
+  // While a desktop shows, the display stays awake (Screen Wake Lock; refused quietly where not allowed).
+  useEffect(() => {
+    if (status.kind !== 'connected' || !('wakeLock' in navigator)) return;
+    let lock: WakeLockSentinel | undefined;
+    let released = false;
+    navigator.wakeLock.request('screen').then(
+      (l) => (released ? void l.release() : (lock = l)),
+      () => undefined,
+    );
+    return () => {
+      released = true;
+      void lock?.release().catch(() => undefined);
+    };
+  }, [status.kind]);
+
   const sendClipboard = (text: string) => {
     const stream = streamRef.current;
-    if (!stream) return;
+    if (!stream || !clipboard.toDesktop) return;
     lastClipboardRef.current = text;
     stream.sendClipboard(text);
     setClipboardNote('Sent to the desktop. Paste it there as usual.');
@@ -248,7 +275,7 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
     <div className="session-view" data-testid="session-view" data-session-id={sessionId} ref={viewRef}>
       <header className="session-toolbar" aria-label="Session toolbar">
         <button type="button" data-testid="back-to-launcher" onClick={onBack}>
-          ← Launcher
+          {backLabel ?? '← Launcher'}
         </button>
         <span className="session-name">{title}</span>
         {phase ? <PhaseBadge phase={phase} testId="session-phase" /> : <span className="badge badge-quiet" data-testid="session-phase">Unknown</span>}
@@ -263,7 +290,13 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
         <span className="toolbar-spacer" />
         <label className="protocol-setting">
           <span className="muted">Stream</span>
-          <select data-testid="protocol-setting" value={setting} onChange={(e) => changeSetting(e.target.value as ProtocolSetting)}>
+          <select
+            data-testid="protocol-setting"
+            value={setting}
+            disabled={allowedProtocols.length < 2}
+            title={allowedProtocols.length < 2 ? MANAGED_NOTE : undefined}
+            onChange={(e) => changeSetting(e.target.value as ProtocolSetting)}
+          >
             <option value="auto">Automatic</option>
             <option value="webrtc">WebRTC</option>
             <option value="vnc">VNC</option>
@@ -288,9 +321,11 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
         <button type="button" aria-pressed={statsOpen} data-testid="stats-toggle" onClick={() => setStatsOpen((open) => !open)}>
           Stats
         </button>
-        <button type="button" aria-pressed={clipboardOpen} aria-controls="clipboard-panel" onClick={() => setClipboardOpen((open) => !open)}>
-          Clipboard
-        </button>
+        {clipboard.toDesktop || clipboard.fromDesktop ? (
+          <button type="button" aria-pressed={clipboardOpen} aria-controls="clipboard-panel" onClick={() => setClipboardOpen((open) => !open)}>
+            Clipboard
+          </button>
+        ) : null}
         <button type="button" aria-pressed={fullscreen} onClick={() => void toggleFullscreen()}>
           {fullscreen ? 'Exit full screen' : 'Full screen'}
         </button>
@@ -330,7 +365,7 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
           <ClipboardPanel
             text={clipboardText}
             note={clipboardNote}
-            canSend={connected}
+            canSend={connected && clipboard.toDesktop}
             onChange={setClipboardText}
             onSend={sendClipboard}
             onClose={() => {

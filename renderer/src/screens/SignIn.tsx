@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import type { LauncherState, PortholeApi } from '../../../bridge/contract.js';
+import type { EffectivePolicy, LauncherState, PortholeApi } from '../../../bridge/contract.js';
+import { MANAGED_NOTE } from '../logic/policy.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
 import { errorSentence } from '../logic/errors.js';
 
@@ -16,14 +17,17 @@ export function companyName(issuer: string): string {
  * Agent address, then what that agent offers: user and password (a native form, so Enter submits and
  * labels are real labels), "Sign in with <company>" (OpenID Connect in a browser window), or both.
  */
-export function SignIn({ api, initialAgentUrl, notice, onSignedIn }: {
+export function SignIn({ api, initialAgentUrl, notice, policy, onSignedIn }: {
   api: PortholeApi;
+  /** the device's policy: a managed agent address is shown but cannot be changed; a kiosk keeps nothing to forget */
+  policy?: EffectivePolicy;
   initialAgentUrl?: string;
   /** why the person is here again (e.g. the core lost the sign-in) */
   notice?: string;
   onSignedIn(state: LauncherState): void;
 }) {
-  const [agentUrl, setAgentUrl] = useState(initialAgentUrl ?? '');
+  const managedAgent = policy?.agentUrl.source === 'policy' ? (policy.agentUrl.value ?? undefined) : undefined;
+  const [agentUrl, setAgentUrl] = useState(managedAgent ?? initialAgentUrl ?? '');
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
@@ -118,8 +122,15 @@ export function SignIn({ api, initialAgentUrl, notice, onSignedIn }: {
           value={agentUrl}
           onChange={(e) => setAgentUrl(e.target.value)}
           disabled={busy}
+          readOnly={!!managedAgent}
+          aria-describedby={managedAgent ? 'agent-url-managed' : undefined}
           required
         />
+        {managedAgent ? (
+          <p className="muted" id="agent-url-managed" data-testid="agent-url-managed">
+            {MANAGED_NOTE}
+          </p>
+        ) : null}
         {options?.oidc ? (
           <>
             <button type="button" className="primary" data-testid="company-sign-in" onClick={() => void companySignIn()} disabled={busy}>
@@ -167,9 +178,11 @@ export function SignIn({ api, initialAgentUrl, notice, onSignedIn }: {
             {busy && !waitingForBrowser ? 'Signing in…' : 'Sign in'}
           </button>
         )}
-        <button type="button" className="link" data-testid="forget-device" onClick={() => void forgetDevice()} disabled={busy}>
-          Forget this device
-        </button>
+        {policy?.kiosk.value ? null : (
+          <button type="button" className="link" data-testid="forget-device" onClick={() => void forgetDevice()} disabled={busy}>
+            Forget this device
+          </button>
+        )}
         {forgotten ? (
           <p className="notice" role="status" data-testid="forgotten">
             Everything Porthole kept on this device (sign-in, saved workspaces and their key) was removed.
