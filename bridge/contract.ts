@@ -134,8 +134,12 @@ export const BRIDGE = {
   listSessions: { params: z.tuple([]), result: z.array(Session) },
   startSession: { params: z.tuple([z.string().min(1).max(200)]), result: Session },
   stopSession: { params: z.tuple([Id]), result: Done },
-  /** a fresh single-use connect URL; call again for every (re)connect */
-  connect: { params: z.tuple([Id]), result: ConnectResponse },
+  /**
+   * a fresh single-use connect URL; call again for every (re)connect. `takeOver`: the person asked to
+   * open the desktop here (ends another device's stream of it); without it, while another device shows
+   * it, the answer is the error `opened_elsewhere`
+   */
+  connect: { params: z.tuple([Id, z.object({ takeOver: z.boolean() }).optional()]), result: ConnectResponse },
   /** how this device decodes video, and why hardware decode is or is not in use */
   deviceReport: { params: z.tuple([]), result: DeviceReport },
   /** turns hardware video decoding on or off for the next start of the app; answers the new report */

@@ -61,6 +61,10 @@ export interface ConnectClaims {
   session: string;
   jti: string;
   expiresAt: Date;
+  /** the launcher that asked for it (POST connect's `device`) */
+  device?: string;
+  /** the person asked to open the desktop there, ending other devices' streams */
+  takeOver: boolean;
 }
 
 export class TokenService {
@@ -129,10 +133,11 @@ export class TokenService {
     }
   }
 
-  async issueConnectToken(user: string, session: string): Promise<{ token: string; expiresAt: Date }> {
+  /** `viewer`: the device asking and whether the person asked to open it there (roaming, viewers.ts). */
+  async issueConnectToken(user: string, session: string, viewer: { device?: string; takeOver?: boolean } = {}): Promise<{ token: string; expiresAt: Date }> {
     const iat = this.nowSeconds();
     const exp = iat + CONNECT_TOKEN_SECONDS;
-    const token = await new SignJWT({ typ: 'connect', sid: session })
+    const token = await new SignJWT({ typ: 'connect', sid: session, ...(viewer.device ? { dev: viewer.device } : {}), ...(viewer.takeOver ? { tko: true } : {}) })
       .setProtectedHeader({ alg: 'EdDSA', kid: this.keys.current.kid })
       .setSubject(user)
       .setIssuer(ISSUER)
@@ -173,6 +178,7 @@ export class TokenService {
     if (!(await this.ledger.claim({ jti, user: sub, session: sid, exp }))) {
       throw new TokenError('reused', 'This connect token was already used; ask for a new one with POST /connect');
     }
-    return { user: sub, session: sid, jti, expiresAt: new Date(exp * 1000) };
+    const device = typeof payload.dev === 'string' ? payload.dev : undefined;
+    return { user: sub, session: sid, jti, expiresAt: new Date(exp * 1000), ...(device ? { device } : {}), takeOver: payload.tko === true };
   }
 }

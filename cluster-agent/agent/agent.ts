@@ -2,6 +2,7 @@
  * Assembles a running agent from a runtime and a data dir: keys, token stores, users, metrics,
  * HTTP server, idle reaper. The CLI and the tests both start agents through here.
  */
+import { Viewers } from './viewers.js';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -93,6 +94,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     refreshTokens: await (opts.openRefreshTokens ?? (() => RefreshTokenStore.open(opts.dataDir)))(),
     metrics: createMetrics(opts.runtime, { defaultMetrics: opts.defaultMetrics }),
     clients: new ConnectedClients(opts.runtime, opts.logger),
+    viewers: new Viewers(),
     logger: opts.logger,
     isReady: () => ready,
     ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl } : {}),

@@ -1,4 +1,5 @@
 /** What the HTTP routes need; assembled once in agent.ts (or a test). */
+import type { Viewers } from './viewers.js';
 import type { Logger } from 'pino';
 import type { Runtime } from '../runtime/types.js';
 import type { IceConfig } from './ice-servers.js';
@@ -19,6 +20,8 @@ export interface AgentDeps {
   keyring: Pick<Keyring, 'jwks'>;
   metrics: AgentMetrics;
   clients: ConnectedClients;
+  /** which device shows which desktop (roaming: one device at a time) */
+  viewers: Viewers;
   logger: Logger;
   /** base for stream URLs, e.g. https://desktops.example.org; else derived from each request */
   publicUrl?: string;

@@ -4,13 +4,13 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
-import type { AuthFailure, ErrorBody, ErrorCode } from '../contract/index.js';
+import type { AuthFailure, ConflictReason, ErrorBody, ErrorCode } from '../contract/index.js';
 import { RuntimeError } from '../runtime/types.js';
 import { ApiError } from './api-error.js';
 import { IdentityUnavailableError } from '../identity/types.js';
 import { UsersUnavailableError } from '../identity/user-directory.js';
 
-export function errorBody(code: ErrorCode, message: string, reason?: AuthFailure): ErrorBody {
+export function errorBody(code: ErrorCode, message: string, reason?: AuthFailure | ConflictReason): ErrorBody {
   return { error: { code, message, ...(reason ? { reason } : {}) } };
 }
 

@@ -32,8 +32,15 @@ export const AuthFailure = z.enum([
 ]);
 export type AuthFailure = z.infer<typeof AuthFailure>;
 
+/** Why a 409 was given where a program should tell the cases apart. */
+export const ConflictReason = z.enum([
+  /** connect: another device shows this desktop now; `takeOver: true` (a person asking) opens it here */
+  'opened_elsewhere',
+]);
+export type ConflictReason = z.infer<typeof ConflictReason>;
+
 export const ErrorBody = z.object({
-  error: z.object({ code: ErrorCode, message: z.string(), reason: AuthFailure.optional() }),
+  error: z.object({ code: ErrorCode, message: z.string(), reason: z.union([AuthFailure, ConflictReason]).optional() }),
 });
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
@@ -170,6 +177,23 @@ export const IceServer = z.object({
   username: z.string().optional(),
   credential: z.string().optional(),
 });
+
+/**
+ * POST connect's optional body. `device`: a stable id of the launcher asking (random, not secret), so
+ * one person's desktop shows on one device at a time. `takeOver`: the person asked to open it here
+ * (a first open, "Open it here"): streams of other devices end with "You opened this desktop on another
+ * device". Without it (an automatic reconnect) the agent answers 409 `opened_elsewhere` while another
+ * device shows the desktop, so two devices never take it from each other in turn.
+ */
+export const ConnectRequest = z.object({
+  device: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'a device id is 8-64 letters, digits, "_" or "-"').optional(),
+  takeOver: z.boolean().optional(),
+});
+export type ConnectRequest = z.infer<typeof ConnectRequest>;
+
+/** The close code a stream gets when the same person opens the desktop on another device. */
+export const OPENED_ELSEWHERE_CLOSE = 4409;
+export const OPENED_ELSEWHERE_MESSAGE = 'You opened this desktop on another device.';
 
 export const ConnectResponse = z.object({
   /** single-session connect token, already embedded in the URLs below */

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import {
   AuthProviders,
   ConnectResponse,
+  type ConnectRequest,
   Health,
   Me,
   Session,
@@ -51,7 +52,8 @@ export interface AgentClient {
   getSession(token: string, id: string): Promise<Session>;
   createSession(token: string, template: string): Promise<Session>;
   deleteSession(token: string, id: string): Promise<Session | undefined>;
-  connect(token: string, id: string): Promise<ConnectResponse>;
+  /** `viewer`: this launcher's device id, and whether the person asked to open the desktop here */
+  connect(token: string, id: string, viewer?: ConnectRequest): Promise<ConnectResponse>;
   health(): Promise<z.infer<typeof Health>>;
 }
 
@@ -127,7 +129,7 @@ export function createAgentClient(agentUrl: string, options: AgentClientOptions 
       const parsed = Session.safeParse(body);
       return parsed.success ? parsed.data : undefined;
     },
-    connect: (token, id) => call({ method: 'POST', route: routes.connect(id), token, schema: ConnectResponse }),
+    connect: (token, id, viewer) => call({ method: 'POST', route: routes.connect(id), token, schema: ConnectResponse, ...(viewer ? { body: viewer } : {}) }),
     health: () => call({ method: 'GET', route: '/healthz', schema: Health }),
   };
 }

@@ -106,6 +106,9 @@ export function httpError(f: HttpFailure): PortholeError {
       `The agent at ${f.agent} failed (HTTP ${f.status}${agentMessage ? `: ${agentMessage}` : ''}). Try again in a moment; if it keeps failing, check the agent's log.`,
     );
   }
+  if (f.status === 409 && parsed.success && parsed.data.error.reason === 'opened_elsewhere') {
+    return new PortholeError('opened_elsewhere', 'You opened this desktop on another device. Open it here to carry on here; the other device then stops showing it.');
+  }
   if (parsed.success) return new PortholeError(parsed.data.error.code, agentMessage!);
   return notPorthole(f.agent, `${f.what} answered HTTP ${f.status}`);
 }

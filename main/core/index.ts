@@ -4,6 +4,7 @@
  */
 import type { ConnectResponse, Me, Session } from '../../cluster-agent/contract/index.js';
 import type { AgentEvent, EffectivePolicy, LauncherEvent, LauncherState, PortholeApi, SignInRequest } from '../../bridge/contract.js';
+import { randomBytes } from 'node:crypto';
 import { PortholeError } from '../../bridge/contract.js';
 import { createAgentClient, type AgentClient, type FetchFn } from './agent-client.js';
 import { Auth, signedOutError } from './auth.js';
@@ -37,6 +38,8 @@ export interface LauncherCoreOptions {
   profileDir?: string;
   /** the device's launcher policy (loadPolicy); default: none, every setting its default */
   policy?: EffectivePolicy;
+  /** how this launcher names itself to the agent (connect's `device`); default: random per start */
+  deviceId?: string;
 }
 
 export interface LauncherCore extends PortholeApi {
@@ -65,6 +68,8 @@ function managedError(message: string): PortholeError {
 export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore {
   const logger = opts.logger ?? stderrLogger;
   const policy = opts.policy ?? effectivePolicy({}, null);
+  /** this launcher, to the agent: one device shows a person's desktop at a time (roaming) */
+  const deviceId = opts.deviceId ?? randomBytes(12).toString('base64url');
   const managedAgentUrl = policy.agentUrl.value ?? undefined;
   /** The policy's agent, when it fixes one: signing in anywhere else is refused here, not only hidden. */
   const checkAgent = (agentUrl: string) => {
@@ -339,7 +344,8 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
       const session = after ?? (await authed((c, t) => c.getSession(t, id)).catch(() => undefined));
       if (session) follower.follow(session);
     },
-    connect: (id: string): Promise<ConnectResponse> => authed((c, t) => c.connect(t, id)),
+    // The person opening a desktop here (takeOver) ends other devices' streams of it; reconnects do not.
+    connect: (id: string, opts?: { takeOver: boolean }): Promise<ConnectResponse> => authed((c, t) => c.connect(t, id, { device: deviceId, takeOver: opts?.takeOver ?? false })),
     // No sign-in needed: the device is the same whoever uses it.
     deviceReport: () => device.report(),
     async setHardwareDecode(enabled: boolean) {

@@ -3,7 +3,7 @@ import type { SessionPhase } from '../../cluster-agent/contract/index.js';
 import { StreamController, WAIT_POLL_MS, type SessionCheck, type StreamHandlers, type StreamStatus } from '../../renderer/src/session/streamController.js';
 
 /** A hand-driven clock and a fake stream opener that records what the controller did. */
-function harness(options: { phases?: SessionCheck[]; failUrls?: number } = {}) {
+function harness(options: { phases?: SessionCheck[]; failUrls?: number; elsewhereUnlessTakeOver?: () => boolean } = {}) {
   let now = 0;
   const timers = new Map<number, { at: number; fn: () => void }>();
   let nextTimer = 1;
@@ -12,8 +12,11 @@ function harness(options: { phases?: SessionCheck[]; failUrls?: number } = {}) {
   const phases = [...(options.phases ?? [])];
   let urlCount = 0;
   let failUrls = options.failUrls ?? 0;
+  const takeOvers: boolean[] = [];
   const controller = new StreamController({
-    fetchConnect: async () => {
+    fetchConnect: async (takeOver) => {
+      takeOvers.push(takeOver);
+      if (!takeOver && options.elsewhereUnlessTakeOver?.()) throw Object.assign(new Error('You opened this desktop on another device.'), { code: 'opened_elsewhere' });
       if (failUrls > 0) {
         failUrls--;
         throw new Error('The agent is not reachable.');
@@ -41,6 +44,7 @@ function harness(options: { phases?: SessionCheck[]; failUrls?: number } = {}) {
     controller,
     statuses,
     opened,
+    takeOvers,
     get status() {
       return controller.current;
     },
@@ -194,5 +198,33 @@ describe('StreamController', () => {
     h.opened[1]!.handlers.onDisconnect();
     expect(h.statuses).toHaveLength(count);
     expect(h.pendingTimers()).toEqual([]);
+  });
+});
+
+describe('roaming: the desktop opened on another device', () => {
+  it('takes over on the first open and on "Reconnect now", never on an automatic reconnect; ends saying why, and "Open it here" takes it back', async () => {
+    let elsewhere = false;
+    const h = harness({ elsewhereUnlessTakeOver: () => elsewhere });
+    h.controller.setPhase('Running');
+    await h.flush();
+    h.opened[0]!.handlers.onConnect();
+    expect(h.takeOvers).toEqual([true]);
+
+    // Another device opened it: this stream drops, and the automatic reconnect is refused.
+    elsewhere = true;
+    h.opened[0]!.handlers.onDisconnect('closed');
+    await h.advance(10_000);
+    expect(h.takeOvers).toEqual([true, false]);
+    expect(h.status).toEqual({ kind: 'ended', message: 'You opened this desktop on another device.', openedElsewhere: true });
+    await h.advance(60_000);
+    expect(h.takeOvers).toHaveLength(2); // and it stays ended: no taking it back by itself
+
+    h.controller.openHere();
+    await h.flush();
+    await h.flush();
+    expect(h.takeOvers).toEqual([true, false, true]);
+    expect(h.opened).toHaveLength(2);
+    h.opened[1]!.handlers.onConnect();
+    expect(h.status).toEqual({ kind: 'connected' });
   });
 });

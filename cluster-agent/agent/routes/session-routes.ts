@@ -2,7 +2,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import {
+  ConnectRequest,
   ConnectResponse,
+  OPENED_ELSEWHERE_MESSAGE,
   CreateSessionRequest,
   ErrorBody,
   Me,
@@ -17,6 +19,7 @@ import { badRequest, conflict, forbidden, notFound, notReady } from '../api-erro
 import { makeAuthenticate, principalOf } from '../authenticate.js';
 import type { AgentDeps } from '../deps.js';
 import { mayUseTemplate, templatesFor } from '../entitlement.js';
+import { mayConnect } from '../viewers.js';
 import { iceServersFor } from '../ice-servers.js';
 import { requestBase, streamUrls } from '../stream-urls.js';
 import { apiErrors, bodyErrors, paramErrors } from './responses.js';
@@ -111,6 +114,7 @@ export async function sessionRoutes(app: FastifyInstance, deps: AgentDeps): Prom
         tags,
         security,
         params: SessionIdParams,
+        body: ConnectRequest.nullish(),
         response: { 200: ConnectResponse, ...withParam, ...bodyErrors },
       },
     },
@@ -121,11 +125,15 @@ export async function sessionRoutes(app: FastifyInstance, deps: AgentDeps): Prom
         const hint = s.phase === 'Failed' && s.message ? `: ${s.message}` : '';
         throw conflict(`Session "${s.id}" is not running yet (phase ${s.phase})${hint}`);
       }
+      const viewer = { device: req.body?.device, takeOver: req.body?.takeOver === true };
+      if (!mayConnect(deps.viewers.open(s.id), viewer.device, viewer.takeOver)) {
+        throw conflict(`${OPENED_ELSEWHERE_MESSAGE} Ask again with takeOver to open it here.`, 'opened_elsewhere');
+      }
       // With --public-url the Host header does not matter; without it, a Host that is not a plain
       // host[:port] (or none, from HTTP/1.0) cannot be the base of a URL a viewer will open.
       const base = deps.publicUrl ?? requestBase(req.protocol, req.headers.host);
       if (base === undefined) throw badRequest(hostProblem(req.headers.host));
-      const { token, expiresAt } = await deps.tokens.issueConnectToken(user, s.id);
+      const { token, expiresAt } = await deps.tokens.issueConnectToken(user, s.id, viewer);
       const urls = streamUrls(base, s.id, token);
       return { token, expiresAt: expiresAt.toISOString(), vnc: { url: urls.vnc }, webrtc: { url: urls.webrtc, iceServers: iceServersFor(deps.ice, user, s.id, Date.now()) } };
     },

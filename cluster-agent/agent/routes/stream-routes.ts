@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CONNECT_TOKEN_PARAM, ErrorBody, SessionId, routes } from '../../contract/index.js';
+import { CONNECT_TOKEN_PARAM, ErrorBody, OPENED_ELSEWHERE_CLOSE, OPENED_ELSEWHERE_MESSAGE, SessionId, routes } from '../../contract/index.js';
 import type { AuthFailure } from '../../contract/index.js';
 import { TokenError, type TokenProblem } from '../access-tokens.js';
 import { ApiError, conflict, notFound, unauthorized } from '../api-error.js';
@@ -70,6 +70,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** whose connect token opened this stream (set by the token check) */
     streamUser?: string;
+    /** the device it was asked for, and whether the person asked to open it there (roaming) */
+    streamViewer?: { device?: string; takeOver: boolean };
   }
 }
 
@@ -89,6 +91,7 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
   // @fastify/websocket hides WebSocket routes from the OpenAPI document; these are part of the
   // contract (and answer plain HTTP errors before the upgrade), so they are shown.
   app.decorateRequest('streamUser', undefined);
+  app.decorateRequest('streamViewer', undefined);
   app.addHook('onRoute', (route) => {
     if (route.websocket && route.schema) route.schema.hide = false;
   });
@@ -106,10 +109,19 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
       if (!s || s.user !== claims.user) throw notFound(`You have no session "${id.data.id}"`);
       if (s.phase !== 'Running') throw conflict(`Session "${s.id}" is not running (phase ${s.phase})`);
       req.streamUser = claims.user;
+      req.streamViewer = { ...(claims.device ? { device: claims.device } : {}), takeOver: claims.takeOver };
     } catch (err) {
       if (err instanceof TokenError) throw unauthorized(err.message, CONNECT_FAILURE[err.problem]);
       throw err;
     }
+  }
+
+  /** Registers the stream's viewer; a takeover from another device ends it with the sentence. */
+  function watchViewer(id: string, viewer: FastifyRequest['streamViewer'], end: (code: number, reason: string) => void, log: FastifyRequest['log']): () => void {
+    return deps.viewers.add(id, { ...(viewer?.device ? { device: viewer.device } : {}), end }, viewer?.takeOver ?? false, (ended) => {
+      log.info({ device: ended.device }, 'stream ended: the desktop was opened on another device');
+      ended.end(OPENED_ELSEWHERE_CLOSE, OPENED_ELSEWHERE_MESSAGE);
+    });
   }
 
   const schema = (summary: string) => ({
@@ -138,12 +150,14 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
       deps.metrics.openStreams.inc({ protocol: 'vnc' });
       const log = req.log.child({ session: id });
       log.info('vnc stream opened');
+      const leave = watchViewer(id, req.streamViewer, (code, reason) => socket.close(code, reason), log);
       const endpoint = deps.runtime.streamEndpoint(id, 'vnc');
       endpoint.catch(() => undefined); // reported by the gateway as a close reason
       void runVncGateway(socket, endpoint, {
         logger: log,
         onBytes: (direction, n) => deps.metrics.gatewayBytes.inc({ direction }, n),
       }).finally(() => {
+        leave();
         deps.clients.closed(id);
         deps.metrics.openStreams.dec({ protocol: 'vnc' });
         log.info('vnc stream closed');
@@ -161,9 +175,20 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
       deps.metrics.openStreams.inc({ protocol: 'webrtc' });
       const log = req.log.child({ session: id });
       log.info('webrtc signalling opened');
+      const leave = watchViewer(
+        id,
+        req.streamViewer,
+        (code, reason) => {
+          // The page learns why in the contract's error frame before the close.
+          if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ type: 'error', code: 'opened_elsewhere', message: reason }));
+          socket.close(code, reason);
+        },
+        log,
+      );
       const endpoint = deps.runtime.streamEndpoint(id, 'webrtc');
       endpoint.catch(() => undefined); // reported by the relay as an error frame and close
       void runWebRtcRelay(socket, endpoint, { iceServers: iceServersFor(deps.ice, user, id, Date.now()), viewer: user, logger: log }).finally(() => {
+        leave();
         deps.clients.closed(id);
         deps.metrics.openStreams.dec({ protocol: 'webrtc' });
         log.info('webrtc signalling closed');

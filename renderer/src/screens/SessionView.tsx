@@ -126,7 +126,7 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
     const container = screenRef.current;
     if (!container) return;
     const controller = new StreamController<ConnectResponse>({
-      fetchConnect: () => latest.current.api.connect(sessionId),
+      fetchConnect: (takeOver) => latest.current.api.connect(sessionId, { takeOver }),
       checkSession: async () => {
         const found = (await latest.current.api.listSessions()).find((s) => s.id === sessionId);
         latest.current.onSessionSeen(sessionId, found);
@@ -356,6 +356,8 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
               now={now}
               canStartAgain={canStartAgain}
               onRetryNow={() => controllerRef.current?.retryNow()}
+              onOpenHere={() => controllerRef.current?.openHere()}
+              backLabel={backLabel}
               onBack={onBack}
               onStartAgain={onStartAgain}
             />
@@ -379,7 +381,7 @@ export function SessionView({ api, sessionId, tracked, title, agentUrl, canStart
   );
 }
 
-function StreamOverlay({ status, phase, elapsedMs, expectedStartSeconds, hint, now, canStartAgain, onRetryNow, onBack, onStartAgain }: {
+function StreamOverlay({ status, phase, elapsedMs, expectedStartSeconds, hint, now, canStartAgain, backLabel, onRetryNow, onOpenHere, onBack, onStartAgain }: {
   status: StreamStatus;
   phase?: Session['phase'];
   elapsedMs: number;
@@ -387,10 +389,27 @@ function StreamOverlay({ status, phase, elapsedMs, expectedStartSeconds, hint, n
   hint?: string;
   now: number;
   canStartAgain: boolean;
+  backLabel?: string;
   onRetryNow(): void;
+  onOpenHere(): void;
   onBack(): void;
   onStartAgain(): void;
 }) {
+  if (status.kind === 'ended' && status.openedElsewhere) {
+    return (
+      <div className="overlay-card" data-testid="opened-elsewhere">
+        <ErrorMessage message={status.message} />
+        <div className="overlay-actions">
+          <button type="button" className="primary" data-testid="open-here" onClick={onOpenHere}>
+            Open it here
+          </button>
+          <button type="button" onClick={onBack}>
+            {backLabel ?? 'Back to the launcher'}
+          </button>
+        </div>
+      </div>
+    );
+  }
   if (status.kind === 'ended') {
     return (
       <div className="overlay-card">

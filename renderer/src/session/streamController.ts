@@ -15,7 +15,8 @@ export type StreamStatus =
   | { kind: 'connecting'; attempt: number }
   | { kind: 'connected' }
   | { kind: 'retrying'; attempt: number; retryAt: number; problem?: string }
-  | { kind: 'ended'; message: string };
+  /** `openedElsewhere`: the person opened this desktop on another device; "Open it here" takes it back */
+  | { kind: 'ended'; message: string; openedElsewhere?: boolean };
 
 export interface StreamHandlers {
   onConnect(): void;
@@ -37,8 +38,12 @@ export interface SessionCheck {
 
 /** `C`: what a fresh connect gives (the agent's connect answer: single-use stream URLs). */
 export interface StreamDeps<C = string> {
-  /** fresh stream URLs from api.connect */
-  fetchConnect(): Promise<C>;
+  /**
+   * fresh stream URLs from api.connect. `takeOver`: the person is opening it (first open, "Reconnect
+   * now", another protocol, "Open it here"): another device's stream of it ends. Automatic reconnects
+   * do not take over, so two devices never take a desktop from each other in turn.
+   */
+  fetchConnect(takeOver: boolean): Promise<C>;
   /** the session's phase now (undefined phase: it no longer exists) */
   checkSession(): Promise<SessionCheck>;
   open(connect: C, handlers: StreamHandlers): OpenStream;
@@ -66,6 +71,8 @@ export class StreamController<C = string> {
   private attempt = 0;
   private timer?: unknown;
   private disposed = false;
+  /** the next connect is the person's doing (true until the first stream is up) */
+  private takeOver = true;
 
   constructor(private readonly deps: StreamDeps<C>) {}
 
@@ -95,6 +102,7 @@ export class StreamController<C = string> {
   /** Close the stream and connect again now (another protocol was chosen). */
   reconnect(): void {
     if (this.disposed || this.status.kind === 'ended' || this.status.kind === 'waiting') return;
+    this.takeOver = true;
     this.clearTimer();
     this.closeStream();
     void this.retry();
@@ -103,7 +111,17 @@ export class StreamController<C = string> {
   /** "Reconnect now": skip the rest of the wait. */
   retryNow(): void {
     if (this.disposed || this.status.kind !== 'retrying') return;
+    this.takeOver = true;
     this.clearTimer();
+    void this.retry();
+  }
+
+  /** "Open it here": after the desktop was opened on another device, take it back to this one. */
+  openHere(): void {
+    if (this.disposed || this.status.kind !== 'ended' || !this.status.openedElsewhere) return;
+    this.takeOver = true;
+    this.attempt = 0;
+    this.setStatus({ kind: 'connecting', attempt: 0 });
     void this.retry();
   }
 
@@ -119,11 +137,11 @@ export class StreamController<C = string> {
     if (!this.disposed) this.deps.onStatus(status);
   }
 
-  private end(message: string): void {
+  private end(message: string, openedElsewhere = false): void {
     this.generation++;
     this.clearTimer();
     this.closeStream();
-    this.setStatus({ kind: 'ended', message });
+    this.setStatus(openedElsewhere ? { kind: 'ended', message, openedElsewhere } : { kind: 'ended', message });
   }
 
   private async attemptConnect(): Promise<void> {
@@ -132,9 +150,12 @@ export class StreamController<C = string> {
     this.setStatus({ kind: 'connecting', attempt: this.attempt });
     let connect: C;
     try {
-      connect = await this.deps.fetchConnect();
+      connect = await this.deps.fetchConnect(this.takeOver);
     } catch (error) {
-      if (generation === this.generation) this.dropped(errorSentence(error));
+      if (generation !== this.generation) return;
+      // Another device shows it now: stop here, saying so, rather than take it back by ourselves.
+      if ((error as { code?: unknown } | null)?.code === 'opened_elsewhere') this.end(errorSentence(error), true);
+      else this.dropped(errorSentence(error));
       return;
     }
     if (generation !== this.generation || this.disposed) return;
@@ -144,6 +165,7 @@ export class StreamController<C = string> {
         onConnect: () => {
           if (generation !== this.generation) return;
           this.attempt = 0;
+          this.takeOver = false;
           this.setStatus({ kind: 'connected' });
         },
         onDisconnect: (problem, immediately) => {
