@@ -7,7 +7,7 @@
  * The renderer never sees refresh tokens or VNC secrets: only short-lived connect URLs.
  */
 import { z } from 'zod';
-import { AuthProviders, ConnectResponse, Me, Session } from '../cluster-agent/contract/index.js';
+import { AuthProviders, ConnectResponse, EnrolledDevice, Me, Session } from '../cluster-agent/contract/index.js';
 
 export const SignInRequest = z.object({ agentUrl: z.string().max(2048), username: z.string().max(256), password: z.string().max(4096) });
 export type SignInRequest = z.infer<typeof SignInRequest>;
@@ -128,6 +128,10 @@ export const BRIDGE = {
   signOut: { params: z.tuple([]), result: Done },
   /** "forget this device": signs out and removes everything Porthole keeps here (saved workspaces and their key) */
   forgetDevice: { params: z.tuple([]), result: LauncherState },
+  /** this device's enrolment at that agent (a kiosk), or null */
+  deviceEnrollment: { params: z.tuple([z.string().min(1).max(2048)]), result: EnrolledDevice.nullable() },
+  /** enrols this device at that agent with a one-time code from the administrator; the key stays in the keychain */
+  enrollDevice: { params: z.tuple([z.string().min(1).max(2048), z.string().min(1).max(40)]), result: EnrolledDevice },
   /** "try now" while the agent is out of reach: asks it at once instead of at the next retry */
   retryAgentNow: { params: z.tuple([]), result: z.object({ reachable: z.boolean() }) },
   me: { params: z.tuple([]), result: Me },
@@ -161,6 +165,8 @@ export class PortholeError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** the agent's reason code where it matters to the core (e.g. device_revoked) */
+    readonly reason?: string,
   ) {
     super(message);
     this.name = 'PortholeError';

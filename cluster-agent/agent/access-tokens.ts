@@ -92,9 +92,9 @@ export class TokenService {
   }
 
   /** `as`: the provider that vouched for the person and their groups at sign-in, carried in the token. */
-  async issueAccessToken(user: string, as?: { idp: string; groups: string[] }): Promise<{ token: string; expiresIn: number }> {
+  async issueAccessToken(user: string, as?: { idp: string; groups: string[]; device?: string }): Promise<{ token: string; expiresIn: number }> {
     const iat = this.nowSeconds();
-    const token = await new SignJWT({ typ: 'access', ...(as ? { idp: as.idp, groups: as.groups } : {}) })
+    const token = await new SignJWT({ typ: 'access', ...(as ? { idp: as.idp, groups: as.groups } : {}), ...(as?.device ? { dev: as.device } : {}) })
       .setProtectedHeader({ alg: 'EdDSA', kid: this.keys.current.kid })
       .setSubject(user)
       .setIssuer(ISSUER)
@@ -111,7 +111,7 @@ export class TokenService {
   }
 
   /** Name, and the provider and groups when the token carries them; or TokenError('expired' | 'invalid'). */
-  async verifyAccessClaims(token: string): Promise<{ name: string; idp?: string; groups?: string[] }> {
+  async verifyAccessClaims(token: string): Promise<{ name: string; idp?: string; groups?: string[]; device?: string }> {
     try {
       const { payload } = await jwtVerify(token, this.verifyKey, {
         issuer: ISSUER,
@@ -127,7 +127,9 @@ export class TokenService {
       const { idp, groups } = payload;
       if (idp !== undefined && typeof idp !== 'string') throw invalid('access token', 'its "idp" claim is wrong');
       if (groups !== undefined && !(Array.isArray(groups) && groups.every((g) => typeof g === 'string'))) throw invalid('access token', 'its "groups" claim is wrong');
-      return { name: payload.sub, ...(idp !== undefined ? { idp } : {}), ...(groups !== undefined ? { groups: groups as string[] } : {}) };
+      if (payload.dev !== undefined && typeof payload.dev !== 'string') throw invalid('access token', 'its "dev" claim is wrong');
+      const device = payload.dev as string | undefined;
+      return { name: payload.sub, ...(idp !== undefined ? { idp } : {}), ...(groups !== undefined ? { groups: groups as string[] } : {}), ...(device ? { device } : {}) };
     } catch (err) {
       throw classify(err, 'access token');
     }

@@ -3,6 +3,9 @@
  * HTTP server, idle reaper. The CLI and the tests both start agents through here.
  */
 import { Viewers } from './viewers.js';
+import { DeviceRegistry } from './device-registry.js';
+import { FileDeviceStore } from '../state/device-file.js';
+import type { DeviceStore } from '../state/devices.js';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -58,6 +61,10 @@ export interface AgentOptions {
   guest?: GuestConfig;
   /** which connect tokens were used; default in memory (replicas record them in the cluster instead) */
   connectTokenLedger?: ConnectTokenLedger;
+  /** enrolled devices; default `<dataDir>/devices.json` (replicas share a Secret instead) */
+  deviceStore?: DeviceStore;
+  /** members of these groups may sign in only on an enrolled device (config `devices.requiredForGroups`) */
+  devicesRequiredForGroups?: string[];
 }
 
 export interface RunningAgent {
@@ -95,6 +102,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     metrics: createMetrics(opts.runtime, { defaultMetrics: opts.defaultMetrics }),
     clients: new ConnectedClients(opts.runtime, opts.logger),
     viewers: new Viewers(),
+    devices: new DeviceRegistry(opts.deviceStore ?? new FileDeviceStore(opts.dataDir)),
+    devicesRequiredForGroups: opts.devicesRequiredForGroups ?? [],
     logger: opts.logger,
     isReady: () => ready,
     ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl } : {}),

@@ -16,6 +16,7 @@ export const USAGE = `usage:
                        [--stun URL]... [--turn URL]... [--turn-secret-file FILE | --turn-secret-name SECRET]
                        [--turn-ttl SECONDS] [--key-rotation-days DAYS]
   porthole-agent keys rotate|list [--data-dir DIR | --runtime kubernetes [--kubeconfig FILE] [--namespace NS]]
+  porthole-agent devices enroll --name NAME | list | revoke ID|NAME  [--data-dir DIR | --runtime kubernetes ...]
   porthole-agent users add NAME --file FILE --password-stdin [--groups a,b]
   porthole-agent manifests [--namespace NS] [--image IMAGE]
                            [--turn-external-host HOST --pod-cidr CIDR... [--turn-service-type LoadBalancer|NodePort]
@@ -37,6 +38,8 @@ export const USAGE = `usage:
   Token-signing keys: made on first start; \`keys rotate\` makes a new one that signs from then on while
   the old ones verify for an hour more (tokens live 15 minutes); running agents pick it up within 30 s.
   --key-rotation-days makes the agent rotate by itself. \`keys list\` prints the kids, newest first.
+  Devices (kiosks): \`devices enroll --name N\` prints a one-time code, valid a day, that the device
+  redeems on its first start; its sign-ins then prove its key. \`devices revoke\` ends them at once.
   manifests --turn-external-host HOST also installs coturn, reached by clients at HOST (a LoadBalancer
   Service, port 3478, or --turn-service-type NodePort, port 30478; --turn-port changes it), relaying only
   to addresses in --pod-cidr (the cluster's pod network; repeat it for dual stack).`;
@@ -77,8 +80,11 @@ export type Command =
       oidc?: OidcConfig;
       /** from --config: guest sign-in (kiosks) with only these templates */
       guest?: { templates: string[] };
+      /** from --config: members of these groups sign in only on an enrolled device */
+      devicesRequiredForGroups?: string[];
     }
   | { kind: 'keys'; action: 'rotate' | 'list'; runtime: 'local' | 'kubernetes'; dataDir: string; kubeconfig?: string; namespace?: string }
+  | { kind: 'devices'; action: 'enroll' | 'list' | 'revoke'; name?: string; target?: string; runtime: 'local' | 'kubernetes'; dataDir: string; kubeconfig?: string; namespace?: string }
   | { kind: 'users-add'; name: string; file: string; groups?: string[] }
   | { kind: 'manifests'; namespace?: string; image?: string; turn?: TurnOptions }
   | { kind: 'help' };
@@ -131,6 +137,8 @@ export function parseCommand(argv: string[]): Command {
         return parseManifests(rest);
       case 'keys':
         return parseKeys(rest);
+      case 'devices':
+        return parseDevices(rest);
       default:
         throw new UsageError(`unknown command "${cmd}"`);
     }
@@ -370,6 +378,35 @@ function parseKeys(args: string[]): Command {
     action,
     runtime,
     dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
+    ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
+    ...(values.namespace !== undefined ? { namespace: parseNamespace(values.namespace) } : {}),
+  };
+}
+
+function parseDevices(args: string[]): Command {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: { name: { type: 'string' }, 'data-dir': { type: 'string' }, runtime: { type: 'string' }, kubeconfig: { type: 'string' }, namespace: { type: 'string' } },
+  });
+  const [action, target, ...extra] = positionals;
+  if (action !== 'enroll' && action !== 'list' && action !== 'revoke') throw new UsageError(action === undefined ? 'missing "devices" subcommand (enroll, list or revoke)' : `unknown devices subcommand "${action}" (enroll, list or revoke)`);
+  if (action === 'enroll' && !values.name) throw new UsageError('devices enroll needs --name NAME (how the device is listed, e.g. "lobby-kiosk-1")');
+  if (action !== 'enroll' && values.name !== undefined) throw new UsageError('--name is for devices enroll');
+  if (action === 'revoke' && !target) throw new UsageError('devices revoke needs the id or name of the device (see devices list)');
+  const rest = action === 'revoke' ? extra : [target, ...extra].filter((x) => x !== undefined);
+  if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
+  const runtime = values.runtime ?? 'local';
+  if (runtime !== 'local' && runtime !== 'kubernetes') throw new UsageError(`--runtime must be local or kubernetes, got "${runtime}"`);
+  if (runtime === 'local' && (values.kubeconfig !== undefined || values.namespace !== undefined)) throw new UsageError('--kubeconfig and --namespace are for --runtime kubernetes');
+  return {
+    kind: 'devices',
+    action,
+    runtime,
+    dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
+    ...(values.name !== undefined ? { name: values.name } : {}),
+    ...(action === 'revoke' ? { target: target! } : {}),
     ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
     ...(values.namespace !== undefined ? { namespace: parseNamespace(values.namespace) } : {}),
   };

@@ -3,6 +3,7 @@
  * gets its own message and an RFC 6750 WWW-Authenticate error_description, so the launcher knows to
  * refresh rather than ask for the password again.
  */
+import { REVOKED_MESSAGE } from './device-registry.js';
 import type { FastifyRequest } from 'fastify';
 import { TokenError } from './access-tokens.js';
 import { unauthorized } from './api-error.js';
@@ -24,7 +25,7 @@ const challenge = (error: string, description: string) => ({
   'www-authenticate': `Bearer realm="porthole", error="${error}", error_description="${description}"`,
 });
 
-export function makeAuthenticate(deps: Pick<AgentDeps, 'tokens' | 'identity'>) {
+export function makeAuthenticate(deps: Pick<AgentDeps, 'tokens' | 'identity' | 'devices'>) {
   return async function authenticate(req: FastifyRequest): Promise<void> {
     const token = bearerToken(req.headers.authorization);
     if (!token) {
@@ -32,7 +33,7 @@ export function makeAuthenticate(deps: Pick<AgentDeps, 'tokens' | 'identity'>) {
         'www-authenticate': 'Bearer realm="porthole"',
       });
     }
-    let claims: { name: string; idp?: string; groups?: string[] };
+    let claims: { name: string; idp?: string; groups?: string[]; device?: string };
     try {
       claims = await deps.tokens.verifyAccessClaims(token);
     } catch (err) {
@@ -43,17 +44,20 @@ export function makeAuthenticate(deps: Pick<AgentDeps, 'tokens' | 'identity'>) {
       throw unauthorized(`The access token is not valid${detail}; sign in again`, 'token_invalid', challenge('invalid_token', 'invalid'));
     }
     const { name } = claims;
+    // A sign-in made on an enrolled device ends the moment the device is revoked, not when its token runs out.
+    if (claims.device && (await deps.devices.isRevoked(claims.device))) throw unauthorized(REVOKED_MESSAGE, 'device_revoked', challenge('invalid_token', 'device revoked'));
+    const device = claims.device ? { device: claims.device } : {};
     // Groups travel in the token. Local accounts (the users file, and tokens from before groups were
     // carried) are also checked against the file, which costs a stat: a deleted one stops at once.
     if (claims.idp === undefined || claims.idp === 'users') {
       const user = await deps.identity.users.lookup(name);
       if (!user) throw unauthorized(`The account "${name}" no longer exists on this agent; ask an administrator`, 'unknown_user', challenge('invalid_token', 'unknown user'));
-      req.principal = { name: user.name, groups: user.groups };
+      req.principal = { name: user.name, groups: user.groups, ...device };
       return;
     }
     const guest = claims.idp === 'guest' ? deps.identity.guest : undefined;
     if (claims.idp === 'guest' && !guest) throw unauthorized('Guest sign-in is no longer offered here; sign in with an account', 'token_invalid', challenge('invalid_token', 'invalid'));
-    req.principal = { name, groups: claims.groups ?? [], ...(guest ? { onlyTemplates: guest.templates } : {}) };
+    req.principal = { name, groups: claims.groups ?? [], ...(guest ? { onlyTemplates: guest.templates } : {}), ...device };
   };
 }
 

@@ -2,6 +2,8 @@
  * porthole-agent: `serve`, `users add`, `manifests`. The only place with process I/O (argv, stdin,
  * stdout, exit codes, signals); everything else is importable and testable.
  */
+import { DeviceError, DeviceName, ENROLMENT_CODE_SECONDS, issueEnrolment, newEnrolmentCode, revokeDevice, type DeviceStore } from '../state/devices.js';
+import { FileDeviceStore } from '../state/device-file.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -82,12 +84,62 @@ async function keys(cmd: Extract<Command, { kind: 'keys' }>): Promise<number> {
   }
 }
 
+/** `devices enroll|list|revoke`: the store the agent reads, so a running agent sees the change within seconds. */
+async function devices(cmd: Extract<Command, { kind: 'devices' }>): Promise<number> {
+  let store: DeviceStore;
+  if (cmd.runtime === 'kubernetes') {
+    const { loadKubeConfig, makeClients, DEFAULT_RUNTIME_NAMESPACE } = await import('../runtime/kubernetes/index.js');
+    const { KubernetesDeviceStore } = await import('../state/kubernetes/device-secret.js');
+    const kc = loadKubeConfig(cmd.kubeconfig);
+    const namespace = cmd.namespace ?? (kc.getContextObject(kc.getCurrentContext())?.namespace || DEFAULT_RUNTIME_NAMESPACE);
+    store = new KubernetesDeviceStore(makeClients(kc), namespace);
+  } else {
+    await ensureDirectory(cmd.dataDir);
+    store = new FileDeviceStore(cmd.dataDir);
+  }
+  const now = Date.now();
+  const when = (ms: number) => new Date(ms).toISOString();
+  try {
+    if (cmd.action === 'enroll') {
+      const name = DeviceName.safeParse(cmd.name);
+      if (!name.success) throw new UsageError(`--name: ${name.error.issues[0]!.message}`);
+      const code = newEnrolmentCode();
+      await store.update((doc) => ({ doc: issueEnrolment(doc, name.data, code, now), result: undefined }));
+      process.stdout.write(`${code}\n`);
+      process.stderr.write(`porthole-agent: enrolment code for "${name.data}" (${store.where}), valid until ${when(now + ENROLMENT_CODE_SECONDS * 1000)}; enter it on the device once\n`);
+    } else if (cmd.action === 'revoke') {
+      const device = await store.update((doc) => {
+        const { doc: next, device } = revokeDevice(doc, cmd.target!, now);
+        return { doc: next, result: device };
+      });
+      process.stderr.write(`porthole-agent: revoked ${device.id} ("${device.name}"); its sign-ins end within seconds\n`);
+    } else {
+      const doc = await store.load();
+      for (const d of doc.devices) process.stdout.write(`${d.id}  ${d.name}  enrolled ${when(d.enrolledAt)}${d.revokedAt !== undefined ? `  revoked ${when(d.revokedAt)}` : ''}\n`);
+      for (const e of doc.enrolments.filter((x) => x.expiresAt > now)) process.stdout.write(`(code)  ${e.name}  waiting until ${when(e.expiresAt)}\n`);
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`porthole-agent: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof DeviceError || err instanceof RuntimeError || err instanceof DataDirError) {
+      process.stderr.write(`porthole-agent: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
 interface CreatedRuntime {
   runtime: Runtime;
   /** the kubernetes runtime's stores are Secrets, so every replica verifies and refreshes every token */
   signingKeys?: SigningKeyStore;
   openRefreshTokens?: () => Promise<RefreshTokens>;
   connectTokenLedger?: ConnectTokenLedger;
+  /** the kubernetes runtime's enrolled devices live in a Secret */
+  deviceStore?: DeviceStore;
   /** kubernetes runtime: the TURN shared secret from a Secret, created on the first start (--turn-secret-name) */
   loadTurnSecret?: (name: string) => Promise<string>;
 }
@@ -105,8 +157,10 @@ async function createRuntime(cmd: Extract<Command, { kind: 'serve' }>, logger: p
       ...(cmd.namespace !== undefined ? { namespace: cmd.namespace } : {}),
       ...(startTimeout > 0 ? { startTimeoutMs: startTimeout * 1000 } : {}),
     });
+    const { KubernetesDeviceStore } = await import('../state/kubernetes/device-secret.js');
     return {
       ...created,
+      deviceStore: new KubernetesDeviceStore(created.clients, created.namespace),
       signingKeys: new KubernetesSigningKeyStore(created.clients, created.namespace),
       openRefreshTokens: () => Promise.resolve(new KubernetesRefreshTokens(created.clients, created.namespace)),
     };
@@ -205,6 +259,8 @@ async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> 
       ...(cmd.keyRotationDays !== undefined ? { keyRotationSeconds: cmd.keyRotationDays * 86400 } : {}),
       ...(created.openRefreshTokens ? { openRefreshTokens: created.openRefreshTokens } : {}),
       ...(created.connectTokenLedger ? { connectTokenLedger: created.connectTokenLedger } : {}),
+      ...(created.deviceStore ? { deviceStore: created.deviceStore } : {}),
+      ...(cmd.devicesRequiredForGroups ? { devicesRequiredForGroups: cmd.devicesRequiredForGroups } : {}),
       ice: await iceConfig(cmd, created),
     });
   } catch (err) {
@@ -238,7 +294,7 @@ async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<number> 
 }
 
 /** `serve --config FILE`: the file's settings become flags before the command line's (flags win). */
-async function withConfig(argv: string[]): Promise<{ argv: string[]; ldap?: LdapConfig; oidc?: OidcConfig; guest?: { templates: string[] } }> {
+async function withConfig(argv: string[]): Promise<{ argv: string[]; ldap?: LdapConfig; oidc?: OidcConfig; guest?: { templates: string[] }; devicesRequiredForGroups?: string[] }> {
   const at = argv[0] === 'serve' ? argv.indexOf('--config') : -1;
   if (at < 0) return { argv };
   const file = argv[at + 1];
@@ -251,7 +307,7 @@ async function withConfig(argv: string[]): Promise<{ argv: string[]; ldap?: Ldap
   }
   const parsed = parseConfig(text, file);
   const rest = [...argv.slice(1, at), ...argv.slice(at + 2)];
-  return { argv: ['serve', ...mergeArgs(parsed.args, rest)], ...(parsed.ldap ? { ldap: parsed.ldap } : {}), ...(parsed.oidc ? { oidc: parsed.oidc } : {}), ...(parsed.guest ? { guest: parsed.guest } : {}) };
+  return { argv: ['serve', ...mergeArgs(parsed.args, rest)], ...(parsed.ldap ? { ldap: parsed.ldap } : {}), ...(parsed.oidc ? { oidc: parsed.oidc } : {}), ...(parsed.guest ? { guest: parsed.guest } : {}), ...(parsed.devicesRequiredForGroups ? { devicesRequiredForGroups: parsed.devicesRequiredForGroups } : {}) };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -259,7 +315,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     const expanded = await withConfig(argv);
     cmd = parseCommand(expanded.argv);
-    if (cmd.kind === 'serve') cmd = { ...cmd, ...(expanded.ldap ? { ldap: expanded.ldap } : {}), ...(expanded.oidc ? { oidc: expanded.oidc } : {}), ...(expanded.guest ? { guest: expanded.guest } : {}) };
+    if (cmd.kind === 'serve') cmd = { ...cmd, ...(expanded.ldap ? { ldap: expanded.ldap } : {}), ...(expanded.oidc ? { oidc: expanded.oidc } : {}), ...(expanded.guest ? { guest: expanded.guest } : {}), ...(expanded.devicesRequiredForGroups ? { devicesRequiredForGroups: expanded.devicesRequiredForGroups } : {}) };
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`porthole-agent: ${err.message}\n`);
@@ -291,6 +347,8 @@ async function main(argv: string[]): Promise<number> {
       return usersAdd(cmd);
     case 'keys':
       return keys(cmd);
+    case 'devices':
+      return devices(cmd);
     case 'serve':
       return serve(cmd);
   }

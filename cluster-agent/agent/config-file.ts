@@ -71,6 +71,8 @@ export const AgentConfig = z
       .object({ usersFile: Path.optional(), ldap: Ldap.optional(), oidc: Oidc.optional(), guest: z.object({ templates: z.array(z.string().min(1)).min(1, 'name at least one template guests may start') }).strict().optional() })
       .strict()
       .optional(),
+    /** enrolled devices (kiosks): members of these groups sign in only on one */
+    devices: z.object({ requiredForGroups: z.array(z.string().min(1)).min(1) }).strict().optional(),
   })
   .strict();
 export type AgentConfig = z.infer<typeof AgentConfig>;
@@ -92,7 +94,7 @@ function describe(file: string, err: z.ZodError): string {
 }
 
 /** Pure: the file's text -> flags and LDAP settings, or ConfigError naming the key. */
-export function parseConfig(text: string, file: string): { args: string[]; ldap?: LdapConfig; oidc?: OidcConfig; guest?: { templates: string[] } } {
+export function parseConfig(text: string, file: string): { args: string[]; ldap?: LdapConfig; oidc?: OidcConfig; guest?: { templates: string[] }; devicesRequiredForGroups?: string[] } {
   let raw: unknown;
   try {
     raw = parseYaml(text) ?? {};
@@ -122,7 +124,8 @@ export function parseConfig(text: string, file: string): { args: string[]; ldap?
   };
   const oidc = cfg.identity?.oidc;
   const guest = cfg.identity?.guest;
-  return { args, ...(ldap ? { ldap } : {}), ...(oidc ? { oidc } : {}), ...(guest ? { guest } : {}) };
+  const required = cfg.devices?.requiredForGroups;
+  return { args, ...(ldap ? { ldap } : {}), ...(oidc ? { oidc } : {}), ...(guest ? { guest } : {}), ...(required ? { devicesRequiredForGroups: required } : {}) };
 }
 
 /** Pure: the file's flags, then the command line's; a repeatable flag on the command line replaces the file's. */

@@ -1,6 +1,7 @@
 /** What the HTTP routes need; assembled once in agent.ts (or a test). */
-import type { Viewers } from './viewers.js';
 import type { Logger } from 'pino';
+import type { Viewers } from './viewers.js';
+import type { DeviceRegistry } from './device-registry.js';
 import type { Runtime } from '../runtime/types.js';
 import type { IceConfig } from './ice-servers.js';
 import type { TokenService } from './access-tokens.js';
@@ -22,6 +23,10 @@ export interface AgentDeps {
   clients: ConnectedClients;
   /** which device shows which desktop (roaming: one device at a time) */
   viewers: Viewers;
+  /** enrolled devices (kiosks): enrolment, sign-in proofs, revocation */
+  devices: DeviceRegistry;
+  /** members of these groups sign in only on an enrolled device */
+  devicesRequiredForGroups: string[];
   logger: Logger;
   /** base for stream URLs, e.g. https://desktops.example.org; else derived from each request */
   publicUrl?: string;

@@ -7,7 +7,11 @@ export interface Principal {
   groups: string[];
   /** a guest (kiosk sign-in without an account): only these templates, whatever their lists say */
   onlyTemplates?: string[];
+  /** the enrolled device this sign-in was made on, if any */
+  device?: string;
 }
+
+export const NEEDS_ENROLLED_DEVICE = 'This desktop opens only on a device your organisation enrolled (a kiosk); sign in there';
 
 /** No lists (or empty lists) = everybody; otherwise named users or members of a named group. Guests: their list. */
 export function mayUseTemplate(user: Principal, t: TemplateSpec): boolean {
@@ -32,6 +36,9 @@ export function publicTemplate(t: TemplateSpec): Template {
   };
 }
 
+/** Usable templates as this person sees them here: one that needs an enrolled device is unavailable elsewhere, saying why. */
 export function templatesFor(user: Principal, all: TemplateSpec[]): Template[] {
-  return all.filter((t) => mayUseTemplate(user, t)).map(publicTemplate);
+  return all
+    .filter((t) => mayUseTemplate(user, t))
+    .map((t) => (t.requireEnrolledDevice && !user.device && t.available ? { ...publicTemplate(t), available: false, unavailableReason: NEEDS_ENROLLED_DEVICE } : publicTemplate(t)));
 }

@@ -29,6 +29,8 @@ export const AuthFailure = z.enum([
   'token_missing', 'token_expired', 'token_invalid', 'unknown_user',
   'refresh_reused', 'refresh_expired', 'refresh_invalid',
   'connect_token_missing', 'connect_token_expired', 'connect_token_invalid', 'connect_token_reused', 'connect_token_wrong_session',
+  // enrolled devices: a proof that does not hold, a revoked device, a person who may sign in only on one, a bad code
+  'device_proof_invalid', 'device_revoked', 'device_required', 'enrolment_code_invalid', 'enrolment_code_expired',
 ]);
 export type AuthFailure = z.infer<typeof AuthFailure>;
 
@@ -191,6 +193,20 @@ export const ConnectRequest = z.object({
 });
 export type ConnectRequest = z.infer<typeof ConnectRequest>;
 
+/**
+ * Enrolled devices (kiosks). A device redeems a one-time code from `porthole-agent devices enroll` with
+ * the public half of a key only it holds; from then on its sign-ins and refreshes carry the header
+ * DEVICE_PROOF_HEADER: a JWT it signs with that key (EdDSA, `sub` = its id, audience
+ * DEVICE_PROOF_AUDIENCE, at most two minutes old, a `jti` used once).
+ */
+export const DEVICE_PROOF_HEADER = 'porthole-device';
+export const DEVICE_PROOF_AUDIENCE = 'porthole-device-proof';
+export const DevicePublicKey = z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'an Ed25519 public key (43 base64url characters)') }).strict();
+export type DevicePublicKey = z.infer<typeof DevicePublicKey>;
+export const EnrollDeviceRequest = z.object({ code: z.string().min(1).max(40), publicKey: DevicePublicKey });
+export const EnrolledDevice = z.object({ id: z.string(), name: z.string() });
+export type EnrolledDevice = z.infer<typeof EnrolledDevice>;
+
 /** The close code a stream gets when the same person opens the desktop on another device. */
 export const OPENED_ELSEWHERE_CLOSE = 4409;
 export const OPENED_ELSEWHERE_MESSAGE = 'You opened this desktop on another device.';
@@ -220,6 +236,7 @@ export const routes = {
   providers: `${API_PREFIX}/auth/providers`,
   oidcLogin: `${API_PREFIX}/auth/oidc`,
   guestLogin: `${API_PREFIX}/auth/guest`,
+  enrollDevice: `${API_PREFIX}/devices/enroll`,
   me: `${API_PREFIX}/me`,
   templates: `${API_PREFIX}/templates`,
   sessions: `${API_PREFIX}/sessions`,

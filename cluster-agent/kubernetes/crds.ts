@@ -61,6 +61,7 @@ export const templateSchema: V1JSONSchemaProps = {
         streamerImage: str('Image with porthole-streamer on PATH (default: image)', { minLength: 1 }),
         allowedUsers: stringList('User names who may start it; empty with allowedGroups empty = everybody'),
         allowedGroups: stringList('Groups whose members may start it'),
+        requireEnrolledDevice: { type: 'boolean', description: 'Its sessions start and open only from a sign-in on an enrolled device (a kiosk; `porthole-agent devices enroll`)' },
         warmPool: {
           type: 'object',
           description: 'Pre-started unassigned pods that a request adopts at once',

@@ -51,6 +51,8 @@ export interface TemplateCRSpec {
   idleTimeoutSeconds?: number;
   allowedUsers?: string[];
   allowedGroups?: string[];
+  /** its sessions start and open only from a sign-in on an enrolled device (a kiosk) */
+  requireEnrolledDevice?: boolean;
   warmPool?: { replicas: number };
   /** what its sessions stream over; default ['vnc']. With 'webrtc' the pod also runs the streamer. */
   protocols?: Array<'webrtc' | 'vnc'>;

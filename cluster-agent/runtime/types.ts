@@ -11,6 +11,8 @@ export interface TemplateSpec extends Template {
   /** empty/undefined = everybody */
   allowedUsers?: string[];
   allowedGroups?: string[];
+  /** its sessions start and open only from a sign-in on an enrolled device */
+  requireEnrolledDevice?: boolean;
 }
 
 /** Where something of a session listens: a pod's address, or a Unix socket of a local desktop. */

@@ -15,6 +15,8 @@ export const REFRESH_TOKEN_SECONDS = 14 * 24 * 3600;
 export interface SignedInAs {
   idp?: string | undefined;
   groups?: string[] | undefined;
+  /** the enrolled device the sign-in was made on (its proof checked then); a revoked one ends the family */
+  device?: string | undefined;
 }
 
 export type RefreshOutcome = ({ ok: true; user: string; token: string } & SignedInAs) | { ok: false; problem: 'unknown' | 'expired' | 'reused' };
@@ -39,6 +41,7 @@ export const RefreshEntry = z.object({
   /** the identity provider and groups of the sign-in (SignedInAs) */
   idp: z.string().optional(),
   groups: z.array(z.string()).optional(),
+  device: z.string().optional(),
 });
 export type RefreshEntry = z.infer<typeof RefreshEntry>;
 /** Entries by the token's digest; a store may keep more per entry (the file store: the user). */
@@ -83,12 +86,16 @@ export function decideRotate<E extends RefreshEntry>(tokens: Entries<E>, hash: s
   const next = mint();
   const { rotatedAt: _none, ...rest } = entry;
   const fresh = { ...rest, expiresAt: now + REFRESH_TOKEN_SECONDS * 1000 } as E;
-  const as = { ...(entry.idp !== undefined ? { idp: entry.idp } : {}), ...(entry.groups !== undefined ? { groups: entry.groups } : {}) };
+  const as = signedInFields(entry);
   return { result: { outcome: { ok: true, user: '', token: next.token, ...as }, entry }, write: { ...tokens, [hash]: { ...entry, rotatedAt: now }, [next.hash]: fresh } };
 }
 
 /** Pure: the entry fields that record a sign-in's provider and groups. */
-export const signedInFields = (as: SignedInAs | undefined): SignedInAs => ({ ...(as?.idp !== undefined ? { idp: as.idp } : {}), ...(as?.groups !== undefined ? { groups: as.groups } : {}) });
+export const signedInFields = (as: SignedInAs | undefined): SignedInAs => ({
+  ...(as?.idp !== undefined ? { idp: as.idp } : {}),
+  ...(as?.groups !== undefined ? { groups: as.groups } : {}),
+  ...(as?.device !== undefined ? { device: as.device } : {}),
+});
 
 /** Pure: sign-out of the token with digest `hash` ends its family; unknown is nothing to do. */
 export function decideRevoke<E extends RefreshEntry>(tokens: Entries<E>, hash: string): Decision<undefined, E> {

@@ -14,6 +14,9 @@ import {
   SessionList,
   TokenResponse,
   routes,
+  DEVICE_PROOF_HEADER,
+  EnrolledDevice,
+  type DevicePublicKey,
 } from '../../cluster-agent/contract/index.js';
 import { parseAgentUrl, type AgentBase } from './agent-url.js';
 import { httpError, incompatibleAgent, networkErrorCode, notPorthole, redirected, unreachableError } from './errors.js';
@@ -23,6 +26,8 @@ export type FetchFn = typeof fetch;
 export interface AgentClientOptions {
   fetch?: FetchFn;
   timeoutMs?: number;
+  /** an enrolled device's proof for this agent, sent with sign-ins and refreshes (none: not enrolled) */
+  deviceProof?: (agentUrl: string) => Promise<string | undefined>;
 }
 
 interface Call<S extends z.ZodType | undefined> {
@@ -34,6 +39,7 @@ interface Call<S extends z.ZodType | undefined> {
   isLogin?: boolean;
   isRefresh?: boolean;
   isOidc?: boolean;
+  isEnroll?: boolean;
 }
 
 type Result<S> = S extends z.ZodType ? z.infer<S> : unknown;
@@ -55,6 +61,8 @@ export interface AgentClient {
   /** `viewer`: this launcher's device id, and whether the person asked to open the desktop here */
   connect(token: string, id: string, viewer?: ConnectRequest): Promise<ConnectResponse>;
   health(): Promise<z.infer<typeof Health>>;
+  /** redeems an enrolment code for the device holding this key */
+  enrollDevice(code: string, publicKey: DevicePublicKey): Promise<EnrolledDevice>;
 }
 
 export function createAgentClient(agentUrl: string, options: AgentClientOptions = {}): AgentClient {
@@ -67,6 +75,10 @@ export function createAgentClient(agentUrl: string, options: AgentClientOptions 
     const headers: Record<string, string> = { accept: 'application/json' };
     if (c.token) headers.authorization = `Bearer ${c.token}`;
     if (c.body !== undefined) headers['content-type'] = 'application/json';
+    if ((c.isLogin || c.isRefresh || c.isOidc) && options.deviceProof) {
+      const proof = await options.deviceProof(base.display);
+      if (proof) headers[DEVICE_PROOF_HEADER] = proof;
+    }
     let res: Response;
     try {
       res = await doFetch(base.url(c.route), {
@@ -98,6 +110,7 @@ export function createAgentClient(agentUrl: string, options: AgentClientOptions 
         isLogin: c.isLogin,
         isRefresh: c.isRefresh,
         isOidc: c.isOidc,
+        isEnroll: c.isEnroll,
       });
     }
     if (!c.schema) return body as Result<S>;
@@ -115,6 +128,7 @@ export function createAgentClient(agentUrl: string, options: AgentClientOptions 
     login: (username, password) => call({ method: 'POST', route: routes.login, body: { username, password }, schema: TokenResponse, isLogin: true }),
     oidcLogin: (idToken) => call({ method: 'POST', route: routes.oidcLogin, body: { idToken }, schema: TokenResponse, isOidc: true }),
     providers: () => call({ method: 'GET', route: routes.providers, schema: AuthProviders }),
+    enrollDevice: (code, publicKey) => call({ method: 'POST', route: routes.enrollDevice, body: { code, publicKey }, schema: EnrolledDevice, isEnroll: true }),
     refresh: (refreshToken) => call({ method: 'POST', route: routes.refresh, body: { refreshToken }, schema: TokenResponse, isRefresh: true }),
     logout: async (refreshToken, accessToken) => {
       await call({ method: 'POST', route: routes.logout, body: { refreshToken }, token: accessToken, schema: undefined });

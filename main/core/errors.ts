@@ -65,6 +65,8 @@ export interface HttpFailure {
   isRefresh?: boolean;
   /** the ID token hand-over: 401 carries the agent's reason (expired, another issuer, ...) */
   isOidc?: boolean;
+  /** redeeming a device enrolment code: 401 is the code's problem */
+  isEnroll?: boolean;
 }
 
 export function retryAfterSeconds(header: string | null | undefined, nowMs = Date.now()): number | undefined {
@@ -79,6 +81,10 @@ export function retryAfterSeconds(header: string | null | undefined, nowMs = Dat
 export function httpError(f: HttpFailure): PortholeError {
   const parsed = ErrorBody.safeParse(f.body);
   const agentMessage = parsed.success ? parsed.data.error.message : undefined;
+  if (f.status === 401 && f.isEnroll) return new PortholeError('enrolment_refused', agentMessage ?? 'The agent refused the enrolment code. Ask your administrator for a new one.');
+  if (f.status === 401 && parsed.success && parsed.data.error.reason === 'device_revoked') {
+    return new PortholeError(f.isLogin || f.isOidc ? 'device_revoked' : 'signed_out', "This device's enrolment was revoked, so nobody can sign in on it. Ask your administrator to enrol it again.", 'device_revoked');
+  }
   if (f.status === 401) {
     // A refusal other than a wrong password (a disabled account, a name that cannot be used) says its own sentence.
     if (f.isLogin && agentMessage && !/^Wrong user name or password/.test(agentMessage)) return new PortholeError('sign_in_refused', agentMessage);

@@ -16,6 +16,7 @@ import { openSecretStore, type SecretStore } from './secret-store.js';
 import { SessionFollower } from './session-follower.js';
 import { startCompanySignIn, type CompanySignInFlow } from './company-sign-in.js';
 import { ProfileCache } from './profile-cache.js';
+import { DeviceKeys } from './device-key.js';
 import { agentCertificateFingerprint, certificateChange } from './agent-certificate.js';
 import { agentRetryDelayMs } from './timing.js';
 import { effectivePolicy } from './policy.js';
@@ -115,6 +116,11 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
       return value;
     } catch (error) {
       const e = toPortholeError(error);
+      // A revoked device's key is of no use any more; the next enrolment makes a new one.
+      if (e.reason === 'device_revoked') {
+        const agentUrl = auth.state().agentUrl;
+        if (agentUrl) void deviceKeys.forget(agentUrl).catch(() => undefined);
+      }
       if (e.code === 'agent_unreachable') setReachable(false, e.message);
       else if (e.code !== 'signed_out' && e.code !== 'internal' && e.code !== 'invalid_agent_url') setReachable(true);
       throw e;
@@ -171,10 +177,11 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
   });
 
   const secretStore = opts.secretStore ?? openSecretStore(logger);
+  const deviceKeys = new DeviceKeys(async () => secretStore);
   const auth = new Auth({
     store: secretStore,
     logger,
-    client: { fetch: opts.fetch, timeoutMs: opts.requestTimeoutMs },
+    client: { fetch: opts.fetch, timeoutMs: opts.requestTimeoutMs, deviceProof: (agentUrl) => deviceKeys.proof(agentUrl).catch(() => undefined) },
     defaultAgentUrl: managedAgentUrl ?? opts.defaultAgentUrl,
     now: opts.now,
     onLost: (message) => {
@@ -299,6 +306,17 @@ export function createLauncherCore(opts: LauncherCoreOptions = {}): LauncherCore
       lastSessions = [];
       await auth.signOut();
       listeners.emit({ type: 'auth', state: auth.state() });
+    },
+    async deviceEnrollment(agentUrl: string) {
+      return (await deviceKeys.enrolment(parseAgentUrl(agentUrl).display)) ?? null;
+    },
+    async enrollDevice(agentUrl: string, code: string) {
+      await ready;
+      checkAgent(agentUrl);
+      const client = createAgentClient(agentUrl, { fetch: opts.fetch, timeoutMs: opts.requestTimeoutMs });
+      const device = await onAgent(() => deviceKeys.enroll(client.agentUrl, (publicKey) => client.enrollDevice(code, publicKey)));
+      logger.info(`this device is enrolled at ${client.agentUrl} as "${device.name}" (${device.id})`);
+      return device;
     },
     async retryAgentNow() {
       await ready;

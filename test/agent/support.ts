@@ -22,7 +22,7 @@ export interface TestAgentOptions extends Partial<AgentOptions> {
   /** reuse a data dir (a restarted agent); its cleanup then leaves the dir to the first agent */
   dir?: ReturnType<typeof tempDir>;
   /** access lists an administrator put on templates (the local runtime has none of its own) */
-  restrict?: Record<string, { allowedUsers?: string[]; allowedGroups?: string[] }>;
+  restrict?: Record<string, { allowedUsers?: string[]; allowedGroups?: string[]; requireEnrolledDevice?: boolean }>;
   /** desktops with the WebRTC streamer (dist/streamer, built if missing); `codecs` as `serve --streamer-codecs` */
   webrtc?: boolean | { codecs: string[] };
 }
@@ -76,8 +76,8 @@ export interface Reply {
   headers: Headers;
 }
 
-export async function call(base: string, method: string, path: string, opts: { token?: string; json?: unknown; raw?: string } = {}): Promise<Reply> {
-  const headers: Record<string, string> = {};
+export async function call(base: string, method: string, path: string, opts: { token?: string; json?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
+  const headers: Record<string, string> = { ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   let body: string | undefined;
   if (opts.json !== undefined) body = JSON.stringify(opts.json);

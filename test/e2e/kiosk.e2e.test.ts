@@ -10,8 +10,9 @@ import { readdir } from 'node:fs/promises';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { login } from '../support/agent-api.js';
+import { repoRoot, runCli } from '../support/processes.js';
 import { startWebShellStack, type WebShellStack } from '../support/web-shell-stack.js';
 
 const USER = 'kim';
@@ -34,6 +35,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
+});
+
+// A failing step leaves a screenshot of what a person would have seen (test-results/ is git-ignored).
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail' && page) {
+    const name = ctx.task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
+    await page.screenshot({ path: join(repoRoot, 'test-results', `e2e-kiosk-${name}.png`) }).catch(() => undefined);
+  }
 });
 
 async function sessionsOf(agentUrl: string): Promise<Array<{ id: string; phase: string }>> {
@@ -98,4 +107,37 @@ describe('kiosk (web shell with a policy file)', () => {
     await page.getByTestId('username').waitFor({ timeout: 10_000 });
     expect(await page.getByTestId('kiosk-unreachable').count()).toBe(0);
   }, 60_000);
+
+  it('enrols with a code from the administrator; a revoked kiosk ends the sign-in at once and says so', async () => {
+    const made = await runCli('cluster-agent/agent/cli.ts', ['devices', 'enroll', '--name', 'lobby-1', '--data-dir', join(stack.dataDir, 'agent')]);
+    expect(made.code, made.stderr).toBe(0);
+    await page.goto(stack.shellUrl);
+    await page.getByTestId('enrol-code').fill('not-a-code');
+    await page.getByTestId('enrol').click();
+    await expect.poll(() => page.getByTestId('enrol-error').textContent()).toMatch(/not valid/);
+    await page.getByTestId('enrol-code').fill(made.stdout.trim());
+    await page.getByTestId('enrol').click();
+    await expect.poll(() => page.getByTestId('device-enrolled').textContent()).toBe('This device is enrolled as “lobby-1”.');
+
+    await page.getByTestId('username').fill(USER);
+    await page.getByTestId('password').fill(PASSWORD);
+    await page.getByTestId('sign-in').click();
+    await page.getByTestId('session-view').waitFor({ timeout: 20_000 });
+
+    const revoked = await runCli('cluster-agent/agent/cli.ts', ['devices', 'revoke', 'lobby-1', '--data-dir', join(stack.dataDir, 'agent')]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    // Someone is using it (no idle sign-out): the revocation alone ends the sign-in, within seconds.
+    const started = Date.now();
+    const wiggle = setInterval(() => void page.mouse.move(100 + Math.random() * 200, 200).catch(() => undefined), 1_000);
+    try {
+      await page.getByTestId('username').waitFor({ timeout: 11_000 });
+    } finally {
+      clearInterval(wiggle);
+    }
+    expect(Date.now() - started).toBeLessThan(11_000);
+    expect(await page.textContent('body')).toMatch(/enrolment was revoked/);
+    // The revoked key is gone from the device: it offers to be enrolled again.
+    await page.getByTestId('enrol-device').waitFor();
+    expect(await page.getByTestId('device-enrolled').count()).toBe(0);
+  }, 90_000);
 });

@@ -72,7 +72,7 @@ describe('Electron bundles', () => {
     const { exposed } = loadPreload();
     expect(Object.keys(exposed)).toEqual(['porthole']);
     // every method of the bridge contract, generated from it, and onEvent
-    expect(Object.keys(exposed.porthole as object).sort()).toEqual(['connect', 'deviceReport', 'finishCompanySignIn', 'forgetDevice', 'getState', 'listSessions', 'me', 'offlineWorkspace', 'onEvent', 'retryAgentNow', 'setHardwareDecode', 'signIn', 'signInOptions', 'signOut', 'startCompanySignIn', 'startSession', 'stopSession']);
+    expect(Object.keys(exposed.porthole as object).sort()).toEqual(['connect', 'deviceEnrollment', 'deviceReport', 'enrollDevice', 'finishCompanySignIn', 'forgetDevice', 'getState', 'listSessions', 'me', 'offlineWorkspace', 'onEvent', 'policy', 'retryAgentNow', 'setHardwareDecode', 'signIn', 'signInOptions', 'signOut', 'startCompanySignIn', 'startSession', 'stopSession']);
   });
 
   it('unwraps results, rejects with code and sentence, and passes events without the IPC event', async () => {

@@ -170,8 +170,8 @@ describe('Electron policy', () => {
     expect(parseDeviceSettings('null')).toEqual({ hardwareDecode: true });
   });
   it('reads --agent and --kiosk', () => {
-    expect(parseLauncherArgs(['main.js', '--agent=http://a:1', '--no-sandbox'])).toEqual({ agentUrl: 'http://a:1', kiosk: false });
-    expect(parseLauncherArgs(['main.js', '--agent', 'http://a:1', '--kiosk'])).toEqual({ agentUrl: 'http://a:1', kiosk: true });
+    expect(parseLauncherArgs(['main.js', '--agent=http://a:1', '--no-sandbox'])).toEqual({ agentUrl: 'http://a:1', kiosk: false, showPolicy: false, admin: false });
+    expect(parseLauncherArgs(['main.js', '--agent', 'http://a:1', '--kiosk'])).toEqual({ agentUrl: 'http://a:1', kiosk: true, showPolicy: false, admin: false });
   });
 });
 

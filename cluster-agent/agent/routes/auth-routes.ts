@@ -2,7 +2,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AuthProviders, ErrorBody, Jwks, LoginRequest, OidcLoginRequest, RefreshRequest, TokenResponse, routes } from '../../contract/index.js';
+import { AuthProviders, DEVICE_PROOF_HEADER, EnrolledDevice, EnrollDeviceRequest, ErrorBody, Jwks, LoginRequest, OidcLoginRequest, RefreshRequest, TokenResponse, routes } from '../../contract/index.js';
+import { DeviceError } from '../../state/devices.js';
+import { DeviceProofError, REVOKED_MESSAGE } from '../device-registry.js';
 import { ApiError, notFound, unauthorized } from '../api-error.js';
 import type { Identity, IdentitySource } from '../../identity/types.js';
 import type { AgentDeps } from '../deps.js';
@@ -14,9 +16,33 @@ export function loginRateKey(ip: string, username: unknown): string {
 
 export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const issue = async (user: Identity, refreshToken: string): Promise<TokenResponse> => {
-    const access = await deps.tokens.issueAccessToken(user.name, { idp: user.idp, groups: user.groups });
+  const issue = async (user: Identity, refreshToken: string, device?: string): Promise<TokenResponse> => {
+    const access = await deps.tokens.issueAccessToken(user.name, { idp: user.idp, groups: user.groups, ...(device ? { device } : {}) });
     return { accessToken: access.token, refreshToken, expiresIn: access.expiresIn, user: { name: user.name, groups: user.groups } };
+  };
+
+  /** The enrolled device a sign-in comes from, when it sends its proof; a proof that does not hold is a 401. */
+  const deviceOf = async (req: FastifyRequest): Promise<string | undefined> => {
+    const header = req.headers[DEVICE_PROOF_HEADER];
+    const proof = Array.isArray(header) ? header[0] : header;
+    if (!proof) return undefined;
+    try {
+      return (await deps.devices.verifyProof(proof)).id;
+    } catch (err) {
+      if (err instanceof DeviceProofError) throw unauthorized(err.message, err.reason);
+      throw err;
+    }
+  };
+  /** Members of the configured groups sign in only on an enrolled device. */
+  const checkDeviceRequired = (user: Identity, device: string | undefined) => {
+    const groups = deps.devicesRequiredForGroups.filter((g) => user.groups.includes(g));
+    if (!device && groups.length) throw unauthorized(`As a member of ${groups.join(', ')} you may sign in only on a device your organisation enrolled (a kiosk)`, 'device_required');
+  };
+  /** A new sign-in: the refresh family remembers the device, so its refreshes end when it is revoked. */
+  const signIn = async (req: FastifyRequest, user: Identity): Promise<TokenResponse> => {
+    const device = await deviceOf(req);
+    checkDeviceRequired(user, device);
+    return issue(user, await deps.refreshTokens.issue(user.name, { idp: user.idp, groups: user.groups, ...(device ? { device } : {}) }), device);
   };
 
   r.post(
@@ -49,9 +75,8 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
         deps.metrics.loginAttempts.inc({ result: 'bad_credentials' });
         throw unauthorized(result.message, result.reason);
       }
-      const user = result.identity;
       deps.metrics.loginAttempts.inc({ result: 'success' });
-      return issue(user, await deps.refreshTokens.issue(user.name, { idp: user.idp, groups: user.groups }));
+      return signIn(req, result.identity);
     },
   );
 
@@ -73,8 +98,7 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
         throw unauthorized(result.message, result.reason);
       }
       deps.metrics.loginAttempts.inc({ result: 'success' });
-      const user = result.identity;
-      return issue(user, await deps.refreshTokens.issue(user.name, { idp: user.idp, groups: user.groups }));
+      return signIn(req, result.identity);
     },
   );
 
@@ -95,11 +119,11 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
         },
       },
     },
-    async () => {
+    async (req) => {
       const guest = deps.identity.signInAsGuest();
       if (!guest) throw notFound('This agent does not offer a guest sign-in; sign in with an account');
       deps.metrics.loginAttempts.inc({ result: 'success' });
-      return issue(guest, await deps.refreshTokens.issue(guest.name, { idp: guest.idp, groups: guest.groups }));
+      return signIn(req, guest);
     },
   );
 
@@ -132,7 +156,12 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
         await deps.refreshTokens.revoke(outcome.token);
         throw unauthorized(`The account "${outcome.user}" no longer exists on this agent; ask an administrator`, 'unknown_user');
       }
-      return issue(user, outcome.token);
+      if (outcome.device && (await deps.devices.isRevoked(outcome.device))) {
+        await deps.refreshTokens.revoke(outcome.token);
+        throw unauthorized(REVOKED_MESSAGE, 'device_revoked');
+      }
+      checkDeviceRequired(user, outcome.device);
+      return issue(user, outcome.token, outcome.device);
     },
   );
 
@@ -165,6 +194,36 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
       // Caches may keep it briefly; a rotation is picked up by verifiers within minutes.
       void reply.header('cache-control', 'public, max-age=300');
       return Jwks.parse(deps.keyring.jwks());
+    },
+  );
+
+  r.post(
+    routes.enrollDevice,
+    {
+      schema: {
+        summary: 'Enrol this device (a kiosk) with a one-time code from `porthole-agent devices enroll`, giving the public half of its key',
+        tags: ['devices'],
+        body: EnrollDeviceRequest,
+        response: { 201: EnrolledDevice, 400: ErrorBody, 401: ErrorBody, 429: ErrorBody, ...bodyErrors, ...apiErrors },
+      },
+      config: {
+        rateLimit: {
+          max: deps.loginAttemptsPerMinute ?? 10,
+          timeWindow: 60_000,
+          errorResponseBuilder: (_req: FastifyRequest, ctx: { after: string; ttl: number }) =>
+            new ApiError(429, 'rate_limited', `Too many enrolment attempts from your address; try again in ${ctx.after}`, { 'retry-after': String(Math.max(1, Math.ceil(ctx.ttl / 1000))) }),
+        },
+      },
+    },
+    async (req, reply) => {
+      try {
+        const device = await deps.devices.enroll(req.body.code, req.body.publicKey);
+        deps.logger.info({ device: device.id, name: device.name }, 'device enrolled');
+        return reply.code(201).send(device);
+      } catch (err) {
+        if (err instanceof DeviceError) throw unauthorized(err.message, err.problem === 'code_expired' ? 'enrolment_code_expired' : 'enrolment_code_invalid');
+        throw err;
+      }
     },
   );
 

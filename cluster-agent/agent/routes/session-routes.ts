@@ -18,7 +18,7 @@ import {
 import { badRequest, conflict, forbidden, notFound, notReady } from '../api-error.js';
 import { makeAuthenticate, principalOf } from '../authenticate.js';
 import type { AgentDeps } from '../deps.js';
-import { mayUseTemplate, templatesFor } from '../entitlement.js';
+import { mayUseTemplate, NEEDS_ENROLLED_DEVICE, templatesFor } from '../entitlement.js';
 import { mayConnect } from '../viewers.js';
 import { iceServersFor } from '../ice-servers.js';
 import { requestBase, streamUrls } from '../stream-urls.js';
@@ -90,6 +90,7 @@ export async function sessionRoutes(app: FastifyInstance, deps: AgentDeps): Prom
       if (!template) throw notFound(`There is no template "${name}"; GET ${routes.templates} lists the ones you can start`);
       if (!mayUseTemplate(user, template)) throw forbidden(`You are not allowed to start "${name}"; ask an administrator to grant you access`);
       if (!template.available) throw conflict(template.unavailableReason ?? `Template "${name}" cannot start on this agent right now`);
+      if (template.requireEnrolledDevice && !user.device) throw forbidden(NEEDS_ENROLLED_DEVICE);
       const { session, created } = await deps.runtime.startOrGet(user.name, name);
       return reply.code(created ? 202 : 200).send(session);
     },
@@ -119,12 +120,14 @@ export async function sessionRoutes(app: FastifyInstance, deps: AgentDeps): Prom
       },
     },
     async (req) => {
-      const user = principalOf(req).name;
+      const principal = principalOf(req);
+      const user = principal.name;
       const s = await ownSession(user, req.params.id);
       if (s.phase !== 'Running') {
         const hint = s.phase === 'Failed' && s.message ? `: ${s.message}` : '';
         throw conflict(`Session "${s.id}" is not running yet (phase ${s.phase})${hint}`);
       }
+      if (!principal.device && (await deps.runtime.templates()).find((t) => t.name === s.template)?.requireEnrolledDevice) throw forbidden(NEEDS_ENROLLED_DEVICE);
       const viewer = { device: req.body?.device, takeOver: req.body?.takeOver === true };
       if (!mayConnect(deps.viewers.open(s.id), viewer.device, viewer.takeOver)) {
         throw conflict(`${OPENED_ELSEWHERE_MESSAGE} Ask again with takeOver to open it here.`, 'opened_elsewhere');

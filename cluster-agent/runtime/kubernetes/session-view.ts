@@ -86,5 +86,6 @@ export function templateSpecOf(t: TemplateResource): TemplateSpec {
     idleTimeoutSeconds: s.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS,
     ...(s.allowedUsers?.length ? { allowedUsers: [...s.allowedUsers] } : {}),
     ...(s.allowedGroups?.length ? { allowedGroups: [...s.allowedGroups] } : {}),
+    ...(s.requireEnrolledDevice ? { requireEnrolledDevice: true } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import type { EffectivePolicy, LauncherState, PortholeApi } from '../../../bridge/contract.js';
 import { MANAGED_NOTE } from '../logic/policy.js';
+import { EnrolDevice } from '../components/EnrolDevice.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
 import { errorSentence } from '../logic/errors.js';
 
@@ -178,6 +179,7 @@ export function SignIn({ api, initialAgentUrl, notice, policy, onSignedIn }: {
             {busy && !waitingForBrowser ? 'Signing in…' : 'Sign in'}
           </button>
         )}
+        <EnrolDevice api={api} agentUrl={agentUrl.trim()} open={!!policy?.kiosk.value} />
         {policy?.kiosk.value ? null : (
           <button type="button" className="link" data-testid="forget-device" onClick={() => void forgetDevice()} disabled={busy}>
             Forget this device
