@@ -32,6 +32,12 @@ export const LAYERS = [
     may: ['cluster-agent/state', 'cluster-agent/runtime', 'cluster-agent/kubernetes', 'cluster-agent/runtime/kubernetes/kube-client.ts'],
     forbid: ['^electron$'],
   },
+  {
+    path: 'cluster-agent/admin',
+    runs: 'Node (agent CLI, launcher admin mode)',
+    may: ['cluster-agent/contract', 'cluster-agent/kubernetes'],
+    forbid: ['^electron$'],
+  },
   { path: 'cluster-agent/identity', runs: 'Node (agent)', may: ['cluster-agent/contract', 'cluster-agent/state'], forbid: ['^electron$'] },
   { path: 'cluster-agent/streamer', runs: 'Node (beside the X display, in the desktop\'s sandbox or pod)', may: ['cluster-agent/contract'], forbid: ['^electron$'] },
   { path: 'cluster-agent/agent', runs: 'Node (agent)', may: ['cluster-agent/contract', 'cluster-agent/runtime', 'cluster-agent/state', 'cluster-agent/identity', 'cluster-agent/vnc'], forbid: ['^electron$'] },
@@ -45,8 +51,8 @@ export const LAYERS = [
 
 /** Files that may cross a line, and why: the composition root picks the runtime and the stores beside it. */
 export const EXCEPTIONS = [
-  { file: 'cluster-agent/agent/cli.ts', may: ['cluster-agent/runtime/local', 'cluster-agent/runtime/kubernetes', 'cluster-agent/kubernetes', 'cluster-agent/state/kubernetes'], why: 'the composition root chooses the runtime and its stores' },
-  { file: 'cluster-agent/agent/args.ts', may: ['cluster-agent/runtime/local', 'cluster-agent/kubernetes'], why: 'command-line types of the runtime and the install manifests it configures' },
+  { file: 'cluster-agent/agent/cli.ts', may: ['cluster-agent/runtime/local', 'cluster-agent/runtime/kubernetes', 'cluster-agent/kubernetes', 'cluster-agent/state/kubernetes', 'cluster-agent/admin'], why: 'the composition root chooses the runtime and its stores, and runs the admin steps' },
+  { file: 'cluster-agent/agent/args.ts', may: ['cluster-agent/runtime/local', 'cluster-agent/kubernetes', 'cluster-agent/admin'], why: 'command-line types of the runtime, the install manifests it configures and the admin steps' },
 ];
 
 /** Pure: the layer a repo-relative path belongs to (longest prefix), or undefined (tests, benches, build). */

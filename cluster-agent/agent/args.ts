@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import type { TurnOptions } from '../kubernetes/turn-manifests.js';
 import type { LdapConfig } from '../identity/ldap.js';
 import type { OidcConfig } from '../identity/oidc.js';
+import type { AdminCommand } from '../admin/commands.js';
 import type { UidRange } from '../runtime/local/desktop-accounts.js';
 
 export const USAGE = `usage:
@@ -17,6 +18,8 @@ export const USAGE = `usage:
                        [--turn-ttl SECONDS] [--key-rotation-days DAYS]
   porthole-agent keys rotate|list [--data-dir DIR | --runtime kubernetes [--kubeconfig FILE] [--namespace NS]]
   porthole-agent devices enroll --name NAME | list | revoke ID|NAME  [--data-dir DIR | --runtime kubernetes ...]
+  porthole-agent doctor|install|uninstall [--kubeconfig FILE] [--context C] [--namespace NS] [--image IMAGE]
+                           [--dry-run] [--wait SECONDS] [--delete-homes] [--delete-crds]
   porthole-agent users add NAME --file FILE --password-stdin [--groups a,b]
   porthole-agent manifests [--namespace NS] [--image IMAGE]
                            [--turn-external-host HOST --pod-cidr CIDR... [--turn-service-type LoadBalancer|NodePort]
@@ -38,6 +41,10 @@ export const USAGE = `usage:
   Token-signing keys: made on first start; \`keys rotate\` makes a new one that signs from then on while
   the old ones verify for an hour more (tokens live 15 minutes); running agents pick it up within 30 s.
   --key-rotation-days makes the agent rotate by itself. \`keys list\` prints the kids, newest first.
+  doctor checks the cluster and every permission the install and the agent need; install (or upgrade)
+  applies what \`manifests\` prints with server-side apply and waits for the agent (--wait, default 180 s);
+  --dry-run prints the plan (create / update / unchanged). uninstall keeps home volumes and the CRDs
+  unless --delete-homes / --delete-crds.
   Devices (kiosks): \`devices enroll --name N\` prints a one-time code, valid a day, that the device
   redeems on its first start; its sign-ins then prove its key. \`devices revoke\` ends them at once.
   manifests --turn-external-host HOST also installs coturn, reached by clients at HOST (a LoadBalancer
@@ -86,6 +93,7 @@ export type Command =
   | { kind: 'keys'; action: 'rotate' | 'list'; runtime: 'local' | 'kubernetes'; dataDir: string; kubeconfig?: string; namespace?: string }
   | { kind: 'devices'; action: 'enroll' | 'list' | 'revoke'; name?: string; target?: string; runtime: 'local' | 'kubernetes'; dataDir: string; kubeconfig?: string; namespace?: string }
   | { kind: 'users-add'; name: string; file: string; groups?: string[] }
+  | ({ kind: 'admin' } & AdminCommand)
   | { kind: 'manifests'; namespace?: string; image?: string; turn?: TurnOptions }
   | { kind: 'help' };
 
@@ -139,6 +147,10 @@ export function parseCommand(argv: string[]): Command {
         return parseKeys(rest);
       case 'devices':
         return parseDevices(rest);
+      case 'doctor':
+      case 'install':
+      case 'uninstall':
+        return parseAdmin(cmd, rest);
       default:
         throw new UsageError(`unknown command "${cmd}"`);
     }
@@ -409,5 +421,40 @@ function parseDevices(args: string[]): Command {
     ...(action === 'revoke' ? { target: target! } : {}),
     ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
     ...(values.namespace !== undefined ? { namespace: parseNamespace(values.namespace) } : {}),
+  };
+}
+
+function parseAdmin(action: 'doctor' | 'install' | 'uninstall', args: string[]): Command {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
+      namespace: { type: 'string' },
+      image: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      wait: { type: 'string' },
+      'delete-homes': { type: 'boolean' },
+      'delete-crds': { type: 'boolean' },
+    },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  if (action !== 'install' && (values['dry-run'] || values.wait !== undefined || values.image !== undefined)) throw new UsageError('--dry-run, --wait and --image are for install');
+  if (action !== 'uninstall' && (values['delete-homes'] || values['delete-crds'])) throw new UsageError('--delete-homes and --delete-crds are for uninstall');
+  const wait = values.wait === undefined ? 180 : Number(values.wait);
+  if (!Number.isInteger(wait) || wait < 1) throw new UsageError(`--wait must be a whole number of seconds, got "${values.wait}"`);
+  return {
+    kind: 'admin',
+    action,
+    namespace: values.namespace !== undefined ? parseNamespace(values.namespace) : 'porthole',
+    dryRun: values['dry-run'] ?? false,
+    waitSeconds: wait,
+    deleteHomes: values['delete-homes'] ?? false,
+    deleteCrds: values['delete-crds'] ?? false,
+    ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
+    ...(values.context !== undefined ? { context: values.context } : {}),
+    ...(values.image !== undefined ? { image: values.image } : {}),
   };
 }

@@ -349,6 +349,17 @@ async function main(argv: string[]): Promise<number> {
       return keys(cmd);
     case 'devices':
       return devices(cmd);
+    case 'admin': {
+      const { runAdminCommand } = await import('../admin/commands.js');
+      const { AdminError } = await import('../admin/cluster.js');
+      try {
+        return await runAdminCommand(cmd, (line) => process.stdout.write(`${line}\n`));
+      } catch (err) {
+        if (!(err instanceof AdminError)) throw err;
+        process.stderr.write(`porthole-agent: ${err.message}\n`);
+        return 1;
+      }
+    }
     case 'serve':
       return serve(cmd);
   }

@@ -132,11 +132,18 @@ export const sessionSchema: V1JSONSchemaProps = {
   },
 };
 
+/**
+ * Bumped with every change to the CRDs' schemas, so the installer's doctor can tell an older install
+ * (upgraded in place) from a newer one (this installer must not downgrade it).
+ */
+export const CRD_REVISION = 2;
+export const CRD_REVISION_ANNOTATION = 'porthole.dev/schema-revision';
+
 export function templateCrd(): V1CustomResourceDefinition {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `${TEMPLATE_PLURAL}.${GROUP}`, labels: { 'app.kubernetes.io/part-of': 'porthole' } },
+    metadata: { name: `${TEMPLATE_PLURAL}.${GROUP}`, labels: { 'app.kubernetes.io/part-of': 'porthole' }, annotations: { [CRD_REVISION_ANNOTATION]: String(CRD_REVISION) } },
     spec: {
       group: GROUP,
       scope: 'Namespaced',
@@ -163,7 +170,7 @@ export function sessionCrd(): V1CustomResourceDefinition {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `${SESSION_PLURAL}.${GROUP}`, labels: { 'app.kubernetes.io/part-of': 'porthole' } },
+    metadata: { name: `${SESSION_PLURAL}.${GROUP}`, labels: { 'app.kubernetes.io/part-of': 'porthole' }, annotations: { [CRD_REVISION_ANNOTATION]: String(CRD_REVISION) } },
     spec: {
       group: GROUP,
       scope: 'Namespaced',

@@ -73,7 +73,7 @@ describe('porthole-agent manifests', () => {
     expect(tv.subresources).toBeUndefined();
     expect(tv.additionalPrinterColumns.map((c: Obj) => c.name)).toEqual(['Image', 'GPU', 'Idle', 'Age']);
     expect(Object.keys(tv.schema.openAPIV3Schema.properties.spec.properties).sort()).toEqual(
-      ['allowedGroups', 'allowedUsers', 'description', 'displayName', 'gpu', 'idleTimeoutSeconds', 'image', 'nodeSelector', 'podAnnotations', 'podLabels', 'protocols', 'resources', 'streamerImage', 'tolerations', 'warmPool'].sort(),
+      ['allowedGroups', 'allowedUsers', 'description', 'displayName', 'gpu', 'idleTimeoutSeconds', 'image', 'nodeSelector', 'podAnnotations', 'podLabels', 'protocols', 'requireEnrolledDevice', 'resources', 'streamerImage', 'tolerations', 'warmPool'].sort(),
     );
     // no model names leaked into the wire form
     expect(renderManifestsYaml()).not.toMatch(/_enum|x_kubernetes|_from:/);
