@@ -21,7 +21,7 @@ export const USAGE = `usage:
   porthole-agent doctor|install|uninstall [--kubeconfig FILE] [--context C] [--namespace NS] [--image IMAGE]
                            [--dry-run] [--wait SECONDS] [--delete-homes] [--delete-crds]
   porthole-agent users add NAME --file FILE --password-stdin [--groups a,b]
-  porthole-agent manifests [--namespace NS] [--image IMAGE]
+  porthole-agent manifests [--namespace NS] [--image IMAGE] [--replicas N]
                            [--turn-external-host HOST --pod-cidr CIDR... [--turn-service-type LoadBalancer|NodePort]
                             [--turn-port PORT] [--turn-image IMAGE] [--turn-relay-ports MIN-MAX]]
 
@@ -94,7 +94,7 @@ export type Command =
   | { kind: 'devices'; action: 'enroll' | 'list' | 'revoke'; name?: string; target?: string; runtime: 'local' | 'kubernetes'; dataDir: string; kubeconfig?: string; namespace?: string }
   | { kind: 'users-add'; name: string; file: string; groups?: string[] }
   | ({ kind: 'admin' } & AdminCommand)
-  | { kind: 'manifests'; namespace?: string; image?: string; turn?: TurnOptions }
+  | { kind: 'manifests'; namespace?: string; image?: string; replicas?: number; turn?: TurnOptions }
   | { kind: 'help' };
 
 
@@ -299,6 +299,7 @@ function parseManifests(args: string[]): Command {
     options: {
       namespace: { type: 'string' },
       image: { type: 'string' },
+      replicas: { type: 'string' },
       'turn-external-host': { type: 'string' },
       'pod-cidr': { type: 'string', multiple: true },
       'turn-service-type': { type: 'string' },
@@ -337,10 +338,13 @@ function parseManifests(args: string[]): Command {
           ...(values['turn-image'] !== undefined ? { image: parseImage(values['turn-image'], '--turn-image') } : {}),
           ...(relayPorts ? { relayPorts } : {}),
         };
+  const replicas = values.replicas === undefined ? undefined : Number(values.replicas);
+  if (replicas !== undefined && !(Number.isInteger(replicas) && replicas >= 1 && replicas <= 20)) throw new UsageError(`--replicas must be a whole number from 1 to 20, got "${values.replicas}"`);
   return {
     kind: 'manifests',
     ...(values.namespace !== undefined ? { namespace: parseNamespace(values.namespace) } : {}),
     ...(values.image !== undefined ? { image: parseImage(values.image, '--image') } : {}),
+    ...(replicas !== undefined ? { replicas } : {}),
     ...(turn ? { turn } : {}),
   };
 }

@@ -334,7 +334,7 @@ async function main(argv: string[]): Promise<number> {
       const { TurnOptionError } = await import('../kubernetes/turn-manifests.js');
       let yaml: string;
       try {
-        yaml = renderManifestsYaml({ namespace: cmd.namespace, image: cmd.image, ...(cmd.turn ? { turn: cmd.turn } : {}) });
+        yaml = renderManifestsYaml({ namespace: cmd.namespace, image: cmd.image, ...(cmd.replicas !== undefined ? { replicas: cmd.replicas } : {}), ...(cmd.turn ? { turn: cmd.turn } : {}) });
       } catch (err) {
         if (!(err instanceof TurnOptionError)) throw err;
         process.stderr.write(`porthole-agent: ${err.message}\n\n${USAGE}\n`);

@@ -29,6 +29,8 @@ export const LEADER_LEASE_NAME = 'porthole-agent-reconciler';
 export interface ManifestOptions {
   namespace?: string;
   image?: string;
+  /** agent replicas; default 2 (leader election makes more safe) */
+  replicas?: number;
   /** a TURN relay (coturn) wired to the agent's shared secret; turn-manifests.ts */
   turn?: TurnOptions;
 }
@@ -100,7 +102,7 @@ export function installObjects(opts: ManifestOptions = {}): { type: string; obje
     kind: 'Deployment',
     metadata: meta(AGENT_NAME),
     spec: {
-      replicas: 2,
+      replicas: opts.replicas ?? 2,
       selector: { matchLabels: agentSelector },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: {
