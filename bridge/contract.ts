@@ -44,7 +44,12 @@ export interface AgentEvent {
   retryInMs?: number;
   attempt?: number;
 }
-export type LauncherEvent = SessionEvent | AuthEvent | AgentEvent;
+/** Admin mode: one line of a step's progress (doctor, install, uninstall), as the command line prints it. */
+export interface AdminEvent {
+  type: 'admin';
+  line: string;
+}
+export type LauncherEvent = SessionEvent | AuthEvent | AgentEvent | AdminEvent;
 
 /**
  * How this device decodes video: what the launcher's shell knows (Electron asks Chromium's GPU
@@ -77,7 +82,8 @@ export type DeviceReport = z.infer<typeof DeviceReport>;
  * setting with its value and where it came from. A setting from the policy is managed: the app shows
  * it as such and refuses to change it.
  */
-const setting = <T extends z.ZodType>(value: T) => z.object({ value, source: z.enum(['policy', 'default']) });
+/** `flag`: the command line turned it on for this run (`--admin`) */
+const setting = <T extends z.ZodType>(value: T) => z.object({ value, source: z.enum(['policy', 'default', 'flag']) });
 export const SIGN_IN_METHODS = ['password', 'oidc'] as const;
 export const CLIPBOARD_DIRECTIONS = ['both', 'to-desktop', 'from-desktop', 'none'] as const;
 export const EffectivePolicy = z.object({
@@ -149,6 +155,37 @@ export const BRIDGE = {
   /** turns hardware video decoding on or off for the next start of the app; answers the new report */
   setHardwareDecode: { params: z.tuple([z.boolean()]), result: DeviceReport },
 } as const;
+
+/**
+ * Admin mode's own bridge surface (setting up the agent in a cluster): a separate declaration, served
+ * on a separate socket path only where the policy allows admin mode or the launcher was started with
+ * `--admin`. A normal session's page has no way to reach it.
+ */
+export const AdminTarget = z.object({
+  /** the kubeconfig file; empty: $KUBECONFIG or ~/.kube/config */
+  kubeconfig: z.string().max(4096),
+  context: z.string().max(253).optional(),
+  namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace is lower-case letters, digits and "-"'),
+  image: z.string().max(512).optional(),
+});
+export type AdminTarget = z.infer<typeof AdminTarget>;
+export const AdminCheck = z.object({ id: z.string(), level: z.enum(['ok', 'warning', 'error']), sentence: z.string(), fix: z.string().optional() });
+export const AdminDoctorReport = z.object({ server: z.string(), version: z.string().optional(), checks: z.array(AdminCheck), ok: z.boolean() });
+export const AdminPlannedObject = z.object({ id: z.string(), kind: z.string(), name: z.string(), namespace: z.string().optional(), action: z.enum(['create', 'update', 'unchanged']) });
+export const ADMIN_BRIDGE = {
+  /** the contexts of a kubeconfig file (empty: the default one) */
+  adminContexts: { params: z.tuple([z.string().max(4096)]), result: z.object({ current: z.string().optional(), contexts: z.array(z.object({ name: z.string(), server: z.string().optional(), namespace: z.string().optional() })) }) },
+  adminDoctor: { params: z.tuple([AdminTarget]), result: AdminDoctorReport },
+  /** a server-side-apply dry run of the install: what each object would do */
+  adminPlan: { params: z.tuple([AdminTarget]), result: z.array(AdminPlannedObject) },
+  /** doctor, then install or upgrade with progress (AdminEvent lines) and a wait for the agent */
+  adminInstall: { params: z.tuple([AdminTarget]), result: z.object({ objects: z.array(AdminPlannedObject), seconds: z.number() }) },
+} as const;
+export type AdminMethod = keyof typeof ADMIN_BRIDGE;
+export const ADMIN_METHODS = Object.keys(ADMIN_BRIDGE) as AdminMethod[];
+type AdminCall<M extends AdminMethod> = (...args: z.input<(typeof ADMIN_BRIDGE)[M]['params']>) => Promise<z.output<(typeof ADMIN_BRIDGE)[M]['result']>>;
+export type AdminApi = { [M in AdminMethod]: AdminCall<M> } & { onEvent(listener: (event: LauncherEvent) => void): () => void };
+export const WEBSHELL_ADMIN_PATH = '/admin-bridge';
 
 export type BridgeMethod = keyof typeof BRIDGE;
 export const BRIDGE_METHODS = Object.keys(BRIDGE) as BridgeMethod[];

@@ -41,7 +41,7 @@ export const LAYERS = [
   { path: 'cluster-agent/identity', runs: 'Node (agent)', may: ['cluster-agent/contract', 'cluster-agent/state'], forbid: ['^electron$'] },
   { path: 'cluster-agent/streamer', runs: 'Node (beside the X display, in the desktop\'s sandbox or pod)', may: ['cluster-agent/contract'], forbid: ['^electron$'] },
   { path: 'cluster-agent/agent', runs: 'Node (agent)', may: ['cluster-agent/contract', 'cluster-agent/runtime', 'cluster-agent/state', 'cluster-agent/identity', 'cluster-agent/vnc'], forbid: ['^electron$'] },
-  { path: 'main/core', runs: 'Node (launcher core)', may: ['cluster-agent/contract', 'bridge'], forbid: ['^electron$'] },
+  { path: 'main/core', runs: 'Node (launcher core)', may: ['cluster-agent/contract', 'bridge', 'cluster-agent/admin', 'cluster-agent/kubernetes'], forbid: ['^electron$'] },
   { path: 'main/webshell', runs: 'Node', may: ['main/core', 'cluster-agent/contract', 'bridge'], forbid: ['^electron$'] },
   { path: 'main/electron', runs: 'Electron main', may: ['main/core', 'cluster-agent/contract', 'bridge', 'preload/channels.ts'], forbid: [] },
   { path: 'bridge', runs: 'anywhere (renderer, preload, core)', may: ['cluster-agent/contract'], forbid: ['^node:', '^electron$'] },

@@ -124,6 +124,6 @@ export function policyTable(p: EffectivePolicy): string {
   ];
   const shown = (v: unknown) => (v === null ? '(not set)' : Array.isArray(v) ? v.join(',') : String(v));
   const width = Math.max(...rows.map(([k]) => k.length));
-  const lines = rows.map(([key, s]) => `${key.padEnd(width)}  ${shown(s.value).padEnd(28)}  ${s.source === 'policy' ? 'managed (policy)' : 'default'}`);
+  const lines = rows.map(([key, s]) => `${key.padEnd(width)}  ${shown(s.value).padEnd(28)}  ${s.source === 'policy' ? 'managed (policy)' : s.source === 'flag' ? 'on for this run (command line)' : 'default'}`);
   return [`policy file: ${p.file ?? `none (${DEFAULT_POLICY_FILE} does not exist)`}`, ...lines].join('\n');
 }

@@ -4,8 +4,9 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { LauncherEvent, PortholeApi, WebShellMessage } from '../../bridge/contract.js';
-import { callBridge } from '../core/bridge.js';
+import type { LauncherEvent, WebShellMessage } from '../../bridge/contract.js';
+import { BRIDGE } from '../../bridge/contract.js';
+import { callBridge, type Declaration } from '../core/bridge.js';
 
 /** Close codes the page can tell apart (4000-4999 are the application's). */
 export const CLOSE_WRONG_KEY = 4401;
@@ -20,7 +21,8 @@ export function keyMatches(expected: string, given: unknown): boolean {
   return timingSafeEqual(a, b);
 }
 
-export function serveBridgeSocket(ws: WebSocket, api: PortholeApi, key: string): void {
+/** `declaration`: which surface this socket serves (the launcher's, or admin mode's). */
+export function serveBridgeSocket(ws: WebSocket, api: { onEvent(listener: (event: LauncherEvent) => void): () => void }, key: string, declaration: Declaration = BRIDGE): void {
   let unsubscribe: (() => void) | undefined;
   const send = (message: WebShellMessage): void => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
@@ -53,7 +55,7 @@ export function serveBridgeSocket(ws: WebSocket, api: PortholeApi, key: string):
       ws.close(CLOSE_BAD_MESSAGE, 'call without an id');
       return;
     }
-    void callBridge(api, method, params).then((result) => send({ id, result }));
+    void callBridge(api, method, params, declaration).then((result) => send({ id, result }));
   });
 
   ws.on('close', () => {

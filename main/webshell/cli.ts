@@ -10,10 +10,11 @@ import { parseArgs } from 'node:util';
 import { createLauncherCore } from '../core/index.js';
 import { stderrLogger } from '../core/logger.js';
 import { parseAgentUrl } from '../core/agent-url.js';
+import type { EffectivePolicy } from '../../bridge/contract.js';
 import { loadPolicy, PolicyError, policyTable } from '../core/policy.js';
 import { startWebShell } from './server.js';
 
-const USAGE = 'usage: npm run webshell -- [--listen 127.0.0.1:PORT] [--agent URL] [--renderer-dir DIR] [--profile-dir DIR] [--show-policy]';
+const USAGE = 'usage: npm run webshell -- [--listen 127.0.0.1:PORT] [--agent URL] [--renderer-dir DIR] [--profile-dir DIR] [--show-policy] [--admin]';
 
 export function parseListen(value: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
@@ -31,6 +32,8 @@ async function main(): Promise<void> {
       // the encrypted offline workspaces (their key in the OS keychain); default ~/.cache/porthole/profiles
       'profile-dir': { type: 'string' },
       'show-policy': { type: 'boolean' },
+      // admin mode (setting the agent up in a cluster) for this run, as the policy's admin.enabled does
+      admin: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -39,7 +42,7 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  let policy;
+  let policy: EffectivePolicy;
   try {
     policy = await loadPolicy();
   } catch (error) {
@@ -50,6 +53,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  if (values.admin && !policy.admin.value) policy = { ...policy, admin: { value: true, source: 'flag' as const } };
   if (values['show-policy']) {
     process.stdout.write(`${policyTable(policy)}\n`);
     return;
@@ -63,7 +67,8 @@ async function main(): Promise<void> {
   const profileDir = values['profile-dir'] ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'porthole', 'profiles');
   const core = createLauncherCore({ logger: stderrLogger, defaultAgentUrl, profileDir, policy });
   await core.ready;
-  const shell = await startWebShell({ api: core, host, port, rendererDir: values['renderer-dir'], logger: stderrLogger });
+  const admin = policy.admin.value ? (await import('../core/admin.js')).createAdminApi() : undefined;
+  const shell = await startWebShell({ api: core, ...(admin ? { admin } : {}), host, port, rendererDir: values['renderer-dir'], logger: stderrLogger });
   process.stdout.write(`webshell on ${shell.url}\n`);
 
   const stop = () => {

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { WebSocketServer } from 'ws';
-import { WEBSHELL_BRIDGE_PATH, type PortholeApi } from '../../bridge/contract.js';
+import { ADMIN_BRIDGE, WEBSHELL_ADMIN_PATH, WEBSHELL_BRIDGE_PATH, type AdminApi, type PortholeApi } from '../../bridge/contract.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import { contentType, rendererFile, rendererHeaders } from '../core/renderer-policy.js';
@@ -22,6 +22,8 @@ export const DEFAULT_RENDERER_DIR = bundled ? resolve(here, '..', 'renderer') : 
 
 export interface WebShellOptions {
   api: PortholeApi;
+  /** admin mode's surface, on its own socket path; absent: that path does not exist */
+  admin?: AdminApi;
   /** loopback only; default 127.0.0.1 */
   host?: string;
   /** 0 = any free port */
@@ -78,14 +80,15 @@ export async function startWebShell(opts: WebShellOptions): Promise<WebShell> {
     const refuse = (status: string) => {
       socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     };
-    if (path !== WEBSHELL_BRIDGE_PATH) return refuse('404 Not Found');
+    const admin = path === WEBSHELL_ADMIN_PATH && opts.admin ? opts.admin : undefined;
+    if (path !== WEBSHELL_BRIDGE_PATH && !admin) return refuse('404 Not Found');
     if (!allowedHosts(port).has(req.headers.host ?? '')) return refuse('421 Misdirected Request');
     // Another site's page in the same browser could otherwise talk to us; only our own pages may.
     if (!originAllowed(req.headers.origin, port)) {
       logger.warn(`refused a bridge connection from origin ${req.headers.origin ?? '(none)'}`);
       return refuse('403 Forbidden');
     }
-    wss.handleUpgrade(req, socket, head, (ws) => serveBridgeSocket(ws, opts.api, key));
+    wss.handleUpgrade(req, socket, head, (ws) => (admin ? serveBridgeSocket(ws, admin, key, ADMIN_BRIDGE) : serveBridgeSocket(ws, opts.api, key)));
   });
 
   await new Promise<void>((ok, fail) => {

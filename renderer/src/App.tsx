@@ -18,6 +18,7 @@ import { applySessionEvent, replaceSessions, templateTitle, trackFromList, type 
 import { Launcher, type LauncherActions } from './screens/Launcher.js';
 import { SessionView } from './screens/SessionView.js';
 import { SignIn } from './screens/SignIn.js';
+import { Admin } from './screens/Admin.js';
 
 type Screen =
   | { kind: 'loading' }
@@ -25,7 +26,9 @@ type Screen =
   | { kind: 'no-core'; message: string }
   | { kind: 'sign-in'; notice?: string }
   | { kind: 'launcher' }
-  | { kind: 'session'; id: string };
+  | { kind: 'session'; id: string }
+  /** admin mode: setting the agent up in a cluster (only where allowed) */
+  | { kind: 'admin' };
 
 export function App({ bridge }: { bridge: Bridge }) {
   const { api, shell } = bridge;
@@ -288,7 +291,20 @@ export function App({ bridge }: { bridge: Bridge }) {
   } else if (screen.kind === 'no-core') {
     body = <ShellUnavailable message={screen.message} link={link} onRetry={() => { shell?.retryNow(); void bootstrap(); }} />;
   } else if (screen.kind === 'sign-in') {
-    body = <SignIn key={kiosk ? agentEpoch : 0} api={api} initialAgentUrl={launcherState?.agentUrl} notice={screen.notice} policy={policy} onSignedIn={showSignedIn} />;
+    body = (
+      <>
+        <SignIn key={kiosk ? agentEpoch : 0} api={api} initialAgentUrl={launcherState?.agentUrl} notice={screen.notice} policy={policy} onSignedIn={showSignedIn} />
+        {policy?.admin.value && bridge.admin ? (
+          <p className="centered">
+            <button type="button" className="link" data-testid="open-admin" onClick={() => setScreen({ kind: 'admin' })}>
+              Set up a cluster (admin)
+            </button>
+          </p>
+        ) : null}
+      </>
+    );
+  } else if (screen.kind === 'admin' && bridge.admin) {
+    body = <Admin admin={bridge.admin()} onBack={() => setScreen({ kind: 'sign-in' })} />;
   } else if (screen.kind === 'launcher') {
     body = (
       <>
@@ -296,6 +312,8 @@ export function App({ bridge }: { bridge: Bridge }) {
         {policy ? <PolicyPanel policy={policy} /> : null}
       </>
     );
+  } else if (screen.kind === 'admin') {
+    body = null; // admin mode without its surface: nothing to show (the link is not offered then)
   } else {
     const tracked = sessions.get(screen.id);
     const templateName = tracked?.session.template;

@@ -33,6 +33,8 @@ export interface WebShellClientOptions {
   linkTimeoutMs?: number;
   /** how long a call waits for its answer (sign-in to a slow agent takes a while) */
   answerTimeoutMs?: number;
+  /** the surface's methods (default the launcher's BRIDGE; admin mode's client passes ADMIN_METHODS) */
+  methods?: readonly string[];
 }
 
 const OPEN = 1;
@@ -64,13 +66,15 @@ export class WebShellClient implements PortholeApi {
   private readonly createSocket: (url: string) => SocketLike;
   private readonly random: () => number;
   private readonly now: () => number;
+  private readonly methods: readonly string[];
 
   constructor(private readonly options: WebShellClientOptions) {
+    this.methods = options.methods ?? BRIDGE_METHODS;
     this.createSocket = options.createSocket ?? ((url) => new WebSocket(url));
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
     this.state = options.key ? { kind: 'connecting', attempt: 0, everConnected: false } : { kind: 'no-key', everConnected: false };
-    for (const method of BRIDGE_METHODS) Object.defineProperty(this, method, { value: (...params: unknown[]) => this.call(method, ...params), enumerable: true });
+    for (const method of this.methods) Object.defineProperty(this, method, { value: (...params: unknown[]) => this.call(method as BridgeMethod, ...params), enumerable: true });
   }
 
   /** Opens the link; calls made before this wait for it. */
@@ -170,7 +174,7 @@ export class WebShellClient implements PortholeApi {
 
   // --- calls ---
   private async call<T>(method: BridgeMethod, ...params: unknown[]): Promise<T> {
-    if (!BRIDGE_METHODS.includes(method)) throw new PortholeError('bad_request', `Unknown bridge method ${method}.`);
+    if (!this.methods.includes(method)) throw new PortholeError('bad_request', `Unknown bridge method ${method}.`);
     await this.linkReady();
     const socket = this.socket;
     if (!socket || socket.readyState !== OPEN) throw new PortholeError('unavailable', SHELL_UNREACHABLE);

@@ -33,7 +33,7 @@ export function PolicyPanel({ policy }: { policy: EffectivePolicy }) {
             <tr key={key} data-testid={`policy-${key}`} data-source={policy[key].source}>
               <th scope="row">{label}</th>
               <td>{shown(key, policy[key].value)}</td>
-              <td className="muted">{policy[key].source === 'policy' ? 'managed' : 'default'}</td>
+              <td className="muted">{policy[key].source === 'policy' ? 'managed' : policy[key].source === 'flag' ? 'command line' : 'default'}</td>
             </tr>
           ))}
         </tbody>

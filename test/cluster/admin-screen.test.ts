@@ -1,0 +1,97 @@
+/**
+ * Admin mode in the app, end to end: the web shell started with `--admin` and Debian's Chromium on the
+ * real control plane. "Set up a cluster" -> a kubeconfig and its contexts -> Check (doctor) -> Plan ->
+ * Install with progress until the agent's Deployment is available. A web shell without admin mode
+ * offers none of it, and its admin socket does not exist.
+ */
+import { join } from 'node:path';
+import { AppsV1Api } from '@kubernetes/client-node';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import WebSocket from 'ws';
+import { WEBSHELL_ADMIN_PATH } from '../../bridge/contract.js';
+import { AGENT_NAME } from '../../cluster-agent/kubernetes/resources.js';
+import { launchChromium } from '../support/browser.js';
+import { kubeConfigFrom } from '../support/cluster.js';
+import { deleteNamespaces, uniqueName } from '../support/kube.js';
+import { startCli, stopProcess, tempDir, type Started } from '../support/processes.js';
+import { NO_KEYCHAIN_ENV } from '../support/web-shell-stack.js';
+
+const kubeconfig = inject('kubeconfig');
+const kc = kubeConfigFrom(kubeconfig);
+const ns = uniqueName('admin-ui');
+const dir = tempDir('admin-ui');
+let adminShell: Started;
+let plainShell: Started;
+let browser: BrowserContext;
+let page: Page;
+
+const shell = (args: string[]) => startCli('main/webshell/cli.ts', ['--listen', '127.0.0.1:0', '--profile-dir', join(dir.path, 'profiles'), ...args], /^webshell on (\S+)/, 30_000, [], { env: NO_KEYCHAIN_ENV(dir.path) });
+
+beforeAll(async () => {
+  adminShell = await shell(['--admin']);
+  plainShell = await shell([]);
+  browser = await launchChromium(join(dir.path, 'chromium'));
+  page = browser.pages()[0] ?? (await browser.newPage());
+});
+
+afterAll(async () => {
+  await browser?.close();
+  for (const s of [adminShell, plainShell]) if (s) await stopProcess(s.child);
+  await deleteNamespaces(kc, [ns]);
+  dir.remove();
+});
+
+describe('admin mode (web shell --admin)', () => {
+  it('checks the cluster, shows the plan, and installs the agent with progress', async () => {
+    await page.goto(adminShell.match[1]!);
+    await page.getByTestId('open-admin').click();
+    await page.getByTestId('admin-kubeconfig').fill(kubeconfig);
+    await page.getByTestId('admin-namespace').fill(ns);
+    await page.getByTestId('admin-namespace').focus(); // leaving the kubeconfig field loads its contexts
+    await expect.poll(() => page.getByTestId('admin-context').locator('option').count()).toBeGreaterThan(0);
+    expect(await page.getByTestId('admin-context').inputValue()).toBe(kc.getCurrentContext());
+
+    await page.getByTestId('admin-doctor').click();
+    await page.getByTestId('admin-report').waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('admin-report').getAttribute('data-ok')).toBe('true');
+    expect(await page.getByTestId('admin-report').textContent()).toMatch(/✓ this kubeconfig may do all \d+ things the install and the agent need/);
+
+    await page.getByTestId('admin-plan').click();
+    await page.getByTestId('admin-planned').waitFor({ timeout: 30_000 });
+    const actions = await page.getByTestId('admin-plan-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-action')));
+    expect(actions).toHaveLength(12);
+    expect(actions.every((a) => a === 'create')).toBe(true);
+
+    await page.getByTestId('admin-install').click();
+    await page.getByTestId('admin-done').waitFor({ timeout: 150_000 });
+    const progress = await page.getByTestId('admin-progress').textContent();
+    expect(progress).toContain(`[1/12] created Namespace/${ns}`);
+    expect(progress).toContain(`[7/12] created Deployment/${AGENT_NAME} in ${ns}`);
+    expect(progress).toMatch(/the agent is available/);
+    expect(await page.getByTestId('admin-done').textContent()).toMatch(new RegExp(`^Installed in [\\d.]+ s: 12 of 12 objects changed; the agent is available in namespace ${ns}\\.$`));
+    expect((await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: AGENT_NAME, namespace: ns })).status?.availableReplicas).toBe(2);
+
+    // A bad kubeconfig is a sentence, not a stack.
+    await page.getByTestId('admin-kubeconfig').fill(join(dir.path, 'missing.kubeconfig'));
+    await page.getByTestId('admin-doctor').click();
+    await expect.poll(() => page.getByTestId('admin-error').textContent()).toMatch(/--kubeconfig .*missing\.kubeconfig does not exist/);
+  }, 240_000);
+
+  it('is not there without admin mode: no link, and no admin socket', async () => {
+    await page.goto(plainShell.match[1]!);
+    await page.getByTestId('username').waitFor();
+    expect(await page.getByTestId('open-admin').count()).toBe(0);
+    const url = new URL(plainShell.match[1]!);
+    const status = await new Promise<number>((ok) => {
+      const ws = new WebSocket(`ws://${url.host}${WEBSHELL_ADMIN_PATH}`, { origin: url.origin });
+      ws.on('unexpected-response', (_req, res) => ok(res.statusCode ?? 0));
+      ws.on('open', () => {
+        ws.close();
+        ok(101);
+      });
+      ws.on('error', () => ok(-1));
+    });
+    expect(status).toBe(404);
+  });
+});
