@@ -213,6 +213,8 @@ export class PortholeError extends Error {
 declare global {
   interface Window {
     porthole?: PortholeApi;
+    /** Electron: admin mode's surface (refused unless the device allows admin mode) */
+    portholeAdmin?: AdminApi;
   }
 }
 

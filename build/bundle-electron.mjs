@@ -20,9 +20,12 @@ const common = { bundle: true, platform: 'node', target: 'node22', sourcemap: tr
 
 await build({
   ...common,
-  entryPoints: [join(root, 'main/electron/index.ts')],
-  outfile: join(outdir, 'main.js'),
+  entryPoints: { main: join(root, 'main/electron/index.ts') },
+  outdir,
   format: 'esm',
+  // Admin mode (and the Kubernetes client) is a chunk of its own, loaded only where it is allowed.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   packages: 'external',
   external: ['electron'],
 });

@@ -16,8 +16,12 @@ const outdir = resolve(outFlag >= 0 ? process.argv[outFlag + 1] : join(root, 'di
 mkdirSync(outdir, { recursive: true });
 
 await build({
-  entryPoints: [join(root, 'main/webshell/cli.ts')],
-  outfile: join(outdir, 'porthole-webshell.mjs'),
+  entryPoints: { 'porthole-webshell': join(root, 'main/webshell/cli.ts') },
+  outdir,
+  outExtension: { '.js': '.mjs' },
+  // Admin mode (and the Kubernetes client) is a chunk of its own, loaded only where it is allowed.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   absWorkingDir: root,
   bundle: true,
   platform: 'node',

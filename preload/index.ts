@@ -1,5 +1,7 @@
 /**
- * The sandboxed preload: exposes `window.porthole` (PortholeApi over IPC) and nothing else.
+ * The sandboxed preload: exposes `window.porthole` (PortholeApi over IPC) and `window.portholeAdmin`
+ * (admin mode's surface, which the main process answers only where admin mode is allowed; elsewhere
+ * every call is refused with `admin_disabled`), and nothing else.
  * Bundled to CommonJS (sandboxed preloads cannot be ES modules) with only `electron` external.
  *
  * Errors: the core answers BridgeResult; a failure is rejected as a PortholeError-shaped plain
@@ -7,8 +9,8 @@
  * page, so an Error instance would lose the code the renderer branches on; a plain object keeps both.
  */
 import { contextBridge, ipcRenderer } from 'electron';
-import { BRIDGE, BRIDGE_METHODS, PortholeError, type BridgeMethod, type BridgeResult, type LauncherEvent, type PortholeApi } from '../bridge/contract.js';
-import { EVENT_CHANNEL, methodChannel } from './channels.js';
+import { ADMIN_BRIDGE, ADMIN_METHODS, BRIDGE, BRIDGE_METHODS, PortholeError, type AdminApi, type AdminMethod, type BridgeMethod, type BridgeResult, type LauncherEvent, type PortholeApi } from '../bridge/contract.js';
+import { ADMIN_EVENT_CHANNEL, adminChannel, EVENT_CHANNEL, methodChannel } from './channels.js';
 
 const reject = (code: string, message: string) => {
   const error = new PortholeError(code, message);
@@ -37,3 +39,30 @@ const api = {
 } as PortholeApi;
 
 contextBridge.exposeInMainWorld('porthole', api);
+
+async function invokeAdmin(method: AdminMethod, args: unknown[]): Promise<unknown> {
+  const params = ADMIN_BRIDGE[method].params.safeParse(args);
+  if (!params.success) return reject('bad_request', `${method} was called with bad arguments; reload the window.`);
+  let result: BridgeResult<unknown>;
+  try {
+    result = (await ipcRenderer.invoke(adminChannel(method), ...params.data)) as BridgeResult<unknown>;
+  } catch {
+    // No handler: this device does not allow admin mode (the main process never registered it).
+    return reject('admin_disabled', 'Admin mode is not allowed on this device.');
+  }
+  if (result.ok) return result.value;
+  return reject(result.error.code, result.error.message);
+}
+
+const admin = {
+  ...Object.fromEntries(ADMIN_METHODS.map((method) => [method, (...args: unknown[]) => invokeAdmin(method, args)])),
+  onEvent: (listener: (event: LauncherEvent) => void) => {
+    const handler = (_event: Electron.IpcRendererEvent, payload: LauncherEvent) => listener(payload);
+    ipcRenderer.on(ADMIN_EVENT_CHANNEL, handler);
+    return () => {
+      ipcRenderer.removeListener(ADMIN_EVENT_CHANNEL, handler);
+    };
+  },
+} as AdminApi;
+
+contextBridge.exposeInMainWorld('portholeAdmin', admin);

@@ -5,7 +5,7 @@
  * belongs to the device, not to whoever used it.
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { importJWK, SignJWT, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import { DEVICE_PROOF_AUDIENCE, type DevicePublicKey, type EnrolledDevice } from '../../cluster-agent/contract/index.js';
 import { PortholeError } from '../../bridge/contract.js';
 import type { SecretStore } from './secret-store.js';
@@ -49,6 +49,8 @@ export class DeviceKeys {
   async proof(agentUrl: string): Promise<string | undefined> {
     const stored = parse(await (await this.store()).get(deviceKeyItem(agentUrl)));
     if (!stored) return undefined;
+    // jose only where a device is enrolled: most launchers never load it (start-up time).
+    const { importJWK, SignJWT } = await import('jose');
     const key = await importJWK(stored.privateKey, 'EdDSA');
     return new SignJWT({}).setProtectedHeader({ alg: 'EdDSA' }).setSubject(stored.id).setAudience(DEVICE_PROOF_AUDIENCE).setIssuedAt().setExpirationTime('2m').setJti(randomUUID()).sign(key);
   }

@@ -10,7 +10,7 @@ import { createLauncherCore, openSecretStore } from '../core/index.js';
 import { stderrLogger } from '../core/logger.js';
 import { handleAppProtocol, registerAppScheme } from './app-protocol.js';
 import { deviceSettingsFile, electronDevice, readDeviceSettings } from './device.js';
-import { forwardEvents, wireIpc } from './ipc.js';
+import { forwardAdminEvents, forwardEvents, wireAdminIpc, wireIpc } from './ipc.js';
 import { chromiumSwitches, parseLauncherArgs } from './policy.js';
 import { loadPolicySync, policyTable } from '../core/policy.js';
 import type { EffectivePolicy } from '../../bridge/contract.js';
@@ -54,6 +54,9 @@ function main(): void {
     return;
   }
   const kiosk = args.kiosk || policy.kiosk.value;
+  if (args.admin && !policy.admin.value) policy = { ...policy, admin: { value: true, source: 'flag' as const } };
+  // Admin mode's library (and the Kubernetes client) loads only where admin mode is allowed.
+  const admin = policy.admin.value ? import('../core/admin.js').then((m) => m.createAdminApi()) : undefined;
   const settingsFile = deviceSettingsFile(app.getPath('userData'));
   const settings = readDeviceSettings(settingsFile);
   // A managed hardware-decode setting wins over the person's.
@@ -77,8 +80,11 @@ function main(): void {
     hardenSession();
     handleAppProtocol(rendererDir);
     wireIpc(core);
+    void admin?.then(wireAdminIpc);
     win = createLauncherWindow({ preloadDir: here, kiosk });
     forwardEvents(core, win.webContents);
+    const contents = win.webContents;
+    void admin?.then((a) => forwardAdminEvents(a, contents));
     win.on('closed', () => {
       win = undefined;
     });

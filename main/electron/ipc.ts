@@ -3,10 +3,10 @@
  * core's events pushed to the window. Calls from any frame that is not our app:// page are refused.
  */
 import { ipcMain, type IpcMainInvokeEvent, type WebContents } from 'electron';
-import { BRIDGE_METHODS, type BridgeResult } from '../../bridge/contract.js';
+import { ADMIN_BRIDGE, ADMIN_METHODS, BRIDGE_METHODS, type AdminApi, type BridgeResult } from '../../bridge/contract.js';
 import { callBridge } from '../core/bridge.js';
 import type { LauncherCore } from '../core/index.js';
-import { EVENT_CHANNEL, methodChannel } from '../../preload/channels.js';
+import { ADMIN_EVENT_CHANNEL, adminChannel, EVENT_CHANNEL, methodChannel } from '../../preload/channels.js';
 import { isAppUrl } from './policy.js';
 
 
@@ -29,6 +29,24 @@ export function wireIpc(core: LauncherCore): void {
 export function forwardEvents(core: LauncherCore, contents: WebContents): () => void {
   const off = core.onEvent((event) => {
     if (!contents.isDestroyed()) contents.send(EVENT_CHANNEL, event);
+  });
+  contents.once('destroyed', off);
+  return off;
+}
+
+/** Admin mode's surface: registered only where the policy allows admin mode or with `--admin`. */
+export function wireAdminIpc(admin: AdminApi): void {
+  for (const method of ADMIN_METHODS) {
+    ipcMain.handle(adminChannel(method), async (event, ...params: unknown[]): Promise<BridgeResult<unknown>> => {
+      if (!trusted(event)) return { ok: false, error: { code: 'forbidden', message: 'Only the Porthole window may use admin mode.' } };
+      return callBridge(admin, method, params, ADMIN_BRIDGE);
+    });
+  }
+}
+
+export function forwardAdminEvents(admin: AdminApi, contents: WebContents): () => void {
+  const off = admin.onEvent((event) => {
+    if (!contents.isDestroyed()) contents.send(ADMIN_EVENT_CHANNEL, event);
   });
   contents.once('destroyed', off);
   return off;

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callBridge } from '../../main/core/bridge.js';
 import { createLauncherCore, MemorySecretStore, type LauncherCore } from '../../main/core/index.js';
 import { silentLogger } from '../../main/core/logger.js';
-import type { LauncherEvent, PortholeApi } from '../../bridge/contract.js';
+import type { AdminApi, LauncherEvent, PortholeApi } from '../../bridge/contract.js';
 import { repoRoot, tempDir } from '../support/processes.js';
 
 const out = tempDir('electron-bundle');
@@ -36,8 +36,10 @@ function loadPreload(): { exposed: Record<string, unknown>; emit(event: Launcher
   const electron = {
     contextBridge: { exposeInMainWorld: (name: string, api: unknown) => (exposed[name] = api) },
     ipcRenderer: {
-      // Same path as ipcMain.handle in main/electron/ipc.ts: channel -> callBridge on the real core.
-      invoke: (channel: string, ...params: unknown[]) => callBridge(core, channel.replace(/^porthole:/, ''), params),
+      // Same path as ipcMain.handle in main/electron/ipc.ts: channel -> callBridge on the real core. The
+      // admin channels have no handler, as in a main process where admin mode is not allowed.
+      invoke: (channel: string, ...params: unknown[]) =>
+        channel.startsWith('porthole-admin:') ? Promise.reject(new Error(`No handler registered for '${channel}'`)) : callBridge(core, channel.replace(/^porthole:/, ''), params),
       on: (_channel: string, fn: (e: unknown, payload: LauncherEvent) => void) => listeners.add(fn),
       removeListener: (_channel: string, fn: (e: unknown, payload: LauncherEvent) => void) => listeners.delete(fn),
     },
@@ -68,9 +70,11 @@ describe('Electron bundles', () => {
     expect([...preload.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1])).toEqual(['electron']);
   });
 
-  it('the preload exposes only window.porthole, with the whole PortholeApi', () => {
+  it('the preload exposes window.porthole (the whole PortholeApi) and window.portholeAdmin (refused unless the main process allows admin mode), nothing else', async () => {
     const { exposed } = loadPreload();
-    expect(Object.keys(exposed)).toEqual(['porthole']);
+    expect(Object.keys(exposed)).toEqual(['porthole', 'portholeAdmin']);
+    expect(Object.keys(exposed.portholeAdmin as object).sort()).toEqual(['adminContexts', 'adminDoctor', 'adminInstall', 'adminPlan', 'onEvent']);
+    await expect((exposed.portholeAdmin as AdminApi).adminContexts('')).rejects.toEqual({ name: 'PortholeError', code: 'admin_disabled', message: 'Admin mode is not allowed on this device.' });
     // every method of the bridge contract, generated from it, and onEvent
     expect(Object.keys(exposed.porthole as object).sort()).toEqual(['connect', 'deviceEnrollment', 'deviceReport', 'enrollDevice', 'finishCompanySignIn', 'forgetDevice', 'getState', 'listSessions', 'me', 'offlineWorkspace', 'onEvent', 'policy', 'retryAgentNow', 'setHardwareDecode', 'signIn', 'signInOptions', 'signOut', 'startCompanySignIn', 'startSession', 'stopSession']);
   });

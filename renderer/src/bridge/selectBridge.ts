@@ -12,7 +12,10 @@ export interface Bridge {
 }
 
 export function selectBridge(win: Window): Bridge {
-  if (win.porthole) return { api: win.porthole };
+  if (win.porthole) {
+    const admin = win.portholeAdmin;
+    return { api: win.porthole, ...(admin ? { admin: () => admin } : {}) };
+  }
   const shell = new WebShellClient({ url: shellSocketUrl(win.location, WEBSHELL_BRIDGE_PATH), key: takeShellKey(win) });
   shell.start();
   // A new shell address pasted into this tab only changes the fragment: no reload happens by
