@@ -180,10 +180,20 @@ export const ADMIN_BRIDGE = {
   adminPlan: { params: z.tuple([AdminTarget]), result: z.array(AdminPlannedObject) },
   /** doctor, then install or upgrade with progress (AdminEvent lines) and a wait for the agent */
   adminInstall: { params: z.tuple([AdminTarget]), result: z.object({ objects: z.array(AdminPlannedObject), seconds: z.number() }) },
+  /** the installed agent: replicas wanted and available, its image */
+  adminAgent: { params: z.tuple([AdminTarget]), result: z.object({ image: z.string(), replicas: z.number(), available: z.number() }) },
+  adminTemplates: { params: z.tuple([AdminTarget]), result: z.array(z.object({ name: z.string(), spec: z.record(z.string(), z.unknown()) })) },
+  /** creates or changes a Template; the API server checks it against the CRD's schema (`dryRun`: only that) */
+  adminSaveTemplate: { params: z.tuple([AdminTarget, z.object({ name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'template names are lower-case letters, digits and "-"'), spec: z.record(z.string(), z.unknown()), dryRun: z.boolean() })]), result: z.null() },
+  adminDeleteTemplate: { params: z.tuple([AdminTarget, z.string().max(63)]), result: z.null() },
+  /** every user's sessions */
+  adminSessions: { params: z.tuple([AdminTarget]), result: z.array(z.object({ name: z.string(), user: z.string(), template: z.string(), phase: z.string(), startedAt: z.string().optional() })) },
+  /** ends a session (its home stays) */
+  adminStopSession: { params: z.tuple([AdminTarget, z.string().max(63)]), result: z.null() },
 } as const;
 export type AdminMethod = keyof typeof ADMIN_BRIDGE;
 export const ADMIN_METHODS = Object.keys(ADMIN_BRIDGE) as AdminMethod[];
-type AdminCall<M extends AdminMethod> = (...args: z.input<(typeof ADMIN_BRIDGE)[M]['params']>) => Promise<z.output<(typeof ADMIN_BRIDGE)[M]['result']>>;
+type AdminCall<M extends AdminMethod> = (...args: z.input<(typeof ADMIN_BRIDGE)[M]['params']>) => Promise<z.output<(typeof ADMIN_BRIDGE)[M]['result']> | (z.output<(typeof ADMIN_BRIDGE)[M]['result']> extends null ? void : never)>;
 export type AdminApi = { [M in AdminMethod]: AdminCall<M> } & { onEvent(listener: (event: LauncherEvent) => void): () => void };
 export const WEBSHELL_ADMIN_PATH = '/admin-bridge';
 

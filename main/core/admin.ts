@@ -8,6 +8,7 @@ import { PortholeError, type AdminApi, type AdminTarget, type LauncherEvent } fr
 import { AdminError, adminKubeConfig } from '../../cluster-agent/admin/cluster.js';
 import { doctor } from '../../cluster-agent/admin/doctor.js';
 import { install, plan, waitForAgent } from '../../cluster-agent/admin/install.js';
+import { agentStatus, deleteTemplate, listSessions, listTemplates, saveTemplate, stopSession } from '../../cluster-agent/admin/manage.js';
 import { installManifests } from '../../cluster-agent/kubernetes/install-manifests.js';
 import { AGENT_NAME } from '../../cluster-agent/kubernetes/resources.js';
 import { Listeners } from './events.js';
@@ -57,6 +58,12 @@ export function createAdminApi(opts: { waitSeconds?: number } = {}): AdminApi {
         say('the agent is available');
         return { objects: done, seconds: Math.round((Date.now() - started) / 100) / 10 };
       }),
+    adminAgent: (t) => asAdmin(() => agentStatus(target(t).kc, t.namespace)),
+    adminTemplates: (t) => asAdmin(() => listTemplates(target(t).kc, t.namespace)),
+    adminSaveTemplate: (t, x) => asAdmin(() => saveTemplate(target(t).kc, t.namespace, x.name, x.spec, x.dryRun)),
+    adminDeleteTemplate: (t, name) => asAdmin(() => deleteTemplate(target(t).kc, t.namespace, name)),
+    adminSessions: (t) => asAdmin(() => listSessions(target(t).kc, t.namespace)),
+    adminStopSession: (t, name) => asAdmin(() => stopSession(target(t).kc, t.namespace, name)),
     onEvent: (listener) => listeners.add(listener),
   };
 }

@@ -1,7 +1,9 @@
 /**
  * Admin mode in the app, end to end: the web shell started with `--admin` and Debian's Chromium on the
  * real control plane. "Set up a cluster" -> a kubeconfig and its contexts -> Check (doctor) -> Plan ->
- * Install with progress until the agent's Deployment is available. A web shell without admin mode
+ * Install with progress until the agent's Deployment is available -> Manage: the agent's replicas, a
+ * Template made from the form (refused by the CRD's schema with the field named, then saved) that a
+ * person then starts, their session seen and stopped, the Template deleted. A web shell without admin mode
  * offers none of it, and its admin socket does not exist.
  */
 import { join } from 'node:path';
@@ -12,9 +14,10 @@ import WebSocket from 'ws';
 import { WEBSHELL_ADMIN_PATH } from '../../bridge/contract.js';
 import { AGENT_NAME } from '../../cluster-agent/kubernetes/resources.js';
 import { launchChromium } from '../support/browser.js';
-import { kubeConfigFrom } from '../support/cluster.js';
+import { getSession, login } from '../support/agent-api.js';
+import { kubeConfigFrom, startKubernetesAgent } from '../support/cluster.js';
 import { deleteNamespaces, uniqueName } from '../support/kube.js';
-import { startCli, stopProcess, tempDir, type Started } from '../support/processes.js';
+import { runCli, startCli, stopProcess, tempDir, type Started } from '../support/processes.js';
 import { NO_KEYCHAIN_ENV } from '../support/web-shell-stack.js';
 
 const kubeconfig = inject('kubeconfig');
@@ -22,6 +25,7 @@ const kc = kubeConfigFrom(kubeconfig);
 const ns = uniqueName('admin-ui');
 const dir = tempDir('admin-ui');
 let adminShell: Started;
+let agentProcess: Started | undefined;
 let plainShell: Started;
 let browser: BrowserContext;
 let page: Page;
@@ -37,7 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  for (const s of [adminShell, plainShell]) if (s) await stopProcess(s.child);
+  for (const s of [adminShell, plainShell, agentProcess]) if (s) await stopProcess(s.child);
   await deleteNamespaces(kc, [ns]);
   dir.remove();
 });
@@ -71,6 +75,39 @@ describe('admin mode (web shell --admin)', () => {
     expect(progress).toMatch(/the agent is available/);
     expect(await page.getByTestId('admin-done').textContent()).toMatch(new RegExp(`^Installed in [\\d.]+ s: 12 of 12 objects changed; the agent is available in namespace ${ns}\\.$`));
     expect((await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: AGENT_NAME, namespace: ns })).status?.availableReplicas).toBe(2);
+
+    // Manage: the agent, a Template made from a form the API server checks, a user's session seen and stopped.
+    await page.getByTestId('admin-manage-load').click();
+    await page.locator('[data-testid="admin-agent"], [data-testid="admin-manage-error"]').first().waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('admin-manage-error').count(), (await page.getByTestId('admin-manage-error').textContent().catch(() => '')) ?? '').toBe(0);
+    await expect.poll(() => page.getByTestId('admin-agent').textContent()).toMatch(/^Agent \S+: 2 of 2 replicas available\.$/);
+    expect(await page.getByTestId('admin-template-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-name')))).toEqual(['xfce']);
+    await page.getByTestId('admin-template-name').fill('terminal');
+    await page.getByTestId('admin-template-spec').fill(JSON.stringify({ displayName: 'Terminal', description: 'A shell', image: 'registry.example/desktop:1', idleTimeoutSeconds: 'soon' }));
+    await page.getByTestId('admin-template-save').click();
+    await expect.poll(() => page.getByTestId('admin-template-error').textContent()).toMatch(/^the API server refused the Template "terminal": .*spec\.idleTimeoutSeconds/);
+    await page.getByTestId('admin-template-spec').fill(JSON.stringify({ displayName: 'Terminal', description: 'A shell', image: 'registry.example/desktop:1', idleTimeoutSeconds: 600 }));
+    await page.getByTestId('admin-template-save').click();
+    await page.getByTestId('admin-template-saved').waitFor();
+    await expect.poll(() => page.getByTestId('admin-template-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-name')))).toEqual(['terminal', 'xfce']);
+
+    // A person then starts it (an agent on the kubernetes runtime, as the Deployment would run it).
+    const users = join(dir.path, 'users.yaml');
+    expect((await runCli('cluster-agent/agent/cli.ts', ['users', 'add', 'tess', '--file', users, '--password-stdin'], 'pw')).code).toBe(0);
+    agentProcess = await startKubernetesAgent({ kubeconfig, namespace: ns, users, dataDir: join(dir.path, 'agent') });
+    const agentUrl = agentProcess.match[1]!;
+    const token = await login(agentUrl, 'tess', 'pw');
+    const started = await fetch(new URL('/api/v1/sessions', agentUrl), { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ template: 'terminal' }) });
+    expect([200, 202]).toContain(started.status);
+    const session = (await started.json()) as { id: string };
+    await page.getByTestId('admin-manage-load').click();
+    await expect.poll(() => page.getByTestId('admin-session-row').allTextContents(), { timeout: 20_000 }).toEqual([expect.stringMatching(/^tess: terminal \((Pending|Starting|Running)\)/)]);
+    const row = await page.getByTestId('admin-session-row').getAttribute('data-name');
+    await page.getByTestId(`admin-session-stop-${row}`).click();
+    await expect.poll(() => page.getByTestId('admin-session-row').count(), { timeout: 20_000 }).toBe(0);
+    await expect.poll(async () => (await getSession(agentUrl, token, session.id))?.phase ?? 'gone', { timeout: 20_000 }).toMatch(/^(Stopped|gone)$/);
+    await page.getByTestId('admin-template-delete-terminal').click();
+    await expect.poll(() => page.getByTestId('admin-template-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-name')))).toEqual(['xfce']);
 
     // A bad kubeconfig is a sentence, not a stack.
     await page.getByTestId('admin-kubeconfig').fill(join(dir.path, 'missing.kubeconfig'));

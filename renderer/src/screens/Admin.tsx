@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { z } from 'zod';
 import type { AdminApi, AdminDoctorReport, AdminPlannedObject, AdminTarget, LauncherEvent } from '../../../bridge/contract.js';
+import { AdminManage } from '../components/AdminManage.js';
 import { errorSentence } from '../logic/errors.js';
 
 type Report = z.infer<typeof AdminDoctorReport>;
@@ -138,6 +139,7 @@ export function Admin({ admin, onBack }: { admin: AdminApi; onBack(): void }) {
           {done ? <p data-testid="admin-done">{done}</p> : null}
         </section>
       ) : null}
+      <AdminManage admin={admin} target={target} />
     </main>
   );
 }
