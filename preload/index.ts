@@ -9,6 +9,7 @@
  * page, so an Error instance would lose the code the renderer branches on; a plain object keeps both.
  */
 import { contextBridge, ipcRenderer } from 'electron';
+import type { ZodType } from 'zod';
 import { ADMIN_BRIDGE, ADMIN_METHODS, BRIDGE, BRIDGE_METHODS, PortholeError, type AdminApi, type AdminMethod, type BridgeMethod, type BridgeResult, type LauncherEvent, type PortholeApi } from '../bridge/contract.js';
 import { ADMIN_EVENT_CHANNEL, adminChannel, EVENT_CHANNEL, methodChannel } from './channels.js';
 
@@ -17,14 +18,25 @@ const reject = (code: string, message: string) => {
   return Promise.reject({ name: error.name, code: error.code, message: error.message });
 };
 
-async function invoke(method: BridgeMethod, args: unknown[]): Promise<unknown> {
-  // Only what the contract declares crosses IPC: the parse drops anything else the page put in.
-  const params = BRIDGE[method].params.safeParse(args);
+/**
+ * Calls one method of a declared surface over IPC: only what the declaration allows crosses (the parse
+ * drops anything else the page put in). `missing` answers when the main process has no handler.
+ */
+async function invokeOn(declaration: Record<string, { params: ZodType }>, channel: string, method: string, args: unknown[], missing?: () => Promise<never>): Promise<unknown> {
+  const params = declaration[method]!.params.safeParse(args);
   if (!params.success) return reject('bad_request', `${method} was called with bad arguments; reload the window.`);
-  const result = (await ipcRenderer.invoke(methodChannel(method), ...params.data)) as BridgeResult<unknown>;
+  let result: BridgeResult<unknown>;
+  try {
+    result = (await ipcRenderer.invoke(channel, ...(params.data as unknown[]))) as BridgeResult<unknown>;
+  } catch (error) {
+    if (missing) return missing();
+    throw error;
+  }
   if (result.ok) return result.value;
   return reject(result.error.code, result.error.message);
 }
+
+const invoke = (method: BridgeMethod, args: unknown[]) => invokeOn(BRIDGE, methodChannel(method), method, args);
 
 const api = {
   ...Object.fromEntries(BRIDGE_METHODS.map((method) => [method, (...args: unknown[]) => invoke(method, args)])),
@@ -40,19 +52,8 @@ const api = {
 
 contextBridge.exposeInMainWorld('porthole', api);
 
-async function invokeAdmin(method: AdminMethod, args: unknown[]): Promise<unknown> {
-  const params = ADMIN_BRIDGE[method].params.safeParse(args);
-  if (!params.success) return reject('bad_request', `${method} was called with bad arguments; reload the window.`);
-  let result: BridgeResult<unknown>;
-  try {
-    result = (await ipcRenderer.invoke(adminChannel(method), ...params.data)) as BridgeResult<unknown>;
-  } catch {
-    // No handler: this device does not allow admin mode (the main process never registered it).
-    return reject('admin_disabled', 'Admin mode is not allowed on this device.');
-  }
-  if (result.ok) return result.value;
-  return reject(result.error.code, result.error.message);
-}
+// No handler: this device does not allow admin mode (the main process never registered it).
+const invokeAdmin = (method: AdminMethod, args: unknown[]) => invokeOn(ADMIN_BRIDGE, adminChannel(method), method, args, () => reject('admin_disabled', 'Admin mode is not allowed on this device.'));
 
 const admin = {
   ...Object.fromEntries(ADMIN_METHODS.map((method) => [method, (...args: unknown[]) => invokeAdmin(method, args)])),

@@ -21,6 +21,14 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
     return { accessToken: access.token, refreshToken, expiresIn: access.expiresIn, user: { name: user.name, groups: user.groups } };
   };
 
+  /** The sign-in attempt budget per client address, refused with 429, the sentence and Retry-After. */
+  const perAddressLimit = (sentence: string) => ({
+    max: deps.loginAttemptsPerMinute ?? 10,
+    timeWindow: 60_000,
+    errorResponseBuilder: (_req: FastifyRequest, ctx: { after: string; ttl: number }) =>
+      new ApiError(429, 'rate_limited', `${sentence}; try again in ${ctx.after}`, { 'retry-after': String(Math.max(1, Math.ceil(ctx.ttl / 1000))) }),
+  });
+
   /** The enrolled device a sign-in comes from, when it sends its proof; a proof that does not hold is a 401. */
   const deviceOf = async (req: FastifyRequest): Promise<string | undefined> => {
     const header = req.headers[DEVICE_PROOF_HEADER];
@@ -111,12 +119,7 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
         response: { 200: TokenResponse, 404: ErrorBody, 429: ErrorBody, ...apiErrors },
       },
       config: {
-        rateLimit: {
-          max: deps.loginAttemptsPerMinute ?? 10,
-          timeWindow: 60_000,
-          errorResponseBuilder: (_req: FastifyRequest, ctx: { after: string; ttl: number }) =>
-            new ApiError(429, 'rate_limited', `Too many guest sign-ins from your address; try again in ${ctx.after}`, { 'retry-after': String(Math.max(1, Math.ceil(ctx.ttl / 1000))) }),
-        },
+        rateLimit: perAddressLimit('Too many guest sign-ins from your address'),
       },
     },
     async (req) => {
@@ -207,12 +210,7 @@ export async function authRoutes(app: FastifyInstance, deps: AgentDeps): Promise
         response: { 201: EnrolledDevice, 400: ErrorBody, 401: ErrorBody, 429: ErrorBody, ...bodyErrors, ...apiErrors },
       },
       config: {
-        rateLimit: {
-          max: deps.loginAttemptsPerMinute ?? 10,
-          timeWindow: 60_000,
-          errorResponseBuilder: (_req: FastifyRequest, ctx: { after: string; ttl: number }) =>
-            new ApiError(429, 'rate_limited', `Too many enrolment attempts from your address; try again in ${ctx.after}`, { 'retry-after': String(Math.max(1, Math.ceil(ctx.ttl / 1000))) }),
-        },
+        rateLimit: perAddressLimit('Too many enrolment attempts from your address'),
       },
     },
     async (req, reply) => {
