@@ -386,9 +386,7 @@ function parseKeys(args: string[]): Command {
   const [action, ...extra] = positionals;
   if (action !== 'rotate' && action !== 'list') throw new UsageError(action === undefined ? 'missing "keys" subcommand (rotate or list)' : `unknown keys subcommand "${action}" (rotate or list)`);
   if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"`);
-  const runtime = values.runtime ?? 'local';
-  if (runtime !== 'local' && runtime !== 'kubernetes') throw new UsageError(`--runtime must be local or kubernetes, got "${runtime}"`);
-  if (runtime === 'local' && (values.kubeconfig !== undefined || values.namespace !== undefined)) throw new UsageError('--kubeconfig and --namespace are for --runtime kubernetes');
+  const runtime = storeRuntime(values);
   return {
     kind: 'keys',
     action,
@@ -413,9 +411,7 @@ function parseDevices(args: string[]): Command {
   if (action === 'revoke' && !target) throw new UsageError('devices revoke needs the id or name of the device (see devices list)');
   const rest = action === 'revoke' ? extra : [target, ...extra].filter((x) => x !== undefined);
   if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
-  const runtime = values.runtime ?? 'local';
-  if (runtime !== 'local' && runtime !== 'kubernetes') throw new UsageError(`--runtime must be local or kubernetes, got "${runtime}"`);
-  if (runtime === 'local' && (values.kubeconfig !== undefined || values.namespace !== undefined)) throw new UsageError('--kubeconfig and --namespace are for --runtime kubernetes');
+  const runtime = storeRuntime(values);
   return {
     kind: 'devices',
     action,
@@ -461,4 +457,12 @@ function parseAdmin(action: 'doctor' | 'install' | 'uninstall', args: string[]):
     ...(values.context !== undefined ? { context: values.context } : {}),
     ...(values.image !== undefined ? { image: values.image } : {}),
   };
+}
+
+/** Where `keys` and `devices` find the agent's stores: its data dir, or (kubernetes) Secrets in a namespace. */
+function storeRuntime(values: { runtime?: string; kubeconfig?: string; namespace?: string }): 'local' | 'kubernetes' {
+  const runtime = values.runtime ?? 'local';
+  if (runtime !== 'local' && runtime !== 'kubernetes') throw new UsageError(`--runtime must be local or kubernetes, got "${runtime}"`);
+  if (runtime === 'local' && (values.kubeconfig !== undefined || values.namespace !== undefined)) throw new UsageError('--kubeconfig and --namespace are for --runtime kubernetes');
+  return runtime;
 }
