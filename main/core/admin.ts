@@ -45,7 +45,11 @@ export function createAdminApi(opts: { waitSeconds?: number } = {}): AdminApi {
         };
       }),
     adminDoctor: (t) => asAdmin(() => report(t)),
-    adminPlan: (t) => asAdmin(async () => plan(target(t).kc, target(t).objects)),
+    adminPlan: (t) =>
+      asAdmin(async () => {
+        const { kc, objects } = target(t);
+        return plan(kc, objects);
+      }),
     adminInstall: (t) =>
       asAdmin(async () => {
         const started = Date.now();
