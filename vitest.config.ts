@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
-    exclude: ['test/e2e/**', 'test/cluster/**', 'test/electron/**', 'test/network/**', 'node_modules/**'],
+    exclude: ['test/e2e/**', 'test/cluster/**', 'test/node/**', 'test/electron/**', 'test/network/**', 'node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // test/e2e, test/electron, test/cluster and test/network have their own configs (browser, Electron,

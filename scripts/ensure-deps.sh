@@ -14,7 +14,9 @@ run_pkgs=(tigervnc-standalone-server tigervnc-tools openbox xterm bubblewrap x11
   gcc libc6-dev pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libyuv-dev libaom-dev
   # desktop sound: a PulseAudio server per session (a null sink), captured by gst-launch-1.0 (pulsesrc, opusenc)
   pulseaudio gstreamer1.0-tools)
-test_pkgs=(websockify dbus gnome-keyring x11-utils xdotool xclip python3-venv coturn iproute2 nftables xvfb slapd openssl)
+test_pkgs=(websockify dbus gnome-keyring x11-utils xdotool xclip python3-venv coturn iproute2 nftables xvfb slapd openssl
+  # the real node (build/node/up.sh) and the images it runs (build/images/build.sh)
+  containerd runc containernetworking-plugins catatonit socat mmdebstrap)
 pkgs=("${run_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes control plane for tests and development from Go modules (no Docker here):
-# kube-apiserver, kube-controller-manager, kube-scheduler from k8s.io/kubernetes, and kwok/kwokctl.
+# kube-apiserver, kube-controller-manager, kube-scheduler and (for the real node) kubelet from
+# k8s.io/kubernetes, and kwok/kwokctl.
 # Binaries are cached outside the repository (PORTHOLE_CLUSTER_CACHE, default ~/.cache/porthole/cluster)
 # so a second run is instant. Nothing built here is committed.
 set -euo pipefail
@@ -15,7 +16,7 @@ bin="$cache/$K8S_VERSION/bin"
 mkdir -p "$bin"
 
 need=()
-for b in kube-apiserver kube-controller-manager kube-scheduler kwok kwokctl etcd; do [ -x "$bin/$b" ] || need+=("$b"); done
+for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kwok kwokctl etcd; do [ -x "$bin/$b" ] || need+=("$b"); done
 if [ ${#need[@]} -eq 0 ]; then echo "$bin"; exit 0; fi
 command -v go >/dev/null || { echo "porthole: Go is needed to build the test control plane (apt-get install golang-go)" >&2; exit 1; }
 
@@ -46,12 +47,13 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )
 GO
   GOFLAGS=-mod=mod go mod tidy -e >/dev/null 2>&1 || true
 fi
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor%%.*}"
-for b in kube-apiserver kube-controller-manager kube-scheduler; do
+for b in kube-apiserver kube-controller-manager kube-scheduler kubelet; do
   [ -x "$bin/$b" ] || { echo "porthole: building $b ${K8S_VERSION} (first time only; several minutes)" >&2; GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$bin/$b" "k8s.io/kubernetes/cmd/$b"; }
 done
 for b in kwok kwokctl; do

@@ -2,12 +2,13 @@
 import { API_VERSION, type TemplateResource } from './resources.js';
 
 /**
- * Any image with TigerVNC's Xvnc, XFCE and dbus-launch on PATH works (the pod runs them itself and
- * ignores the image's entrypoint); this Debian one has all three and a uid-1000 user.
+ * The project's desktop image (build/images/desktop: Xvnc, XFCE, the streamer, uid 1000, made from Debian
+ * packages by `npm run images`). Any image with TigerVNC's Xvnc, XFCE and dbus-launch on PATH works: the
+ * pod runs them itself and ignores the image's entrypoint.
  */
-export const DEFAULT_XFCE_IMAGE = 'docker.io/accetto/debian-vnc-xfce-g3:latest';
+export const DEFAULT_DESKTOP_IMAGE = 'ghcr.io/porthole-dev/porthole-desktop:0.1.0';
 
-export function xfceTemplate(namespace: string, image = DEFAULT_XFCE_IMAGE): TemplateResource {
+export function xfceTemplate(namespace: string, image = DEFAULT_DESKTOP_IMAGE): TemplateResource {
   return {
     apiVersion: API_VERSION,
     kind: 'Template',

@@ -73,6 +73,8 @@ export function restrictedContainerSecurity(): V1SecurityContext {
     runAsGroup: DESKTOP_UID,
     allowPrivilegeEscalation: false,
     privileged: false,
+    // the desktop writes only /tmp (an emptyDir) and its home volume
+    readOnlyRootFilesystem: true,
     capabilities: { drop: ['ALL'] },
     seccompProfile: { type: 'RuntimeDefault' },
   };

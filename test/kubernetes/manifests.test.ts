@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseCommand } from '../../cluster-agent/agent/args.js';
-import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
+import { DEFAULT_DESKTOP_IMAGE, xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
 import { agentRules, renderManifestsYaml, type ManifestOptions } from '../../cluster-agent/kubernetes/install-manifests.js';
 import { TurnOptionError } from '../../cluster-agent/kubernetes/turn-manifests.js';
 import { restrictedViolations } from '../support/pod-security.js';
@@ -134,7 +134,7 @@ describe('porthole-agent manifests', () => {
   it('ships the xfce Template', () => {
     const t = find(docs(), 'Template', 'xfce')[0]!;
     expect(t.apiVersion).toBe('porthole.dev/v1alpha1');
-    expect(t.spec.image).toMatch(/xfce/);
+    expect(t.spec.image).toBe(DEFAULT_DESKTOP_IMAGE);
     expect(t.spec.resources.requests).toEqual({ cpu: '500m', memory: '1Gi' });
   });
 });

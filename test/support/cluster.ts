@@ -61,6 +61,8 @@ export interface KubernetesAgentOptions {
   nodeArgs?: string[];
   /** extra `serve` flags, e.g. --turn URL --turn-secret-name NAME */
   serveArgs?: string[];
+  /** run it in this network namespace (the real node's, to reach pod IPs) */
+  netns?: string;
 }
 
 /** A real agent process on the kubernetes runtime, listening on a free loopback port (match[1] is its URL). */
@@ -71,5 +73,6 @@ export function startKubernetesAgent(o: KubernetesAgentOptions): Promise<Started
     /^listening on (http:\/\/127\.0\.0\.1:\d+)$/,
     o.timeoutMs ?? 60_000,
     o.nodeArgs ?? [],
+    o.netns ? { netns: o.netns } : {},
   );
 }

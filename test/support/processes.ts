@@ -29,11 +29,13 @@ export function startCli(
   ready: RegExp,
   timeoutMs = 30_000,
   nodeArgs: string[] = [],
-  opts: { as?: { uid: number; gid: number }; env?: Record<string, string> } = {},
+  opts: { as?: { uid: number; gid: number }; env?: Record<string, string>; netns?: string } = {},
 ): Promise<Started> {
   const { as } = opts;
   const env = { ...process.env, ...opts.env, ...(as ? { HOME: '/nonexistent' } : {}) };
-  const child = spawn(tsx, [...nodeArgs, ...tsxArgs, script, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env, ...(as ? { uid: as.uid, gid: as.gid } : {}) });
+  // nsenter execs node in the named network namespace: still one process, so signals reach the CLI
+  const [cmd, ...pre] = opts.netns ? ['nsenter', `--net=/run/netns/${opts.netns}`, '--', tsx] : [tsx];
+  const child = spawn(cmd!, [...pre, ...nodeArgs, ...tsxArgs, script, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env, ...(as ? { uid: as.uid, gid: as.gid } : {}) });
   const output: string[] = [];
   return new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`${script} not ready after ${timeoutMs} ms:\n${output.join('\n')}`)), timeoutMs);
