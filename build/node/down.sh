@@ -25,5 +25,12 @@ stop api-netns
 stop api-host
 # the pods' network namespaces (bind-mounted files under the node's directory), then the node's own
 for f in "$nd"/netns/*; do [ -e "$f" ] && { umount "$f" 2>/dev/null || true; rm -f "$f"; }; done
+# containerd 1.6 puts them in /run/netns whatever netns_mounts_under says: the cni-* ones made since this
+# node started, once no process is in them
+if [ -f "$nd/started" ]; then
+  for f in $(find /run/netns -maxdepth 1 -name 'cni-*' -newer "$nd/started" 2>/dev/null); do
+    [ -z "$(ip netns pids "$(basename "$f")" 2>/dev/null)" ] && ip netns del "$(basename "$f")" 2>/dev/null || true
+  done
+fi
 ip netns del "$netns" 2>/dev/null || true
 rm -rf "$nd" 2>/dev/null || { sleep 1; rm -rf "$nd" || echo "porthole-node: could not remove all of $nd" >&2; }

@@ -30,6 +30,7 @@ bin=$("$root/build/cluster/build-binaries.sh")
 server=$(sed -n 's/^ *server: *//p' "$dir/kubeconfig.yaml" | head -1)
 api_port=${server##*:}
 mkdir -p "$nd"/{pids,logs,cni,kubelet,pod-logs,sysctl}
+[ -f "$nd/started" ] || touch "$nd/started"
 
 running() { [ -f "$nd/pids/$1" ] && kill -0 "$(cat "$nd/pids/$1")" 2>/dev/null; }
 # setsid: the processes outlive this script, and are stopped by down.sh by pid.
