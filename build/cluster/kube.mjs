@@ -6,13 +6,19 @@
 //   node kube.mjs wait-nodes   CLUSTER_DIR TIMEOUT_S            every node Ready=True
 //   node kube.mjs wait-sa      CLUSTER_DIR TIMEOUT_S            the controller manager made default/default
 //   node kube.mjs ensure-storage CLUSTER_DIR                      a default StorageClass (hostPath provisioner)
-import { readFileSync } from 'node:fs';
+//   node kube.mjs wait-node    CLUSTER_DIR NAME TIMEOUT_S [PIDFILE ...]
+//                                                                one node Ready=True; fails at once when a
+//                                                                process of a pid file has exited
+//   node kube.mjs ensure-local-volumes CLUSTER_DIR NODE STATE_DIR COUNT
+//                                                                local PVs on a real node and their StorageClass,
+//                                                                made the default
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 
-const [cmd, dir, arg1, arg2] = process.argv.slice(2);
+const [cmd, dir, arg1, arg2, ...rest] = process.argv.slice(2);
 if (!cmd || !dir) {
-  console.error('usage: kube.mjs wait-ready|ensure-nodes|wait-nodes|wait-sa CLUSTER_DIR ...');
+  console.error('usage: kube.mjs wait-ready|ensure-nodes|wait-nodes|wait-sa|ensure-storage|wait-node|ensure-local-volumes CLUSTER_DIR ...');
   process.exit(2);
 }
 const pki = join(dir, 'pki');
@@ -26,12 +32,12 @@ const tls = {
 };
 
 /** @returns {Promise<{status: number, body: string}>} */
-function api(method, path, body) {
+function api(method, path, body, contentType = 'application/json') {
   return new Promise((resolve, reject) => {
     const url = new URL(path, server);
     const req = request(
       url,
-      { method, ...tls, timeout: 5000, headers: body ? { 'content-type': 'application/json' } : {} },
+      { method, ...tls, timeout: 5000, headers: body ? { 'content-type': contentType } : {} },
       (res) => {
         let data = '';
         res.setEncoding('utf8');
@@ -46,6 +52,18 @@ function api(method, path, body) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Creates an object unless it exists; exits with the API server's answer otherwise. @returns {Promise<boolean>} created */
+async function create(path, body) {
+  const r = await api('POST', path, body);
+  if (r.status !== 201 && r.status !== 409) {
+    console.error(`porthole-cluster: creating ${body.kind} ${body.metadata.name}: ${r.status} ${r.body}`);
+    process.exit(1);
+  }
+  return r.status === 201;
+}
+
+const DEFAULT_CLASS = 'storageclass.kubernetes.io/is-default-class';
 
 async function until(what, timeoutS, check) {
   const deadline = Date.now() + Number(timeoutS || 60) * 1000;
@@ -116,12 +134,7 @@ switch (cmd) {
     for (let i = 0; i < n; i++) nodes.push(node(`kwok-node-${i}`, octet, i, false));
     nodes.push(node('kwok-gpu-node-0', octet, n, true));
     for (const body of nodes) {
-      const r = await api('POST', '/api/v1/nodes', body);
-      if (r.status !== 201 && r.status !== 409) {
-        console.error(`porthole-cluster: creating node ${body.metadata.name}: ${r.status} ${r.body}`);
-        process.exit(1);
-      }
-      if (r.status === 201) console.error(`porthole-cluster: node ${body.metadata.name} podCIDR ${body.spec.podCIDR}`);
+      if (await create('/api/v1/nodes', body)) console.error(`porthole-cluster: node ${body.metadata.name} podCIDR ${body.spec.podCIDR}`);
     }
     break;
   }
@@ -149,15 +162,68 @@ switch (cmd) {
     const body = {
       apiVersion: 'storage.k8s.io/v1',
       kind: 'StorageClass',
-      metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+      metadata: { name: 'standard', annotations: { [DEFAULT_CLASS]: 'true' } },
       provisioner: 'kubernetes.io/host-path',
       reclaimPolicy: 'Delete',
       volumeBindingMode: 'Immediate',
     };
-    const r = await api('POST', '/apis/storage.k8s.io/v1/storageclasses', body);
-    if (r.status !== 201 && r.status !== 409) {
-      console.error(`porthole-cluster: creating the StorageClass: ${r.status} ${r.body}`);
-      process.exit(1);
+    await create('/apis/storage.k8s.io/v1/storageclasses', body);
+    break;
+  }
+  case 'wait-node': {
+    const [name, timeoutS, ...pidFiles] = [arg1, arg2, ...rest];
+    const exited = (file) => {
+      if (!existsSync(file)) return false; // not started yet (images are still being imported)
+      try { process.kill(Number(readFileSync(file, 'utf8')), 0); return false; } catch { return true; }
+    };
+    await until(`node ${name} to be Ready`, timeoutS, async () => {
+      const dead = pidFiles.find(exited);
+      if (dead) { console.error(`porthole-cluster: ${dead} has exited`); process.exit(1); }
+      const r = await api('GET', `/api/v1/nodes/${name}`);
+      if (r.status === 404) return 'not registered yet';
+      if (r.status !== 200) return `node ${r.status}`;
+      const ready = (JSON.parse(r.body).status?.conditions ?? []).find((c) => c.type === 'Ready');
+      return ready?.status === 'True' || (ready ? `${ready.reason}: ${ready.message}` : 'no Ready condition yet');
+    });
+    break;
+  }
+  case 'ensure-local-volumes': {
+    // Storage for a real node as a bare-metal cluster has it: local PVs (directories under the node's
+    // state, pinned to it) and a default StorageClass that binds when a pod is scheduled. The hostPath
+    // provisioner makes root-owned 0750 directories that a uid-1000 desktop cannot write and that fsGroup
+    // does not reach; the kubelet gives local volumes the pod's fsGroup.
+    const [nodeName, stateDir, count] = [arg1, arg2, rest[0]];
+    const classes = JSON.parse((await api('GET', '/apis/storage.k8s.io/v1/storageclasses')).body).items ?? [];
+    for (const sc of classes) {
+      if (sc.metadata?.annotations?.[DEFAULT_CLASS] !== 'true' || sc.metadata.name === 'porthole-local') continue;
+      const patch = [{ op: 'replace', path: `/metadata/annotations/${DEFAULT_CLASS.replace('/', '~1')}`, value: 'false' }];
+      const r = await api('PATCH', `/apis/storage.k8s.io/v1/storageclasses/${sc.metadata.name}`, patch, 'application/json-patch+json');
+      if (r.status !== 200) { console.error(`porthole-cluster: un-defaulting StorageClass ${sc.metadata.name}: ${r.status} ${r.body}`); process.exit(1); }
+    }
+    await create('/apis/storage.k8s.io/v1/storageclasses', {
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: { name: 'porthole-local', annotations: { [DEFAULT_CLASS]: 'true' } },
+      provisioner: 'kubernetes.io/no-provisioner',
+      volumeBindingMode: 'WaitForFirstConsumer',
+      reclaimPolicy: 'Retain',
+    });
+    for (let i = 0; i < Number(count); i++) {
+      const path = join(stateDir, 'volumes', String(i));
+      mkdirSync(path, { recursive: true });
+      await create('/api/v1/persistentvolumes', {
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name: `${nodeName}-local-${i}`, labels: { 'porthole.dev/node': 'real' } },
+        spec: {
+          capacity: { storage: '10Gi' },
+          accessModes: ['ReadWriteOnce'],
+          persistentVolumeReclaimPolicy: 'Retain',
+          storageClassName: 'porthole-local',
+          local: { path },
+          nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [nodeName] }] }] } },
+        },
+      });
     }
     break;
   }

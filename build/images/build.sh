@@ -4,8 +4,7 @@
 # second layer, and build/images/oci-archive.mjs writes an OCI archive that `ctr images import` and
 # `podman load` read. Both layers are cached outside the repository keyed by their inputs, so a second
 # build is instant and a change to the agent or streamer rebuilds only the small top layer.
-#   build/images/build.sh desktop|agent          builds (or finds) it; prints the archive's path
-#   build/images/build.sh desktop|agent --ref    prints the image's name only
+#   build/images/build.sh desktop|agent      builds (or finds) it; prints the archive's path
 # Environment: PORTHOLE_IMAGE_CACHE (default ~/.cache/porthole/images), PORTHOLE_DEBIAN_MIRROR.
 set -euo pipefail
 name=${1:?usage: build/images/build.sh desktop|agent}
@@ -21,13 +20,12 @@ mkdir -p "$cache"
 # image.sh sets SUITE, PACKAGES (array), REF, OCI_ARGS (array) and defines stage_app DIR (the top layer).
 # shellcheck source=/dev/null
 . "$conf"
-[ "${2:-}" = --ref ] && { echo "$REF"; exit 0; }
 
 base_key=$( { cat "$here/build.sh"; echo "$SUITE $mirror ${PACKAGES[*]}"; declare -f base_hook; } | sha256sum | cut -c1-16)
 base="$cache/$name-base-$base_key.tar"
 if [ ! -f "$base" ]; then
   command -v mmdebstrap >/dev/null || { log "mmdebstrap is needed (scripts/ensure-deps.sh installs it)"; exit 1; }
-  log "building the $name base layer from Debian $SUITE (first time only; about 3 minutes)"
+  log "building the $name base layer from Debian $SUITE (first time only; about a minute: 50 s for the desktop here)"
   started=$(date +%s)
   # No documentation, manual pages or translations: a desktop pod never shows them. The apt lists and
   # caches go too; the image is rebuilt, never upgraded in place.

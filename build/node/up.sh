@@ -166,8 +166,8 @@ if ! running node; then
   # file systems the kubelet and runc need.
   spawn node nsenter --net="/run/netns/$netns" unshare --mount --propagation slave "$nd/run-node.sh" "${images[@]}"
 fi
-node "$here/wait-node.mjs" "$dir/kubeconfig.yaml" "$name" 180 "$nd/pids/kubelet" "$nd/pids/containerd" || { log "the node did not become Ready; logs in $nd/logs"; tail -20 "$nd/logs/kubelet.log" >&2 || true; exit 1; }
-node "$here/local-volumes.mjs" "$dir/kubeconfig.yaml" "$name" "$nd" 8
+node "$root/build/cluster/kube.mjs" wait-node "$dir" "$name" 180 "$nd/pids/kubelet" "$nd/pids/containerd" || { log "the node did not become Ready; logs in $nd/logs"; tail -20 "$nd/logs/kubelet.log" >&2 || true; exit 1; }
+node "$root/build/cluster/kube.mjs" ensure-local-volumes "$dir" "$name" "$nd" 8
 log "node $name Ready in $(( ($(date +%s%N) - started) / 1000000 )) ms; logs in $nd/logs"
 echo "NODE=$name"
 echo "NETNS=$netns"

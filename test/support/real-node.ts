@@ -44,13 +44,16 @@ export async function relayInto(netns: string, port: number): Promise<{ url: str
   };
 }
 
+/** containerd's id of a container, from the pod status's containerID (containerd://ID) */
+const taskId = (containerId: string) => containerId.replace(/^containerd:\/\//, '');
+
 function ctr(node: RealNode, args: string[]): Promise<{ stdout: string; stderr: string }> {
   return run('ctr', ['--address', join(node.dir, 'containerd.sock'), '-n', 'k8s.io', ...args], { maxBuffer: 8 << 20 });
 }
 
 /** The host pid of a container's first process, from containerd (containerID as in pod status). */
 export async function containerPid(node: RealNode, containerId: string): Promise<number> {
-  const id = containerId.replace(/^containerd:\/\//, '');
+  const id = taskId(containerId);
   const { stdout } = await ctr(node, ['tasks', 'ls']);
   const line = stdout.split('\n').find((l) => l.startsWith(`${id} `));
   if (!line) throw new Error(`containerd has no task ${id}:\n${stdout}`);
@@ -59,8 +62,7 @@ export async function containerPid(node: RealNode, containerId: string): Promise
 
 /** Runs a command in a running container (as its user), as `kubectl exec` would through the kubelet. */
 export async function execIn(node: RealNode, containerId: string, argv: string[]): Promise<string> {
-  const id = containerId.replace(/^containerd:\/\//, '');
-  const { stdout } = await ctr(node, ['tasks', 'exec', '--exec-id', `test-${process.hrtime.bigint()}`, id, ...argv]);
+  const { stdout } = await ctr(node, ['tasks', 'exec', '--exec-id', `test-${process.hrtime.bigint()}`, taskId(containerId), ...argv]);
   return stdout;
 }
 
