@@ -33,13 +33,20 @@ async function webrtcUrl(): Promise<string> {
 async function receive(extra: Record<string, unknown> = { audio: true }): Promise<ReceiverStats> {
   await page.evaluate(`window.receiver.stop()`);
   await page.evaluate(`window.receiver.start(${JSON.stringify(await webrtcUrl())}, 'H264', ${JSON.stringify(extra)})`);
-  return waitFor('the picture and the audio state', async () => {
-    const s = await receiverStats(page);
-    return (s.framesDecoded ?? 0) >= 1 && s.audioStates.length > 0 ? s : undefined;
-  }, 20_000, 100);
+  let last: ReceiverStats | undefined;
+  try {
+    return await waitFor('the picture and the audio state', async () => {
+      last = await receiverStats(page);
+      return (last.framesDecoded ?? 0) >= 1 && last.audioStates.length > 0 ? last : undefined;
+    }, 20_000, 100);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; the page saw ${JSON.stringify(last)}; the streamer logged:\n${streamerLog()}`);
+  }
 }
 
 const stats = () => receiverStats(page);
+/** The streamer's last lines, for a failure's message: what it did with the offer. */
+const streamerLog = () => readFileSync(join(record().runDir, 'streamer.log'), 'utf8').split('\n').slice(-25).join('\n');
 
 /** The session's record in the runtime's state file: its run dir and each role's sandbox. */
 function record(): { runDir: string; processes: Record<string, { pid: number; pidNs?: string }> } {
@@ -87,7 +94,7 @@ async function hearing(what: string, since?: ReceiverStats): Promise<ReceiverSta
       return packets > 50 && energy > 0.05 && (last.audioLevel ?? 0) > 0.02 ? last : undefined;
     }, 20_000, 200);
   } catch (err) {
-    throw new Error(`${(err as Error).message}; the page saw ${JSON.stringify(last)}`);
+    throw new Error(`${(err as Error).message}; the page saw ${JSON.stringify(last)}; the streamer logged:\n${streamerLog()}`);
   }
 }
 
