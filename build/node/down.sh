@@ -21,6 +21,7 @@ for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $nd/containerd.sock" |
 done
 stop containerd
 stop node
+stop api-service
 stop api-netns
 stop api-host
 # the pods' network namespaces (bind-mounted files under the node's directory), then the node's own

@@ -3,7 +3,8 @@
 # like the API server) on Debian's containerd 1.6 + runc, CNI from Debian's plugins, with the project's
 # images imported (nothing is pulled). Everything of the node lives in a network namespace this script
 # makes: containerd, the kubelet, the pod bridge and every pod address. The kubelet reaches the API server
-# through a relay this script owns (TCP in the namespace -> a Unix socket -> the API server on loopback).
+# through a relay this script owns (TCP in the namespace -> a Unix socket -> the API server on loopback);
+# so do pods, at the `kubernetes` Service's address 10.96.0.1:443 (no kube-proxy runs here).
 #
 #   build/node/up.sh CLUSTER_DIR      prints NODE=<name>, NETNS=<namespace> once the node is Ready
 #   build/node/down.sh CLUSTER_DIR    stops it (by pid) and removes the namespace and its state
@@ -47,11 +48,15 @@ if ! ip -n "$netns" link show node0 >/dev/null 2>&1; then
   ip -n "$netns" addr add 192.168.77.2/24 dev node0
   ip -n "$netns" link set node0 up
   ip -n "$netns" route add default dev node0
+  # the `kubernetes` Service's address (build/cluster/kwokctl.yaml), local to the node as kube-proxy would
+  # make it: a pod's in-cluster config reaches the API server through the relay below
+  ip -n "$netns" addr add 10.96.0.1/32 dev lo
 fi
 
 # --- the relay to the API server ---
 running api-host || spawn api-host socat "UNIX-LISTEN:$nd/apiserver.sock,fork,unlink-early,mode=600" "TCP:127.0.0.1:$api_port"
 running api-netns || spawn api-netns ip netns exec "$netns" socat "TCP-LISTEN:$api_port,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$nd/apiserver.sock"
+running api-service || spawn api-service ip netns exec "$netns" socat "TCP-LISTEN:443,bind=10.96.0.1,fork,reuseaddr" "UNIX-CONNECT:$nd/apiserver.sock"
 
 # --- the node's identity: a client certificate system:node:<name> (the Node authorizer's shape) ---
 if [ ! -f "$nd/kubelet.crt" ]; then

@@ -8,7 +8,7 @@
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ConnectResponse, routes, Session } from '../../cluster-agent/contract/index.js';
+import { routes } from '../../cluster-agent/contract/index.js';
 import { DEFAULT_DESKTOP_IMAGE, xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
 import { GROUP, TEMPLATE_PLURAL, VERSION } from '../../cluster-agent/kubernetes/resources.js';
 import { HOME_MOUNT } from '../../cluster-agent/kubernetes/session-objects.js';
@@ -17,7 +17,7 @@ import { kubeConfigFrom, startKubernetesAgent } from '../support/cluster.js';
 import { createNamespace, deleteNamespaces, ensureCrds } from '../support/kube.js';
 import { runCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
 import { containerPid, execIn, processFacts, relayInto } from '../support/real-node.js';
-import { distinctColours, RfbClient } from '../support/rfb-client.js';
+import { agentCalls, desktopContainer, seeXfce } from './support.js';
 
 const CLI = 'cluster-agent/agent/cli.ts';
 const kc = kubeConfigFrom(inject('kubeconfig'));
@@ -27,6 +27,7 @@ const dir = tempDir('real-node');
 let ns = '';
 let agent: Started | undefined;
 let relay: Awaited<ReturnType<typeof relayInto>> | undefined;
+const { call, startRunning, connect } = agentCalls(() => relay!.url);
 
 beforeAll(async () => {
   ns = await createNamespace(kc, 'real-node', { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' });
@@ -49,36 +50,12 @@ afterAll(async () => {
   dir.remove();
 });
 
-async function call(token: string, path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(new URL(path, relay!.url), { ...init, headers: { authorization: `Bearer ${token}`, ...(init.body ? { 'content-type': 'application/json' } : {}) } });
-}
-
-async function startRunning(token: string): Promise<Session> {
-  const started = await call(token, routes.sessions, { method: 'POST', body: JSON.stringify({ template: 'xfce' }) });
-  expect(started.status).toBe(202);
-  const { id } = Session.parse(await started.json());
-  let last: Session | undefined;
-  return waitFor('the session Running on the real node', async () => {
-    const s = (last = Session.parse(await (await call(token, routes.session(id))).json()));
-    if (s.phase === 'Failed') throw new Error(`session failed: ${s.reason}: ${s.message}`);
-    return s.phase === 'Running' ? s : undefined;
-  }, 120_000, 250).catch((e: Error) => {
-    throw new Error(`${e.message} (last seen: ${last?.phase}: ${last?.message})`);
-  });
-}
-
-async function desktopContainer(sessionId: string): Promise<{ podIP: string; nodeName: string; containerId: string }> {
-  const pod = await core.readNamespacedPod({ name: sessionId, namespace: ns });
-  const status = pod.status?.containerStatuses?.find((c) => c.name === 'desktop');
-  return { podIP: pod.status?.podIP ?? '', nodeName: pod.spec?.nodeName ?? '', containerId: status?.containerID ?? '' };
-}
-
 describe('a session pod on a real kubelet node', () => {
   it('runs the project image as its spec says, shows XFCE through the gateway, and keeps the home for the next session', async () => {
     expect(xfceTemplate(ns).spec.image).toBe(DEFAULT_DESKTOP_IMAGE);
     const alice = await login(relay!.url, 'alice', 'alice-password');
     const first = await startRunning(alice);
-    const c = await desktopContainer(first.id);
+    const c = await desktopContainer(core, ns, first.id);
     expect(c.nodeName).toBe(node.name);
     expect(c.podIP).toMatch(/^10\.244\.0\.\d+$/);
 
@@ -94,25 +71,14 @@ describe('a session pod on a real kubelet node', () => {
     await expect(execIn(node, c.containerId, ['touch', '/usr/porthole-test'])).rejects.toThrow(/Read-only file system/);
 
     // Pixels: the agent's gateway dials podIP:5901 inside the node's network and does the VncAuth itself.
-    const connect = ConnectResponse.parse(await (await call(alice, routes.connect(first.id), { method: 'POST' })).json());
-    const rfb = await RfbClient.connect({ kind: 'ws', url: connect.vnc.url });
-    try {
-      expect([rfb.init.width, rfb.init.height]).toEqual([1280, 800]);
-      // XFCE draws its panel and desktop within seconds: many colours, not Xvnc's black screen
-      await waitFor('XFCE drawn', async () => {
-        rfb.requestUpdate(false);
-        return distinctColours(await rfb.nextUpdate(true)) > 16 ? true : undefined;
-      }, 60_000, 500);
-    } finally {
-      rfb.close();
-    }
+    expect(await seeXfce((await connect(alice, first.id)).vnc.url)).toEqual({ width: 1280, height: 800 });
 
     // The home volume: written by the desktop as uid 1000, and there again in the next session.
     await execIn(node, c.containerId, ['sh', '-c', `echo kept-by-porthole > ${HOME_MOUNT}/porthole-test.txt`]);
     expect((await call(alice, routes.session(first.id), { method: 'DELETE' })).status).toBeLessThan(300);
     await waitFor('the first pod gone', async () => ((await core.listNamespacedPod({ namespace: ns })).items.length === 0 ? true : undefined), 60_000, 500);
     const second = await startRunning(alice);
-    const c2 = await desktopContainer(second.id);
+    const c2 = await desktopContainer(core, ns, second.id);
     expect(c2.containerId).not.toBe(c.containerId);
     expect(await execIn(node, c2.containerId, ['cat', `${HOME_MOUNT}/porthole-test.txt`])).toBe('kept-by-porthole\n');
   });

@@ -20,13 +20,13 @@ export interface RealNode {
 }
 
 /**
- * A loopback port on the host that forwards each connection to 127.0.0.1:port inside the namespace (one
+ * A loopback port on the host that forwards each connection to host:port inside the namespace (one
  * socat per connection, entered with nsenter): nothing of the namespace's addresses leaves it.
  */
-export async function relayInto(netns: string, port: number): Promise<{ url: string; close: () => Promise<void> }> {
+export async function relayInto(netns: string, port: number, host = '127.0.0.1'): Promise<{ url: string; close: () => Promise<void> }> {
   const children = new Set<ReturnType<typeof spawn>>();
   const server: Server = createServer((socket) => {
-    const child = spawn('nsenter', [`--net=/run/netns/${netns}`, '--', 'socat', 'STDIO', `TCP:127.0.0.1:${port}`], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const child = spawn('nsenter', [`--net=/run/netns/${netns}`, '--', 'socat', 'STDIO', `TCP:${host}:${port}`], { stdio: ['pipe', 'pipe', 'ignore'] });
     children.add(child);
     socket.pipe(child.stdin!);
     child.stdout!.pipe(socket);
