@@ -2,25 +2,29 @@
  * The agent as a pod from its own image, installed by the admin library as `porthole-agent install`
  * would: it runs on the real node as its ServiceAccount (in-cluster config: the `kubernetes` Service's
  * address and the token the kubelet mounts; no kubeconfig anywhere), its Service selects it, and a
- * person signs in through that Service and sees a session's desktop that this agent started.
+ * person signs in through that Service and sees a session's desktop that this agent started. A WebRTC
+ * template's pod runs the streamer beside the desktop, and Chromium on the node's network receives it.
  *
  * No kube-proxy runs here, so a Service's cluster IP routes nowhere: the test resolves the Service as a
  * proxy would, through its EndpointSlice, and relays into the node's network to that endpoint.
  */
-import { CoreV1Api, DiscoveryV1Api, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { routes } from '../../cluster-agent/contract/index.js';
+import { routes, TemplateList } from '../../cluster-agent/contract/index.js';
 import { install, waitForAgent } from '../../cluster-agent/admin/install.js';
-import type { TemplateResource } from '../../cluster-agent/kubernetes/resources.js';
 import { AGENT_PORT, DEFAULT_AGENT_IMAGE, installObjects, toWire } from '../../cluster-agent/kubernetes/install-manifests.js';
-import { AGENT_NAME } from '../../cluster-agent/kubernetes/resources.js';
+import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
+import { AGENT_NAME, GROUP, TEMPLATE_PLURAL, VERSION, type TemplateResource } from '../../cluster-agent/kubernetes/resources.js';
 import { login } from '../support/agent-api.js';
+import { launchChromium } from '../support/browser.js';
 import { kubeConfigFrom } from '../support/cluster.js';
 import { deleteNamespaces } from '../support/kube.js';
 import { runCli, tempDir, waitFor } from '../support/processes.js';
 import { containerPid, processFacts, relayInto } from '../support/real-node.js';
+import { installReceiver, receiverStats, type ReceiverStats } from '../support/webrtc-page.js';
 import { agentCalls, desktopContainer, seeXfce } from './support.js';
 
 const kc = kubeConfigFrom(inject('kubeconfig'));
@@ -29,6 +33,9 @@ const core = kc.makeApiClient(CoreV1Api);
 const ns = `porthole-agent-pod-${process.pid}`;
 const dir = tempDir('agent-pod');
 let relay: Awaited<ReturnType<typeof relayInto>> | undefined;
+let endpoint: { address: string; port: number; pod: string };
+let alice = '';
+let browser: BrowserContext | undefined;
 const { call, startRunning, connect } = agentCalls(() => relay!.url);
 
 const onRealNode = {
@@ -71,9 +78,13 @@ beforeAll(async () => {
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'porthole-users' }, stringData: { 'users.yaml': readFileSync(users, 'utf8') } } });
   await install(kc, objects);
   await waitForAgent(kc, ns, AGENT_NAME, 150_000);
+  endpoint = await serviceEndpoint(AGENT_NAME, 'http');
+  relay = await relayInto(node.netns, endpoint.port, endpoint.address);
+  alice = await login(relay.url, 'alice', 'alice-password');
 }, 240_000);
 
 afterAll(async () => {
+  await browser?.close();
   await relay?.close();
   await deleteNamespaces(kc, [ns]);
   dir.remove();
@@ -81,7 +92,6 @@ afterAll(async () => {
 
 describe('the agent as a pod on the real node', () => {
   it('runs its image as its ServiceAccount, serves through its Service, and starts a session a person sees', async () => {
-    const endpoint = await serviceEndpoint(AGENT_NAME, 'http');
     expect(endpoint.port).toBe(AGENT_PORT);
     const pod = await core.readNamespacedPod({ name: endpoint.pod, namespace: ns });
     expect(pod.spec?.nodeName).toBe(node.name);
@@ -96,9 +106,7 @@ describe('the agent as a pod on the real node', () => {
     expect(facts.capEff).toBe(0n);
     expect(facts.rootReadOnly).toBe(true);
 
-    relay = await relayInto(node.netns, endpoint.port, endpoint.address);
-    expect((await fetch(new URL('/readyz', relay.url))).status).toBe(200);
-    const alice = await login(relay.url, 'alice', 'alice-password');
+    expect((await fetch(new URL('/readyz', relay!.url))).status).toBe(200);
     const session = await startRunning(alice);
     const desktop = await desktopContainer(core, ns, session.id);
     expect(desktop.nodeName).toBe(node.name);
@@ -107,5 +115,45 @@ describe('the agent as a pod on the real node', () => {
 
     expect((await call(alice, routes.session(session.id), { method: 'DELETE' })).status).toBeLessThan(300);
     await waitFor('the session pod gone', async () => ((await core.listNamespacedPod({ namespace: ns, labelSelector: 'app.kubernetes.io/component=session' })).items.length === 0 ? true : undefined), 60_000, 500);
+  });
+
+  it('streams a WebRTC template from the streamer in its desktop pod to a viewer on the node\'s network', async () => {
+    const template = xfceTemplate(ns);
+    template.metadata.name = 'xfce-webrtc';
+    Object.assign(template.spec, onRealNode, { protocols: ['webrtc', 'vnc'], resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } } });
+    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: TEMPLATE_PLURAL, body: template });
+    await waitFor('the agent to see the new template', async () => {
+      const list = TemplateList.parse(await (await call(alice, routes.templates)).json());
+      return list.templates.some((t) => t.name === 'xfce-webrtc') || undefined;
+    }, 30_000, 250);
+    const session = await startRunning(alice, 'xfce-webrtc');
+    const pod = await core.readNamespacedPod({ name: session.id, namespace: ns });
+    const streamer = pod.status?.containerStatuses?.find((c) => c.name === 'streamer');
+    expect(streamer?.ready ?? streamer?.started).toBeTruthy();
+    expect(processFacts(await containerPid(node, streamer!.containerID!)).uid).toEqual([1000, 1000, 1000, 1000]);
+
+    // The viewer: Chromium inside the node's network (no pod address is reachable from anywhere else),
+    // signalling through the agent pod's relay, media straight from the desktop pod's streamer.
+    const agentOrigin = `http://${endpoint.address}:${endpoint.port}`;
+    const url = new URL((await connect(alice, session.id)).webrtc.url);
+    const direct = new URL(`${url.pathname}${url.search}`, agentOrigin.replace(/^http/, 'ws'));
+    browser = await launchChromium(join(dir.path, 'chromium'), { netns: node.netns });
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    await installReceiver(page, agentOrigin);
+    await page.evaluate(`window.receiver.start(${JSON.stringify(direct.toString())}, 'H264')`);
+    let last: ReceiverStats | undefined;
+    const seen = await waitFor('frames from the pod\'s streamer', async () => {
+      last = await receiverStats(page);
+      if (last.errors.length) throw new Error(`the page got ${JSON.stringify(last.errors)}`);
+      return (last.framesDecoded ?? 0) >= 30 ? last : undefined;
+    }, 60_000, 250).catch((e: Error) => {
+      throw new Error(`${e.message}; the page saw ${JSON.stringify(last)}`);
+    });
+    expect(seen.codec).toBe('video/H264');
+    expect([seen.width, seen.height]).toEqual([1280, 800]);
+    // Straight to the pod's own address (its host candidate), no relay in between.
+    expect(seen.path).toMatch(/->host$/);
+    await page.evaluate('window.receiver.stop()');
+    expect((await call(alice, routes.session(session.id), { method: 'DELETE' })).status).toBeLessThan(300);
   });
 });
