@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-const benches = ['session-start.ts', 'sign-in.ts', 'offline-start.ts', 'roaming.ts', 'gateway.ts', 'stream.ts', 'stream-paths.ts', 'kubernetes-sessions.ts'];
+const benches = ['session-start.ts', 'sign-in.ts', 'offline-start.ts', 'roaming.ts', 'gateway.ts', 'stream.ts', 'stream-paths.ts', 'kubernetes-sessions.ts', 'real-node-start.ts'];
 let failed = 0;
 for (const bench of benches) {
   console.log(`\n##### bench/${bench}`);

@@ -5,23 +5,13 @@
  * desktops (the default) and unsandboxed ones (--unsafe-shared-desktops) alternate in one run.
  */
 import { join } from 'node:path';
-import { ConnectResponse, routes, Session } from '../cluster-agent/contract/index.js';
 import { login, stopAllSessions } from '../test/support/agent-api.js';
 import { runCli, startCli, stopProcess, tempDir } from '../test/support/processes.js';
-import { distinctColours, RfbClient } from '../test/support/rfb-client.js';
+import { timeStart } from './session-timing.js';
 import { percentile, printResult, printTable, round } from './stats.js';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 8);
 const PASSWORD = 'bench-password';
-
-async function api<T>(agentUrl: string, token: string, path: string, parse: (v: unknown) => T, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(new URL(path, agentUrl), {
-    ...init,
-    headers: { authorization: `Bearer ${token}`, ...(init.body ? { 'content-type': 'application/json' } : {}) },
-  });
-  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${res.status} ${await res.text()}`);
-  return parse(await res.json());
-}
 
 type Row = {
   isolation: string;
@@ -42,22 +32,9 @@ async function startAgent(name: string, users: string[], extra: string[]) {
 /** One cold start: POST /sessions, poll until Running, connect, first framebuffer update. */
 async function coldStart(agentUrl: string, user: string): Promise<Omit<Row, 'isolation' | 'run'>> {
   const token = await login(agentUrl, user, PASSWORD);
-  const t0 = performance.now();
-  let session = await api(agentUrl, token, routes.sessions, (v) => Session.parse(v), { method: 'POST', body: JSON.stringify({ template: 'terminal' }) });
-  while (session.phase !== 'Running') {
-    if (session.phase === 'Failed') throw new Error(`session failed: ${session.message}`);
-    await new Promise((r) => setTimeout(r, 20));
-    session = await api(agentUrl, token, routes.session(session.id), (v) => Session.parse(v));
-  }
-  const tRunning = performance.now();
-  const connect = await api(agentUrl, token, routes.connect(session.id), (v) => ConnectResponse.parse(v), { method: 'POST', body: '{}' });
-  const rfb = await RfbClient.connect({ kind: 'ws', url: connect.vnc.url });
-  rfb.requestUpdate(false);
-  const update = await rfb.nextUpdate(true);
-  const tFrame = performance.now();
-  rfb.close();
+  const { running_ms, first_frame_ms, colours } = await timeStart(agentUrl, token, 'terminal');
   await stopAllSessions(agentUrl, user, PASSWORD);
-  return { running_ms: round(tRunning - t0), first_frame_ms: round(tFrame - t0), colours: distinctColours(update) };
+  return { running_ms, first_frame_ms, colours };
 }
 
 function summarise(rows: Row[]) {
