@@ -16,7 +16,9 @@ run_pkgs=(tigervnc-standalone-server tigervnc-tools openbox xterm bubblewrap x11
   pulseaudio gstreamer1.0-tools)
 test_pkgs=(websockify dbus gnome-keyring x11-utils xdotool xclip python3-venv coturn iproute2 nftables xvfb slapd openssl
   # the real node (build/node/up.sh) and the images it runs (build/images/build.sh)
-  containerd runc containernetworking-plugins catatonit socat mmdebstrap)
+  containerd runc containernetworking-plugins catatonit socat mmdebstrap
+  # its NetworkPolicy enforcer (kube-router's firewall)
+  ipset iptables)
 pkgs=("${run_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 

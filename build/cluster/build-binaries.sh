@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes control plane for tests and development from Go modules (no Docker here):
 # kube-apiserver, kube-controller-manager, kube-scheduler and (for the real node) kubelet from
-# k8s.io/kubernetes, and kwok/kwokctl.
+# k8s.io/kubernetes, kwok/kwokctl, etcd, and (for the real node's NetworkPolicy) kube-router.
 # Binaries are cached outside the repository (PORTHOLE_CLUSTER_CACHE, default ~/.cache/porthole/cluster)
 # so a second run is instant. Nothing built here is committed.
 set -euo pipefail
@@ -11,12 +11,18 @@ KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
 # streams (no RequestWatchProgress), kwok's watches keep failing, and pods wait 10-50 s to be marked Running
 # (measured; 30 ms with 3.5). So etcd is built from its Go module like the rest.
 ETCD_VERSION=${ETCD_VERSION:-v3.5.21}
+# The real node's NetworkPolicy enforcer (its firewall only; build/node/up.sh). v2.1.0 is the one release the
+# module proxy here serves, and advisories are reported against it: it runs only on the test node, inside
+# that node's network namespace, with read-only API access.
+KUBE_ROUTER_VERSION=${KUBE_ROUTER_VERSION:-v2.1.0}
 cache=${PORTHOLE_CLUSTER_CACHE:-$HOME/.cache/porthole/cluster}
 bin="$cache/$K8S_VERSION/bin"
 mkdir -p "$bin"
 
 need=()
+kube_router="$cache/kube-router-${KUBE_ROUTER_VERSION}/kube-router"
 for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kwok kwokctl etcd; do [ -x "$bin/$b" ] || need+=("$b"); done
+[ -x "$kube_router" ] && [ "$(readlink "$bin/kube-router")" = "$kube_router" ] || need+=(kube-router)
 if [ ${#need[@]} -eq 0 ]; then echo "$bin"; exit 0; fi
 command -v go >/dev/null || { echo "porthole: Go is needed to build the test control plane (apt-get install golang-go)" >&2; exit 1; }
 
@@ -59,6 +65,11 @@ done
 for b in kwok kwokctl; do
   [ -x "$bin/$b" ] || { echo "porthole: installing $b ${KWOK_VERSION}" >&2; GOBIN="$bin" go install "sigs.k8s.io/kwok/cmd/$b@${KWOK_VERSION}"; }
 done
+if [ ! -x "$kube_router" ]; then
+  echo "porthole: installing kube-router ${KUBE_ROUTER_VERSION} (first time only; about two minutes)" >&2
+  GOBIN="$(dirname "$kube_router")" go install "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@${KUBE_ROUTER_VERSION}"
+fi
+ln -sfn "$kube_router" "$bin/kube-router"
 if [ ! -x "$bin/etcd" ]; then
   # etcd's own go.mod files carry replace directives, so `go install etcd@version` refuses them: build the
   # server's main package from a wrapper module, as for Kubernetes.

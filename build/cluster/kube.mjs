@@ -12,13 +12,15 @@
 //   node kube.mjs ensure-local-volumes CLUSTER_DIR NODE STATE_DIR COUNT
 //                                                                local PVs on a real node and their StorageClass,
 //                                                                made the default
+//   node kube.mjs ensure-policy-rbac CLUSTER_DIR USER            read-only access for the node's NetworkPolicy
+//                                                                enforcer (kube-router's firewall), as USER
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 
 const [cmd, dir, arg1, arg2, ...rest] = process.argv.slice(2);
 if (!cmd || !dir) {
-  console.error('usage: kube.mjs wait-ready|ensure-nodes|wait-nodes|wait-sa|ensure-storage|wait-node|ensure-local-volumes CLUSTER_DIR ...');
+  console.error('usage: kube.mjs wait-ready|ensure-nodes|wait-nodes|wait-sa|ensure-storage|wait-node|ensure-local-volumes|ensure-policy-rbac CLUSTER_DIR ...');
   process.exit(2);
 }
 const pki = join(dir, 'pki');
@@ -225,6 +227,28 @@ switch (cmd) {
         },
       });
     }
+    break;
+  }
+  case 'ensure-policy-rbac': {
+    // What kube-router's network policy controller watches, and nothing it could change.
+    const name = 'porthole:network-policy-enforcer';
+    await create('/apis/rbac.authorization.k8s.io/v1/clusterroles', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name },
+      rules: [
+        { apiGroups: [''], resources: ['pods', 'namespaces', 'nodes', 'services', 'endpoints'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+      ],
+    });
+    await create('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: arg1 }],
+    });
     break;
   }
   default:

@@ -14,6 +14,7 @@ stop() {
   if ours "$pid"; then kill "$pid" 2>/dev/null || true; for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done; kill -9 "$pid" 2>/dev/null || true; fi
   rm -f "$f"
 }
+stop policy
 stop kubelet
 # the pods' processes: containerd's shims for this node (their command line names its socket), then containerd
 for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $nd/containerd.sock" || true); do

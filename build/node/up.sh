@@ -25,9 +25,9 @@ nd="$dir/real-node"
 netns="porthole-$(basename "$dir" | cut -c1-40)"
 started=$(date +%s%N)
 
-for p in containerd runc socat ip; do command -v "$p" >/dev/null || { log "$p is needed (scripts/ensure-deps.sh installs it)"; exit 1; }; done
+for p in containerd runc socat ip ipset iptables; do command -v "$p" >/dev/null || { log "$p is needed (scripts/ensure-deps.sh installs it)"; exit 1; }; done
 bin=$("$root/build/cluster/build-binaries.sh")
-[ -x "$bin/kubelet" ] || { log "no kubelet in $bin"; exit 1; }
+for b in kubelet kube-router; do [ -x "$bin/$b" ] || { log "no $b in $bin"; exit 1; }; done
 server=$(sed -n 's/^ *server: *//p' "$dir/kubeconfig.yaml" | head -1)
 api_port=${server##*:}
 mkdir -p "$nd"/{pids,logs,cni,kubelet,pod-logs,sysctl}
@@ -58,19 +58,27 @@ running api-host || spawn api-host socat "UNIX-LISTEN:$nd/apiserver.sock,fork,un
 running api-netns || spawn api-netns ip netns exec "$netns" socat "TCP-LISTEN:$api_port,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$nd/apiserver.sock"
 running api-service || spawn api-service ip netns exec "$netns" socat "TCP-LISTEN:443,bind=10.96.0.1,fork,reuseaddr" "UNIX-CONNECT:$nd/apiserver.sock"
 
-# --- the node's identity: a client certificate system:node:<name> (the Node authorizer's shape) ---
-if [ ! -f "$nd/kubelet.crt" ]; then
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$nd/kubelet.key" -subj "/O=system:nodes/CN=system:node:$name" -out "$nd/kubelet.csr" 2>/dev/null
-  openssl x509 -req -in "$nd/kubelet.csr" -CA "$dir/pki/ca.crt" -CAkey "$dir/pki/ca.key" -CAcreateserial -days 30 -out "$nd/kubelet.crt" 2>/dev/null
-fi
-cat >"$nd/kubelet.kubeconfig" <<YAML
+# --- client identities signed by the cluster's CA, each with a kubeconfig for the relay above ---
+# client_identity ID SUBJECT: $nd/ID.crt, .key and .kubeconfig
+client_identity() {
+  local id=$1 subject=$2
+  if [ ! -f "$nd/$id.crt" ]; then
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$nd/$id.key" -subj "$subject" -out "$nd/$id.csr" 2>/dev/null
+    openssl x509 -req -in "$nd/$id.csr" -CA "$dir/pki/ca.crt" -CAkey "$dir/pki/ca.key" -CAcreateserial -days 30 -out "$nd/$id.crt" 2>/dev/null
+  fi
+  cat >"$nd/$id.kubeconfig" <<YAML
 apiVersion: v1
 kind: Config
 clusters: [{name: porthole, cluster: {server: "https://127.0.0.1:$api_port", certificate-authority: "$dir/pki/ca.crt"}}]
-users: [{name: node, user: {client-certificate: "$nd/kubelet.crt", client-key: "$nd/kubelet.key"}}]
-contexts: [{name: node, context: {cluster: porthole, user: node}}]
-current-context: node
+users: [{name: $id, user: {client-certificate: "$nd/$id.crt", client-key: "$nd/$id.key"}}]
+contexts: [{name: $id, context: {cluster: porthole, user: $id}}]
+current-context: $id
 YAML
+}
+# the kubelet as system:node:<name> (the Node authorizer's shape); the NetworkPolicy enforcer as a user
+# with read-only access to what it watches (kube.mjs ensure-policy-rbac)
+client_identity kubelet "/O=system:nodes/CN=system:node:$name"
+client_identity policy "/CN=porthole:network-policy"
 
 # --- containerd: its own root, state and socket; runc on cgroupfs; the pause image made here ---
 pause_ref=$(cat "$here/pause-image.ref")
@@ -173,6 +181,20 @@ if ! running node; then
 fi
 node "$root/build/cluster/kube.mjs" wait-node "$dir" "$name" 180 "$nd/pids/kubelet" "$nd/pids/containerd" || { log "the node did not become Ready; logs in $nd/logs"; tail -20 "$nd/logs/kubelet.log" >&2 || true; exit 1; }
 node "$root/build/cluster/kube.mjs" ensure-local-volumes "$dir" "$name" "$nd" 8
+
+# --- NetworkPolicy: kube-router's firewall alone (no routing, no service proxy; the bridge plugin is the
+# CNI), its iptables rules and ipsets in the node's namespace. Bridged pod-to-pod traffic passes them
+# because br_netfilter's bridge-nf-call-iptables is on in the namespace (the kernel's per-namespace default).
+node "$root/build/cluster/kube.mjs" ensure-policy-rbac "$dir" porthole:network-policy
+running policy || spawn policy nsenter --net="/run/netns/$netns" "$bin/kube-router" --kubeconfig="$nd/policy.kubeconfig" \
+  --run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false \
+  --hostname-override="$name" --health-port=20244 --metrics-port=0
+# ready once its first sync has put its chains in place
+for i in $(seq 600); do
+  ip netns exec "$netns" iptables -S KUBE-ROUTER-FORWARD >/dev/null 2>&1 && break
+  running policy && [ "$i" -lt 600 ] || { log "the NetworkPolicy enforcer did not start; logs in $nd/logs/policy.log"; tail -20 "$nd/logs/policy.log" >&2 || true; exit 1; }
+  sleep 0.1
+done
 log "node $name Ready in $(( ($(date +%s%N) - started) / 1000000 )) ms; logs in $nd/logs"
 echo "NODE=$name"
 echo "NETNS=$netns"
