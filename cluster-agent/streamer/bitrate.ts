@@ -11,6 +11,10 @@
  *   more than it arrives. A still desktop sends little, and never lowers the target.
  * - Up by 25 % a second while loss is under 2 % and the estimate is not falling: the sender has to
  *   offer more to find out whether the link grew (waiting for the estimate took half a minute, measured).
+ *   Each step the link carried (most of the new rate sent, no cut since) makes the next one bigger:
+ *   after two such steps 50 %, after four 100 %, so a link that grew back is found in a few seconds
+ *   (1 -> 8 Mbit/s took 9-12 s at 25 % a second: measured on the shaped link) while a link that is
+ *   still small stops the streak at its first loss.
  * - Loss is counted from NACKs (within a round trip; loss-meter.ts), from receiver reports where there are none.
  * - Never below `floor`; below 900 kbit/s the frame rate drops to 30, below 400 to 24, so each frame
  *   keeps enough bits to be legible, and comes back as the bitrate does.
@@ -28,6 +32,8 @@ export interface BitrateState {
   fps: number;
   /** last time the target went up (ms) */
   lastIncrease: number;
+  /** steps up in a row that the link carried (most of the rate sent, no cut in between) */
+  carriedSteps?: number;
   /** last time loss made it go down (ms) */
   lastLossCut: number;
   /** last time a falling estimate made it go down (ms) */
@@ -52,6 +58,16 @@ const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v
 
 export function initialState(limits: BitrateLimits, now: number): BitrateState {
   return { targetKbps: clamp(limits.startKbps, limits.floorKbps, limits.maxKbps), fps: limits.maxFps, lastIncrease: now, lastLossCut: Number.NEGATIVE_INFINITY };
+}
+
+/** what share of the target the encoder must have sent for a step up to count as carried by the link */
+const CARRIED_SHARE = 0.6;
+
+/** Pure: the step up after `carried` steps in a row that the link carried. */
+export function rampFactor(carried: number): number {
+  if (carried > 4) return 2;
+  if (carried > 2) return 1.5;
+  return 1.25;
 }
 
 /** Frame rate for a bitrate: full from 900 kbit/s; 30 under it; 24 under 400 kbit/s. */
@@ -82,6 +98,7 @@ export function decide(state: BitrateState, limits: BitrateLimits, sentKbps: num
     s.targetKbps = Math.min(s.targetKbps * 0.85, Math.max(base * (1 - loss) * 0.9, s.targetKbps * 0.2));
     s.lastLossCut = now;
     s.lastIncrease = now;
+    s.carriedSteps = 0;
     // Acted on: the next cut needs loss measured on what this one sends.
     delete s.loss;
     delete s.lossAt;
@@ -92,8 +109,13 @@ export function decide(state: BitrateState, limits: BitrateLimits, sentKbps: num
     s.targetKbps = Math.min(s.targetKbps, estimate! * 0.9);
     s.lastIncrease = now;
     s.lastEstimateCut = now;
+    s.carriedSteps = 0;
   } else if (loss < 0.02 && !estimateFalling && now - s.lastIncrease >= 1000 && !appLimited) {
-    s.targetKbps = s.targetKbps * 1.25;
+    // Carried: the encoder sent most of the target through without a cut (it runs 20-30 % under its
+    // target on ordinary desktop content, measured).
+    const carried = sentKbps >= s.targetKbps * CARRIED_SHARE ? (s.carriedSteps ?? 0) + 1 : 0;
+    s.targetKbps = s.targetKbps * rampFactor(carried);
+    s.carriedSteps = carried;
     s.lastIncrease = now;
   }
   s.targetKbps = Math.round(clamp(s.targetKbps, limits.floorKbps, limits.maxKbps));

@@ -96,6 +96,23 @@ describe('streamer parts', () => {
     expect(fpsFor(3000, 30)).toBe(30);
   });
 
+  it('climbs faster while the link carries each step, and starts over at 25 % after a cut or a step it did not carry', () => {
+    const limits: BitrateLimits = { startKbps: 1000, floorKbps: 250, maxKbps: 8000, maxFps: 60 };
+    let s = initialState(limits, 0);
+    const targets: number[] = [];
+    for (let t = 1; t <= 6; t++) {
+      s = decide(s, limits, s.targetKbps * 0.75, t * 1000); // the encoder sends 75 % of its target: carried
+      targets.push(s.targetKbps);
+    }
+    expect(targets).toEqual([1250, 1563, 2345, 3518, 7036, 8000]); // x1.25 twice, x1.5 twice, then x2, capped
+    s = decide(withLoss(s, 0.3, 6500), limits, 6000, 6600); // the link is smaller after all
+    const cut = s.targetKbps;
+    s = decide(s, limits, cut * 0.75, 7600);
+    expect(s.targetKbps).toBe(Math.round(cut * 1.25));
+    s = decide(s, limits, s.targetKbps * 0.55, 8600); // sent well under what was offered: not a step the link carried
+    expect(s.carriedSteps).toBe(0);
+  });
+
   it('counts loss from NACKs once per packet, only over what was sent in the span asked about', () => {
     const m = new LossMeter();
     expect(m.fraction(1000, 0)).toBeUndefined(); // nothing sent yet
