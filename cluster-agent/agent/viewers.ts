@@ -3,13 +3,18 @@
  * opening it on another device ends the first device's stream with a sentence, and that device's
  * automatic reconnects are refused instead of taking it back, so two devices never fight over it.
  * Streams opened without a device id (tools, scripts) are left alone and never end anyone's.
- * In memory, per agent: with several replicas, a takeover seen by one replica ends only the streams
- * it carries (docs/agent.md, "Roaming").
+ * In memory, per agent; with several replicas, a takeover on one is announced through the runtime and
+ * ends the other replicas' streams from other devices too (takenOverElsewhere; docs/agent.md, "Roaming").
  */
 export interface Viewer {
   device?: string;
   /** ends this viewer's stream, with the close code and sentence */
   end(code: number, reason: string): void;
+}
+
+interface Watching extends Viewer {
+  /** when its stream opened here (ms) */
+  since: number;
 }
 
 /** Pure: may `device` connect now? Only a person's takeover opens it while another device shows it. */
@@ -24,8 +29,15 @@ export function endedBy(open: readonly Viewer[], device: string | undefined, tak
   return open.filter((v) => v.device !== undefined && v.device !== device);
 }
 
+/** Pure: whose streams another replica's takeover by `device` at `at` ends: other devices' opened before it. */
+export function endedByRemote<V extends Viewer & { since: number }>(open: readonly V[], device: string, at: number): V[] {
+  return open.filter((v) => v.device !== undefined && v.device !== device && v.since < at);
+}
+
 export class Viewers {
-  private readonly bySession = new Map<string, Set<Viewer>>();
+  private readonly bySession = new Map<string, Set<Watching>>();
+
+  constructor(private readonly now: () => number = Date.now) {}
 
   open(session: string): readonly Viewer[] {
     return [...(this.bySession.get(session) ?? [])];
@@ -33,16 +45,26 @@ export class Viewers {
 
   /** Registers a viewer whose stream just opened; ends what it takes over. Returns its removal. */
   add(session: string, viewer: Viewer, takeOver: boolean, onEnded: (ended: Viewer) => void): () => void {
-    for (const other of endedBy(this.open(session), viewer.device, takeOver)) {
-      this.bySession.get(session)?.delete(other);
-      onEnded(other);
-    }
+    this.end(session, endedBy(this.open(session), viewer.device, takeOver), onEnded);
     let set = this.bySession.get(session);
     if (!set) this.bySession.set(session, (set = new Set()));
-    set.add(viewer);
+    const watching: Watching = Object.assign(viewer, { since: this.now() });
+    set.add(watching);
     return () => {
-      set.delete(viewer);
+      set.delete(watching);
       if (set.size === 0 && this.bySession.get(session) === set) this.bySession.delete(session);
     };
+  }
+
+  /** Another replica opened the session on `device` at `at`: ends the streams here that it takes over. */
+  takenOverElsewhere(session: string, device: string, at: number, onEnded: (ended: Viewer) => void): void {
+    this.end(session, endedByRemote([...(this.bySession.get(session) ?? [])], device, at), onEnded);
+  }
+
+  private end(session: string, viewers: readonly Viewer[], onEnded: (ended: Viewer) => void): void {
+    for (const v of viewers) {
+      this.bySession.get(session)?.delete(v as Watching);
+      onEnded(v);
+    }
   }
 }

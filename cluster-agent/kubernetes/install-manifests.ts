@@ -50,7 +50,8 @@ const agentLabels = { ...agentSelector, [LABELS.partOf]: 'porthole', [LABELS.com
  */
 export function agentRules(): V1PolicyRule[] {
   return [
-    { apiGroups: [GROUP], resources: [SESSION_PLURAL], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
+    // patch: a replica's takeover (roaming) as an annotation the others watch (runtime/kubernetes/takeovers.ts).
+    { apiGroups: [GROUP], resources: [SESSION_PLURAL], verbs: ['get', 'list', 'watch', 'create', 'delete', 'patch'] },
     { apiGroups: [GROUP], resources: [`${SESSION_PLURAL}/status`], verbs: ['patch'] },
     { apiGroups: [GROUP], resources: [TEMPLATE_PLURAL], verbs: ['list', 'watch'] },
     // patch: a start claims a warm-pool pod by re-labelling it and making the Session its owner,

@@ -43,8 +43,16 @@ export interface StopExpectation {
   idleTimeoutSeconds?: number;
 }
 
+/** Another replica opened a session's stream on `device` with a takeover, at `at` (ms since the epoch). */
+export interface RemoteTakeover {
+  session: string;
+  device: string;
+  at: number;
+}
+
 /**
- * Events: 'session' (session: Session) whenever a session's phase, message or activity changes.
+ * Events: 'session' (session: Session) whenever a session's phase, message or activity changes;
+ * 'takeover' (RemoteTakeover) when another replica announced one (runtimes served by several replicas).
  * Implementations must persist enough state that a new agent process adopts running desktops.
  */
 export interface Runtime extends EventEmitter {
@@ -79,6 +87,12 @@ export interface Runtime extends EventEmitter {
   healthy?(): { ok: boolean; message: string };
   /** runtime-specific Prometheus metrics, registered on the agent's /metrics (optional; additive) */
   metrics?(): Metric[];
+  /**
+   * Tells the other replicas that `device` took the session over now, so they end their streams of it
+   * from other devices (roaming across replicas; they emit 'takeover'). Optional; additive: a runtime
+   * only one agent serves needs none.
+   */
+  announceTakeover?(id: string, device: string): Promise<void>;
 }
 
 /**

@@ -6,16 +6,13 @@
  * The desktop behind the pod IP is the test-only stand-in for a container (test/support/pod-desktops.ts):
  * no container runtime can run here. Everything else is real.
  */
-import { CustomObjectsApi } from '@kubernetes/client-node';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConnectResponse, routes, Session } from '../../cluster-agent/contract/index.js';
-import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
-import { GROUP, TEMPLATE_PLURAL, VERSION } from '../../cluster-agent/kubernetes/resources.js';
 import { login } from '../support/agent-api.js';
 import { kubeConfigFrom, startKubernetesAgent } from '../support/cluster.js';
-import { createNamespace, deleteNamespaces, ensureCrds } from '../support/kube.js';
-import { DESKTOP_COLOURS, PodDesktops } from '../support/pod-desktops.js';
+import { deleteNamespaces } from '../support/kube.js';
+import { DESKTOP_COLOURS, namespaceWithPodDesktops, type PodDesktops } from '../support/pod-desktops.js';
 import { runCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
 import { RfbClient } from '../support/rfb-client.js';
 
@@ -28,12 +25,7 @@ let agent: Started | undefined;
 let agentUrl = '';
 
 beforeAll(async () => {
-  ns = await createNamespace(kc, 'k8s-gateway', { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' });
-  await ensureCrds(kc);
-  const template = xfceTemplate(ns);
-  template.spec.resources = { requests: { cpu: '10m', memory: '16Mi' } };
-  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: TEMPLATE_PLURAL, body: template });
-  desktops = await PodDesktops.start(kc, ns);
+  ({ ns, desktops } = await namespaceWithPodDesktops(kc, 'k8s-gateway'));
   const users = join(dir.path, 'users.yaml');
   for (const u of ['alice', 'mallory']) expect((await runCli(CLI, ['users', 'add', u, '--file', users, '--password-stdin'], `${u}-password`)).code).toBe(0);
   agent = await startKubernetesAgent({ kubeconfig: inject('kubeconfig'), namespace: ns, users, dataDir: join(dir.path, 'data') });

@@ -24,6 +24,7 @@ import { routes, Session } from '../../cluster-agent/contract/index.js';
 import { agentRules, installManifests, LEADER_LEASE_NAME } from '../../cluster-agent/kubernetes/install-manifests.js';
 import { AGENT_NAME, GROUP, SESSION_PLURAL, sessionName, TEMPLATE_PLURAL, VERSION, type SessionResource, type TemplateResource } from '../../cluster-agent/kubernetes/resources.js';
 import { buildHomeClaim, buildSession, buildSessionPod, buildVncSecret } from '../../cluster-agent/kubernetes/session-objects.js';
+import { takeoverAnnotation } from '../../cluster-agent/runtime/kubernetes/takeovers.js';
 import { refreshSecretName, userKey } from '../../cluster-agent/state/kubernetes/refresh-token-secrets.js';
 import { login } from '../support/agent-api.js';
 import { kubeConfigFrom, startKubernetesAgent } from '../support/cluster.js';
@@ -133,6 +134,7 @@ describe('the shipped RBAC, used with the agent ServiceAccount token', () => {
       ['porthole.dev|sessions|get', () => custom.getNamespacedCustomObject({ ...cr(SESSION_PLURAL), name })],
       ['porthole.dev|sessions|list', () => custom.listNamespacedCustomObject(cr(SESSION_PLURAL))],
       ['porthole.dev|sessions|watch', async () => expect(await firstWatchEvent(agent, `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${SESSION_PLURAL}`)).toBe(`ADDED ${name}`)],
+      ['porthole.dev|sessions|patch', () => custom.patchNamespacedCustomObject({ ...cr(SESSION_PLURAL), name, body: { metadata: { annotations: takeoverAnnotation('rbac-test', new Date(), 'rbac-test') } } }, mergePatch)],
       ['porthole.dev|sessions/status|patch', () => custom.patchNamespacedCustomObjectStatus({ ...cr(SESSION_PLURAL), name, body: { status: { phase: 'Pending', message: 'rbac test' } } }, mergePatch)],
       ['|secrets|create', () => core.createNamespacedSecret({ namespace: ns, body: buildVncSecret(session!, ns, 'pw', 'streamer-pw') })],
       ['|secrets|get', () => core.readNamespacedSecret({ namespace: ns, name: `${name}-vnc` })],

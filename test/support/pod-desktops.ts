@@ -21,9 +21,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, makeInformer, type Informer, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { LABELS, VNC_PORT } from '../../cluster-agent/kubernetes/resources.js';
+import { CoreV1Api, CustomObjectsApi, makeInformer, type Informer, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
+import { GROUP, LABELS, TEMPLATE_PLURAL, VERSION, VNC_PORT } from '../../cluster-agent/kubernetes/resources.js';
 import { podSecretName, SECRET_PASSWD_FILE_KEY } from '../../cluster-agent/kubernetes/session-objects.js';
+import { createNamespace, ensureCrds } from './kube.js';
 
 /** The pattern every stand-in desktop shows (xsetroot -mod): tests can look for these exact colours. */
 export const DESKTOP_COLOURS = { foreground: 0x3366cc, background: 0xffcc00 } as const;
@@ -229,4 +231,17 @@ export class PodDesktops {
     rmSync(r.dir, { recursive: true, force: true });
     this.log.push(`${r.desktop.pod}: stopped Xvnc :${r.desktop.display}`);
   }
+}
+
+/**
+ * A restricted namespace with the xfce Template (tiny requests, for KWOK nodes), the CRDs applied, and
+ * stand-in desktops answering at its pods' IPs: what a test of the agent's path to a desktop starts from.
+ */
+export async function namespaceWithPodDesktops(kc: KubeConfig, prefix: string): Promise<{ ns: string; desktops: PodDesktops }> {
+  const ns = await createNamespace(kc, prefix, { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' });
+  await ensureCrds(kc);
+  const template = xfceTemplate(ns);
+  template.spec.resources = { requests: { cpu: '10m', memory: '16Mi' } };
+  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: TEMPLATE_PLURAL, body: template });
+  return { ns, desktops: await PodDesktops.start(kc, ns) };
 }

@@ -12,6 +12,7 @@ import type { AuthFailure } from '../../contract/index.js';
 import { TokenError, type TokenProblem } from '../access-tokens.js';
 import { ApiError, conflict, notFound, unauthorized } from '../api-error.js';
 import type { AgentDeps } from '../deps.js';
+import type { RemoteTakeover } from '../../runtime/types.js';
 import { runVncGateway } from '../gateway/vnc-gateway.js';
 import { runWebRtcRelay } from '../gateway/webrtc-relay.js';
 import { iceServersFor } from '../ice-servers.js';
@@ -116,13 +117,28 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
     }
   }
 
-  /** Registers the stream's viewer; a takeover from another device ends it with the sentence. */
+  const endOpenedElsewhere = (log: FastifyRequest['log']) => (ended: { device?: string; end(code: number, reason: string): void }) => {
+    log.info({ device: ended.device }, 'stream ended: the desktop was opened on another device');
+    ended.end(OPENED_ELSEWHERE_CLOSE, OPENED_ELSEWHERE_MESSAGE);
+  };
+
+  /**
+   * Registers the stream's viewer; a takeover from another device ends it with the sentence. Its own
+   * takeover is announced to the other replicas (a runtime several agents serve), which end theirs.
+   */
   function watchViewer(id: string, viewer: FastifyRequest['streamViewer'], end: (code: number, reason: string) => void, log: FastifyRequest['log']): () => void {
-    return deps.viewers.add(id, { ...(viewer?.device ? { device: viewer.device } : {}), end }, viewer?.takeOver ?? false, (ended) => {
-      log.info({ device: ended.device }, 'stream ended: the desktop was opened on another device');
-      ended.end(OPENED_ELSEWHERE_CLOSE, OPENED_ELSEWHERE_MESSAGE);
-    });
+    const leave = deps.viewers.add(id, { ...(viewer?.device ? { device: viewer.device } : {}), end }, viewer?.takeOver ?? false, endOpenedElsewhere(log));
+    if (viewer?.takeOver && viewer.device) {
+      deps.runtime.announceTakeover?.(id, viewer.device).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not tell the other replicas of the takeover'));
+    }
+    return leave;
   }
+
+  const onRemoteTakeover = (t: RemoteTakeover) => deps.viewers.takenOverElsewhere(t.session, t.device, t.at, endOpenedElsewhere(deps.logger.child({ session: t.session })));
+  deps.runtime.on('takeover', onRemoteTakeover);
+  app.addHook('onClose', async () => {
+    deps.runtime.off('takeover', onRemoteTakeover);
+  });
 
   const schema = (summary: string) => ({
     summary,

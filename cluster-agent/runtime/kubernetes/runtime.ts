@@ -18,6 +18,7 @@ import { makeCaches, type Caches } from './informers.js';
 import { apiMessage, isConflict, isNotFound, mergePatch, statusOf, type KubeClients } from './kube-client.js';
 import { LeaderElector } from './leader-election.js';
 import { ownedBy, Reconciler, WARM_CLAIM_ANNOTATION } from './reconciler.js';
+import { remoteTakeover, takeoverAnnotation } from './takeovers.js';
 import { deriveStatus, statusPatch, TERMINAL, type DerivedStatus } from './session-status.js';
 import { expectedStartSeconds, sessionView, templateSpecOf } from './session-view.js';
 import { ViewerReports } from './viewer-reports.js';
@@ -77,6 +78,8 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
   /** objects this replica just wrote, shown until the cache has caught up (read-your-writes) */
   private readonly overlay = new Map<string, { obj: SessionObj; at: number }>();
   private closed = false;
+  /** per session, the newest other replica's takeover already announced to the agent (ms) */
+  private readonly takeoversSeen = new Map<string, number>();
 
   constructor(private readonly opts: KubernetesRuntimeOptions) {
     super();
@@ -109,7 +112,17 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
     });
     caches.sessions.on((kind, s) => {
       queue.add(`session:${s.metadata.name}`);
-      if (kind !== 'delete') this.emit('session', this.view(s));
+      if (kind === 'delete') {
+        this.takeoversSeen.delete(s.metadata.name!);
+        return;
+      }
+      this.emit('session', this.view(s));
+      const takeover = remoteTakeover(s, this.identity, this.takeoversSeen.get(s.metadata.name!));
+      if (takeover) {
+        this.takeoversSeen.set(takeover.session, takeover.at);
+        // A takeover from before this replica started ended nothing here: there was nothing to end.
+        this.emit('takeover', takeover);
+      }
     });
     caches.templates.on((_kind, t) => queue.add(`template:${t.metadata!.name}`));
     caches.pods.on((_kind, p) => this.onPod(p, queue));
@@ -315,6 +328,12 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
   async setConnectedClients(id: string, count: number): Promise<void> {
     if (!this.viewers || this.closed) return;
     await this.viewers.report(id, Math.max(0, Math.floor(count)));
+  }
+
+  async announceTakeover(id: string, device: string): Promise<void> {
+    if (this.closed) return;
+    const body = { metadata: { annotations: takeoverAnnotation(device, new Date(), this.identity) } };
+    await this.clients.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.ns, plural: SESSION_PLURAL, name: id, body }, mergePatch());
   }
 
   async close(): Promise<void> {
