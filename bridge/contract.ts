@@ -172,6 +172,7 @@ export type AdminTarget = z.infer<typeof AdminTarget>;
 export const AdminCheck = z.object({ id: z.string(), level: z.enum(['ok', 'warning', 'error']), sentence: z.string(), fix: z.string().optional() });
 export const AdminDoctorReport = z.object({ server: z.string(), version: z.string().optional(), checks: z.array(AdminCheck), ok: z.boolean() });
 export const AdminPlannedObject = z.object({ id: z.string(), kind: z.string(), name: z.string(), namespace: z.string().optional(), action: z.enum(['create', 'update', 'unchanged']) });
+export const AdminVerifyStep = z.object({ step: z.enum(['readyz', 'session']), ok: z.boolean(), sentence: z.string(), ms: z.number() });
 export const ADMIN_BRIDGE = {
   /** the contexts of a kubeconfig file (empty: the default one) */
   adminContexts: { params: z.tuple([z.string().max(4096)]), result: z.object({ current: z.string().optional(), contexts: z.array(z.object({ name: z.string(), server: z.string().optional(), namespace: z.string().optional() })) }) },
@@ -180,6 +181,10 @@ export const ADMIN_BRIDGE = {
   adminPlan: { params: z.tuple([AdminTarget]), result: z.array(AdminPlannedObject) },
   /** doctor, then install or upgrade with progress (AdminEvent lines) and a wait for the agent */
   adminInstall: { params: z.tuple([AdminTarget]), result: z.object({ objects: z.array(AdminPlannedObject), seconds: z.number() }) },
+  /** the agent's /readyz through its Service, then a smoke-test session started and removed (AdminEvent lines too) */
+  adminVerify: { params: z.tuple([AdminTarget]), result: z.array(AdminVerifyStep) },
+  /** removes the install, keeping the CRDs and (unless `deleteHomes`) the people's home volumes and the namespace */
+  adminUninstall: { params: z.tuple([AdminTarget, z.object({ deleteHomes: z.boolean() })]), result: z.object({ deleted: z.number(), kept: z.array(z.string()) }) },
   /** the installed agent: replicas wanted and available, its image */
   adminAgent: { params: z.tuple([AdminTarget]), result: z.object({ image: z.string(), replicas: z.number(), available: z.number() }) },
   adminTemplates: { params: z.tuple([AdminTarget]), result: z.array(z.object({ name: z.string(), spec: z.record(z.string(), z.unknown()) })) },

@@ -1,5 +1,5 @@
 /**
- * The admin steps as the command line runs them (`porthole-agent doctor|install|uninstall`): the same
+ * The admin steps as the command line runs them (`porthole-agent doctor|install|verify|uninstall`): the same
  * library calls the launcher's admin mode makes, with their progress written as lines.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
@@ -8,9 +8,12 @@ import { installManifests, type ManifestOptions } from '../kubernetes/install-ma
 import { adminKubeConfig } from './cluster.js';
 import { doctor, type DoctorReport } from './doctor.js';
 import { install, plan, uninstall, waitForAgent } from './install.js';
+import { verify } from './verify.js';
 
 export interface AdminCommand {
-  action: 'doctor' | 'install' | 'uninstall';
+  action: 'doctor' | 'install' | 'verify' | 'uninstall';
+  /** verify: the template of the smoke-test session */
+  template?: string;
   kubeconfig?: string;
   context?: string;
   namespace: string;
@@ -37,6 +40,11 @@ export async function runAdminCommand(cmd: AdminCommand, out: (line: string) => 
     out(`uninstall: ${objects.length} objects from namespace ${cmd.namespace}${kept.length ? `; keeping ${kept.join(' and ')}` : ''}`);
     await uninstall(kc, objects, cmd.namespace, { deleteHomes: cmd.deleteHomes, deleteCrds: cmd.deleteCrds }, (id, result) => out(`  ${result} ${id}`));
     return 0;
+  }
+  if (cmd.action === 'verify') {
+    out(`verify: the agent in namespace ${cmd.namespace}`);
+    const steps = await verify(kc, cmd.namespace, { ...(cmd.template ? { template: cmd.template } : {}), timeoutMs: cmd.waitSeconds * 1000, onStep: (s) => out(`  ${s.ok ? MARK.ok : MARK.error} ${s.sentence} (${(s.ms / 1000).toFixed(1)} s)`) });
+    return steps.length === 2 && steps.every((s) => s.ok) ? 0 : 1;
   }
   const report = await doctor(kc, objects, cmd.namespace);
   for (const line of doctorLines(report)) out(line);

@@ -18,7 +18,7 @@ export const USAGE = `usage:
                        [--turn-ttl SECONDS] [--key-rotation-days DAYS]
   porthole-agent keys rotate|list [--data-dir DIR | --runtime kubernetes [--kubeconfig FILE] [--namespace NS]]
   porthole-agent devices enroll --name NAME | list | revoke ID|NAME  [--data-dir DIR | --runtime kubernetes ...]
-  porthole-agent doctor|install|uninstall [--kubeconfig FILE] [--context C] [--namespace NS] [--image IMAGE]
+  porthole-agent doctor|install|verify|uninstall [--kubeconfig FILE] [--context C] [--namespace NS] [--image IMAGE]
                            [--dry-run] [--wait SECONDS] [--delete-homes] [--delete-crds]
   porthole-agent users add NAME --file FILE --password-stdin [--groups a,b]
   porthole-agent manifests [--namespace NS] [--image IMAGE] [--replicas N]
@@ -43,8 +43,9 @@ export const USAGE = `usage:
   --key-rotation-days makes the agent rotate by itself. \`keys list\` prints the kids, newest first.
   doctor checks the cluster and every permission the install and the agent need; install (or upgrade)
   applies what \`manifests\` prints with server-side apply and waits for the agent (--wait, default 180 s);
-  --dry-run prints the plan (create / update / unchanged). uninstall keeps home volumes and the CRDs
-  unless --delete-homes / --delete-crds.
+  --dry-run prints the plan (create / update / unchanged). verify asks the agent's /readyz through its
+  Service (the API server's service proxy) and starts and removes a smoke-test session (--template T,
+  default the first; --wait). uninstall keeps home volumes and the CRDs unless --delete-homes / --delete-crds.
   Devices (kiosks): \`devices enroll --name N\` prints a one-time code, valid a day, that the device
   redeems on its first start; its sign-ins then prove its key. \`devices revoke\` ends them at once.
   manifests --turn-external-host HOST also installs coturn, reached by clients at HOST (a LoadBalancer
@@ -149,6 +150,7 @@ export function parseCommand(argv: string[]): Command {
         return parseDevices(rest);
       case 'doctor':
       case 'install':
+      case 'verify':
       case 'uninstall':
         return parseAdmin(cmd, rest);
       default:
@@ -424,7 +426,7 @@ function parseDevices(args: string[]): Command {
   };
 }
 
-function parseAdmin(action: 'doctor' | 'install' | 'uninstall', args: string[]): Command {
+function parseAdmin(action: 'doctor' | 'install' | 'verify' | 'uninstall', args: string[]): Command {
   const { values, positionals } = parseArgs({
     args,
     strict: true,
@@ -438,10 +440,13 @@ function parseAdmin(action: 'doctor' | 'install' | 'uninstall', args: string[]):
       wait: { type: 'string' },
       'delete-homes': { type: 'boolean' },
       'delete-crds': { type: 'boolean' },
+      template: { type: 'string' },
     },
   });
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  if (action !== 'install' && (values['dry-run'] || values.wait !== undefined || values.image !== undefined)) throw new UsageError('--dry-run, --wait and --image are for install');
+  if (action !== 'install' && (values['dry-run'] || values.image !== undefined)) throw new UsageError('--dry-run and --image are for install');
+  if (action !== 'install' && action !== 'verify' && values.wait !== undefined) throw new UsageError('--wait is for install and verify');
+  if (action !== 'verify' && values.template !== undefined) throw new UsageError('--template is for verify');
   if (action !== 'uninstall' && (values['delete-homes'] || values['delete-crds'])) throw new UsageError('--delete-homes and --delete-crds are for uninstall');
   const wait = values.wait === undefined ? 180 : Number(values.wait);
   if (!Number.isInteger(wait) || wait < 1) throw new UsageError(`--wait must be a whole number of seconds, got "${values.wait}"`);
@@ -456,6 +461,7 @@ function parseAdmin(action: 'doctor' | 'install' | 'uninstall', args: string[]):
     ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
     ...(values.context !== undefined ? { context: values.context } : {}),
     ...(values.image !== undefined ? { image: values.image } : {}),
+    ...(values.template !== undefined ? { template: values.template } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * Admin mode's side of the launcher core: the same admin library `porthole-agent doctor|install` runs
+ * Admin mode's side of the launcher core: the same admin library `porthole-agent doctor|install|verify|uninstall` runs
  * (cluster-agent/admin/), with progress as events. Only made where admin mode is allowed (policy
  * `admin.enabled` or `--admin`), and served on its own bridge surface.
  */
@@ -7,7 +7,8 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { PortholeError, type AdminApi, type AdminTarget, type LauncherEvent } from '../../bridge/contract.js';
 import { AdminError, adminKubeConfig } from '../../cluster-agent/admin/cluster.js';
 import { doctor } from '../../cluster-agent/admin/doctor.js';
-import { install, plan, waitForAgent } from '../../cluster-agent/admin/install.js';
+import { install, plan, uninstall, waitForAgent } from '../../cluster-agent/admin/install.js';
+import { verify } from '../../cluster-agent/admin/verify.js';
 import { agentStatus, deleteTemplate, listSessions, listTemplates, saveTemplate, stopSession } from '../../cluster-agent/admin/manage.js';
 import { installManifests } from '../../cluster-agent/kubernetes/install-manifests.js';
 import { AGENT_NAME } from '../../cluster-agent/kubernetes/resources.js';
@@ -61,6 +62,17 @@ export function createAdminApi(opts: { waitSeconds?: number } = {}): AdminApi {
         await waitForAgent(kc, t.namespace, AGENT_NAME, wait, ({ ready, wanted, elapsedMs }) => say(`waiting for the agent: ${ready} of ${wanted} replicas available (${Math.round(elapsedMs / 1000)} s, at most ${wait / 1000} s)`));
         say('the agent is available');
         return { objects: done, seconds: Math.round((Date.now() - started) / 100) / 10 };
+      }),
+    adminVerify: (t) => asAdmin(() => verify(target(t).kc, t.namespace, { onStep: (s) => say(`${s.ok ? '✓' : '✗'} ${s.sentence}`) })),
+    adminUninstall: (t, o) =>
+      asAdmin(async () => {
+        const { kc, objects } = target(t);
+        let deleted = 0;
+        await uninstall(kc, objects, t.namespace, { deleteHomes: o.deleteHomes }, (id, result) => {
+          if (result === 'deleted') deleted++;
+          say(`${result} ${id}`);
+        });
+        return { deleted, kept: [...(o.deleteHomes ? [] : ['the home volumes']), 'the CRDs (other installs may use them)'] };
       }),
     adminAgent: (t) => asAdmin(() => agentStatus(target(t).kc, t.namespace)),
     adminTemplates: (t) => asAdmin(() => listTemplates(target(t).kc, t.namespace)),

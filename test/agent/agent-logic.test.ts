@@ -56,6 +56,13 @@ describe('command line', () => {
       groups: ['dev', 'ops'],
     });
   });
+
+  it('parses verify with its template and wait, and keeps each admin flag to its command', () => {
+    expect(parseCommand(['verify', '--namespace', 'desk', '--template', 'xfce', '--wait', '60'])).toMatchObject({ kind: 'admin', action: 'verify', namespace: 'desk', template: 'xfce', waitSeconds: 60 });
+    expect(() => parseCommand(['install', '--template', 'xfce'])).toThrow(/--template is for verify/);
+    expect(() => parseCommand(['verify', '--dry-run'])).toThrow(/--dry-run and --image are for install/);
+    expect(() => parseCommand(['doctor', '--wait', '5'])).toThrow(/--wait is for install and verify/);
+  });
 });
 
 const session = (over: Partial<Session>): Session => ({

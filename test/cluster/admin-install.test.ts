@@ -1,7 +1,8 @@
 /**
- * The admin steps (`porthole-agent doctor|install|uninstall`, cluster-agent/admin/) on the real control
+ * The admin steps (`porthole-agent doctor|install|verify|uninstall`, cluster-agent/admin/) on the real control
  * plane, through the command an admin runs: a fresh namespace -> doctor passes -> install applies every
- * object and waits for the agent's Deployment to be Available (KWOK nodes run its pods) -> a second
+ * object and waits for the agent's Deployment to be Available (KWOK nodes run its pods) -> verify says
+ * that no agent answers through the Service (KWOK's pods only look Available) -> a second
  * install's plan says every object is unchanged -> an upgrade to another image changes only the
  * Deployment -> uninstall removes the install but keeps the home volumes and the CRDs. A kubeconfig for
  * a ServiceAccount with only some permissions: doctor names exactly what is missing, and install
@@ -49,6 +50,13 @@ describe('porthole-agent doctor, install, uninstall', () => {
     const apps = admin.makeApiClient(AppsV1Api);
     const deployment = await apps.readNamespacedDeployment({ name: AGENT_NAME, namespace: ns });
     expect(deployment.status?.availableReplicas).toBe(2);
+
+    // verify is not fooled by pods that only look Available: KWOK's run no agent, so nothing answers
+    // /readyz through the Service, and no smoke-test session is tried.
+    const verified = await cli(['verify', '--namespace', ns, '--wait', '30']);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(1);
+    expect(verified.stdout).toMatch(new RegExp(`^ {2}✗ the agent does not answer /readyz through its Service ${ns}/${AGENT_NAME} \\(.+\\) \\([\\d.]+ s\\)$`, 'm'));
+    expect(verified.stdout).not.toMatch(/smoke-test/);
 
     const again = await cli(['install', '--namespace', ns, '--image', 'registry.example/porthole-agent:1', '--dry-run']);
     expect(again.code, again.stderr).toBe(0);

@@ -3,20 +3,22 @@
  * real control plane. "Set up a cluster" -> a kubeconfig and its contexts -> Check (doctor) -> Plan ->
  * Install with progress until the agent's Deployment is available -> Manage: the agent's replicas, a
  * Template made from the form (refused by the CRD's schema with the field named, then saved) that a
- * person then starts, their session seen and stopped, the Template deleted. A web shell without admin mode
+ * person then starts, their session seen and stopped, the Template deleted -> Verify (KWOK's pods only
+ * look Available: nothing answers through the Service) -> Remove from cluster, asked first, keeping the
+ * person's home volume. A web shell without admin mode
  * offers none of it, and its admin socket does not exist.
  */
 import { join } from 'node:path';
-import { AppsV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import { WEBSHELL_ADMIN_PATH } from '../../bridge/contract.js';
-import { AGENT_NAME } from '../../cluster-agent/kubernetes/resources.js';
+import { AGENT_NAME, homeClaimName } from '../../cluster-agent/kubernetes/resources.js';
 import { launchChromium } from '../support/browser.js';
 import { getSession, login } from '../support/agent-api.js';
 import { kubeConfigFrom, startKubernetesAgent } from '../support/cluster.js';
-import { deleteNamespaces, uniqueName } from '../support/kube.js';
+import { deleteNamespaces, refusal, uniqueName } from '../support/kube.js';
 import { runCli, startCli, stopProcess, tempDir, type Started } from '../support/processes.js';
 import { NO_KEYCHAIN_ENV } from '../support/web-shell-stack.js';
 
@@ -110,6 +112,26 @@ describe('admin mode (web shell --admin)', () => {
     await expect.poll(async () => (await getSession(agentUrl, token, session.id))?.phase ?? 'gone', { timeout: 20_000 }).toMatch(/^(Stopped|gone)$/);
     await page.getByTestId('admin-template-delete-terminal').click();
     await expect.poll(() => page.getByTestId('admin-template-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-name')))).toEqual(['xfce']);
+
+    // Verify: KWOK's agent pods only look Available, and verify says so (nothing answers through the Service).
+    await page.getByTestId('admin-verify').click();
+    await page.getByTestId('admin-verified').waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId('admin-verified').getAttribute('data-ok')).toBe('false');
+    expect(await page.getByTestId('admin-verify-step').allTextContents()).toEqual([expect.stringMatching(new RegExp(`^✗ the agent does not answer /readyz through its Service ${ns}/${AGENT_NAME} \\(.+\\) \\([\\d.]+ s\\)$`))]);
+
+    // Remove from cluster: asked first, homes kept unless ticked.
+    await page.getByTestId('admin-uninstall').click();
+    await page.getByTestId('admin-uninstall-confirm').waitFor();
+    expect(await page.getByTestId('admin-delete-homes').isChecked()).toBe(false);
+    await page.getByTestId('admin-uninstall-cancel').click();
+    expect(await page.getByTestId('admin-uninstall-confirm').count()).toBe(0);
+    expect((await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: AGENT_NAME, namespace: ns })).metadata?.name).toBe(AGENT_NAME);
+    await page.getByTestId('admin-uninstall').click();
+    await page.getByTestId('admin-uninstall-go').click();
+    await expect.poll(() => page.getByTestId('admin-done').textContent(), { timeout: 60_000 }).toMatch(new RegExp(`^Removed \\d+ objects from namespace ${ns}; kept the home volumes and the CRDs \\(other installs may use them\\)\\.$`));
+    expect(await page.getByTestId('admin-progress').textContent()).toContain(`deleted Deployment/${AGENT_NAME} in ${ns}`);
+    expect((await refusal(() => kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: AGENT_NAME, namespace: ns }))).code).toBe(404);
+    expect((await kc.makeApiClient(CoreV1Api).readNamespacedPersistentVolumeClaim({ name: homeClaimName('tess'), namespace: ns })).metadata?.name).toBe(homeClaimName('tess'));
 
     // A bad kubeconfig is a sentence, not a stack.
     await page.getByTestId('admin-kubeconfig').fill(join(dir.path, 'missing.kubeconfig'));

@@ -73,7 +73,7 @@ describe('Electron bundles', () => {
   it('the preload exposes window.porthole (the whole PortholeApi) and window.portholeAdmin (refused unless the main process allows admin mode), nothing else', async () => {
     const { exposed } = loadPreload();
     expect(Object.keys(exposed)).toEqual(['porthole', 'portholeAdmin']);
-    expect(Object.keys(exposed.portholeAdmin as object).sort()).toEqual(['adminAgent', 'adminContexts', 'adminDeleteTemplate', 'adminDoctor', 'adminInstall', 'adminPlan', 'adminSaveTemplate', 'adminSessions', 'adminStopSession', 'adminTemplates', 'onEvent']);
+    expect(Object.keys(exposed.portholeAdmin as object).sort()).toEqual(['adminAgent', 'adminContexts', 'adminDeleteTemplate', 'adminDoctor', 'adminInstall', 'adminPlan', 'adminSaveTemplate', 'adminSessions', 'adminStopSession', 'adminTemplates', 'adminUninstall', 'adminVerify', 'onEvent']);
     await expect((exposed.portholeAdmin as AdminApi).adminContexts('')).rejects.toEqual({ name: 'PortholeError', code: 'admin_disabled', message: 'Admin mode is not allowed on this device.' });
     // every method of the bridge contract, generated from it, and onEvent
     expect(Object.keys(exposed.porthole as object).sort()).toEqual(['connect', 'deviceEnrollment', 'deviceReport', 'enrollDevice', 'finishCompanySignIn', 'forgetDevice', 'getState', 'listSessions', 'me', 'offlineWorkspace', 'onEvent', 'policy', 'retryAgentNow', 'setHardwareDecode', 'signIn', 'signInOptions', 'signOut', 'startCompanySignIn', 'startSession', 'stopSession']);

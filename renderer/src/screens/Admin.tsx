@@ -1,16 +1,18 @@
 import { useEffect, useState } from 'react';
 import type { z } from 'zod';
-import type { AdminApi, AdminDoctorReport, AdminPlannedObject, AdminTarget, LauncherEvent } from '../../../bridge/contract.js';
+import type { AdminApi, AdminDoctorReport, AdminPlannedObject, AdminTarget, AdminVerifyStep, LauncherEvent } from '../../../bridge/contract.js';
 import { AdminManage } from '../components/AdminManage.js';
 import { errorSentence } from '../logic/errors.js';
 
 type Report = z.infer<typeof AdminDoctorReport>;
 type Planned = z.infer<typeof AdminPlannedObject>;
+type Verified = z.infer<typeof AdminVerifyStep>;
 const MARK = { ok: '✓', warning: '!', error: '✗' } as const;
 
 /**
- * Admin mode: set the agent up in a cluster, the same steps as `porthole-agent doctor|install`:
- * choose a kubeconfig and context, check (doctor), see the plan, install with progress.
+ * Admin mode: set the agent up in a cluster, the same steps as `porthole-agent doctor|install|verify|uninstall`:
+ * choose a kubeconfig and context, check (doctor), see the plan, install with progress, verify that the
+ * agent answers, and remove it again (asked twice; home volumes kept unless ticked).
  */
 export function Admin({ admin, onBack }: { admin: AdminApi; onBack(): void }) {
   const [kubeconfig, setKubeconfig] = useState('');
@@ -24,6 +26,9 @@ export function Admin({ admin, onBack }: { admin: AdminApi; onBack(): void }) {
   const [planned, setPlanned] = useState<Planned[]>();
   const [progress, setProgress] = useState<string[]>([]);
   const [done, setDone] = useState<string>();
+  const [verified, setVerified] = useState<Verified[]>();
+  const [confirmRemove, setConfirmRemove] = useState(false);
+  const [deleteHomes, setDeleteHomes] = useState(false);
 
   useEffect(() => admin.onEvent((e: LauncherEvent) => e.type === 'admin' && setProgress((p) => [...p.filter((l) => !(l.startsWith('waiting for the agent') && e.line.startsWith('waiting for the agent'))), e.line])), [admin]);
 
@@ -39,6 +44,13 @@ export function Admin({ admin, onBack }: { admin: AdminApi; onBack(): void }) {
       setBusy(undefined);
     }
   };
+  /** A step that reports as it goes (AdminEvent lines) and ends with a sentence of what it did. */
+  const progressStep = (name: string, work: () => Promise<string>) =>
+    step(name, async () => {
+      setProgress([]);
+      setDone(undefined);
+      setDone(await work());
+    });
   const loadContexts = () =>
     step('contexts', async () => {
       const found = await admin.adminContexts(kubeconfig.trim());
@@ -84,17 +96,51 @@ export function Admin({ admin, onBack }: { admin: AdminApi; onBack(): void }) {
             data-testid="admin-install"
             disabled={!!busy}
             onClick={() =>
-              void step('install', async () => {
-                setProgress([]);
-                setDone(undefined);
+              void progressStep('install', async () => {
                 const result = await admin.adminInstall(target());
-                setDone(`Installed in ${result.seconds} s: ${result.objects.filter((o) => o.action !== 'unchanged').length} of ${result.objects.length} objects changed; the agent is available in namespace ${namespace.trim()}.`);
+                return `Installed in ${result.seconds} s: ${result.objects.filter((o) => o.action !== 'unchanged').length} of ${result.objects.length} objects changed; the agent is available in namespace ${namespace.trim()}.`;
               })
             }
           >
             {busy === 'install' ? 'Installing…' : 'Install or upgrade'}
           </button>
+          <button type="button" data-testid="admin-verify" disabled={!!busy} onClick={() => void step('verify', async () => setVerified(await admin.adminVerify(target())))}>
+            {busy === 'verify' ? 'Verifying…' : 'Verify'}
+          </button>
+          <button type="button" className="danger" data-testid="admin-uninstall" disabled={!!busy} onClick={() => setConfirmRemove(true)}>
+            Remove from cluster
+          </button>
         </div>
+        {confirmRemove ? (
+          <div className="confirm" role="alertdialog" aria-labelledby="admin-remove-title" data-testid="admin-uninstall-confirm">
+            <p id="admin-remove-title">
+              Remove the agent from namespace {namespace.trim()}? People&apos;s desktops there stop working. The CRDs stay (other installs may use them).
+            </p>
+            <label>
+              <input type="checkbox" data-testid="admin-delete-homes" checked={deleteHomes} onChange={(e) => setDeleteHomes(e.target.checked)} /> Also delete everyone&apos;s home volumes and the namespace (cannot be undone)
+            </label>
+            <div className="overlay-actions">
+              <button type="button" data-testid="admin-uninstall-cancel" onClick={() => setConfirmRemove(false)}>
+                Cancel
+              </button>
+              <button
+                type="button"
+                className="danger"
+                data-testid="admin-uninstall-go"
+                disabled={!!busy}
+                onClick={() => {
+                  setConfirmRemove(false);
+                  void progressStep('uninstall', async () => {
+                    const result = await admin.adminUninstall(target(), { deleteHomes });
+                    return `Removed ${result.deleted} objects from namespace ${namespace.trim()}; kept ${result.kept.join(' and ')}.`;
+                  });
+                }}
+              >
+                {busy === 'uninstall' ? 'Removing…' : 'Remove'}
+              </button>
+            </div>
+          </div>
+        ) : null}
         {error ? (
           <p role="alert" className="error" data-testid="admin-error">
             {error}
@@ -124,6 +170,18 @@ export function Admin({ admin, onBack }: { admin: AdminApi; onBack(): void }) {
             {planned.map((p) => (
               <li key={p.id} data-testid="admin-plan-row" data-action={p.action}>
                 {p.action} {p.id}
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
+      {verified ? (
+        <section className="card" data-testid="admin-verified" data-ok={verified.length === 2 && verified.every((v) => v.ok)}>
+          <h2>Verify</h2>
+          <ul>
+            {verified.map((v) => (
+              <li key={v.step} data-testid="admin-verify-step" data-ok={v.ok}>
+                {v.ok ? '✓' : '✗'} {v.sentence} <span className="muted">({(v.ms / 1000).toFixed(1)} s)</span>
               </li>
             ))}
           </ul>
