@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes control plane for tests and development from Go modules (no Docker here):
 # kube-apiserver, kube-controller-manager, kube-scheduler and (for the real node) kubelet from
-# k8s.io/kubernetes, kwok/kwokctl, etcd, and (for the real node's NetworkPolicy) kube-router.
+# k8s.io/kubernetes, kwok/kwokctl, etcd, and for the real node kube-router (its NetworkPolicy) and
+# konnectivity (the API server's way into its network).
 # Binaries are cached outside the repository (PORTHOLE_CLUSTER_CACHE, default ~/.cache/porthole/cluster)
 # so a second run is instant. Nothing built here is committed.
 set -euo pipefail
@@ -15,6 +16,8 @@ ETCD_VERSION=${ETCD_VERSION:-v3.5.21}
 # module proxy here serves, and advisories are reported against it: it runs only on the test node, inside
 # that node's network namespace, with read-only API access.
 KUBE_ROUTER_VERSION=${KUBE_ROUTER_VERSION:-v2.1.0}
+# The API server's way into the real node's network (konnectivity: proxy-server and proxy-agent).
+KONNECTIVITY_VERSION=${KONNECTIVITY_VERSION:-v0.33.0}
 cache=${PORTHOLE_CLUSTER_CACHE:-$HOME/.cache/porthole/cluster}
 bin="$cache/$K8S_VERSION/bin"
 mkdir -p "$bin"
@@ -23,6 +26,8 @@ need=()
 kube_router="$cache/kube-router-${KUBE_ROUTER_VERSION}/kube-router"
 for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kwok kwokctl etcd; do [ -x "$bin/$b" ] || need+=("$b"); done
 [ -x "$kube_router" ] && [ "$(readlink "$bin/kube-router")" = "$kube_router" ] || need+=(kube-router)
+knp="$cache/konnectivity-${KONNECTIVITY_VERSION}"
+for b in proxy-server proxy-agent; do [ -x "$knp/$b" ] && [ "$(readlink "$bin/$b")" = "$knp/$b" ] || need+=("$b"); done
 if [ ${#need[@]} -eq 0 ]; then echo "$bin"; exit 0; fi
 command -v go >/dev/null || { echo "porthole: Go is needed to build the test control plane (apt-get install golang-go)" >&2; exit 1; }
 
@@ -70,6 +75,22 @@ if [ ! -x "$kube_router" ]; then
   GOBIN="$(dirname "$kube_router")" go install "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@${KUBE_ROUTER_VERSION}"
 fi
 ln -sfn "$kube_router" "$bin/kube-router"
+if [ ! -x "$knp/proxy-server" ] || [ ! -x "$knp/proxy-agent" ]; then
+  # Its go.mod replaces konnectivity-client with a local directory, so `go install ...@version` refuses
+  # it: build from a wrapper module that requires both at the same version.
+  echo "porthole: building konnectivity ${KONNECTIVITY_VERSION} (first time only; about a minute)" >&2
+  mkdir -p "$knp/src"
+  (
+    cd "$knp/src"
+    if [ ! -f go.mod ]; then
+      go mod init porthole.dev/konnectivity-build >/dev/null 2>&1
+      printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "sigs.k8s.io/apiserver-network-proxy/cmd/agent"\n\t_ "sigs.k8s.io/apiserver-network-proxy/cmd/server"\n)\n' > tools.go
+      go get "sigs.k8s.io/apiserver-network-proxy@${KONNECTIVITY_VERSION}" "sigs.k8s.io/apiserver-network-proxy/konnectivity-client@${KONNECTIVITY_VERSION}" >/dev/null 2>&1
+    fi
+    for b in server agent; do GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$knp/proxy-$b" "sigs.k8s.io/apiserver-network-proxy/cmd/$b"; done
+  )
+fi
+for b in proxy-server proxy-agent; do ln -sfn "$knp/$b" "$bin/$b"; done
 if [ ! -x "$bin/etcd" ]; then
   # etcd's own go.mod files carry replace directives, so `go install etcd@version` refuses them: build the
   # server's main package from a wrapper module, as for Kubernetes.

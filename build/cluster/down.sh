@@ -29,5 +29,5 @@ if [ -d "$dir/pids" ]; then
     if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir/"; then kill "$pid" 2>/dev/null || true; fi
   done
 fi
-rm -rf "$dir"
+rm -rf "$dir" "$state/clusters/$name.egress.yaml" "$state/clusters/$name.kwokctl.yaml"
 log "cluster $name removed"

@@ -67,8 +67,21 @@ else
     rm -rf "$dir"
   fi
   log "creating cluster $name in $dir (pod network 127.$pod_net.0.0/16)"
+  config="$here/kwokctl.yaml"
+  if [ "${PORTHOLE_CLUSTER_KONNECTIVITY:-}" = 1 ]; then
+    # For a real node (build/node/up.sh): the API server reaches the cluster (pods, Services, kubelets)
+    # through a konnectivity server whose socket is $dir/konnectivity.sock, as control planes that cannot
+    # route to their nodes do. The node's script starts that server and its agent inside the node's namespace.
+    egress="$state/clusters/$name.egress.yaml"
+    mkdir -p "$state/clusters"
+    printf 'apiVersion: apiserver.k8s.io/v1beta1\nkind: EgressSelectorConfiguration\negressSelections:\n- name: cluster\n  connection:\n    proxyProtocol: GRPC\n    transport:\n      uds:\n        udsName: %s\n' "$dir/konnectivity.sock" >"$egress"
+    config="$state/clusters/$name.kwokctl.yaml"
+    # Kubelets by their InternalIP (the konnectivity agent cannot resolve node names), and as the admin
+    # certificate (a kubelet takes no anonymous requests).
+    sed "s|^  # @egress-selector@$|  - key: egress-selector-config-file\n    value: $egress\n  - key: kubelet-preferred-address-types\n    value: InternalIP,Hostname\n  - key: kubelet-client-certificate\n    value: $dir/pki/admin.crt\n  - key: kubelet-client-key\n    value: $dir/pki/admin.key|" "$here/kwokctl.yaml" >"$config"
+  fi
   kwokctl create cluster --name "$name" --kubeconfig "" --quiet-pull \
-    -c "$here/kwokctl.yaml" -c "$here/kwok-stages.yaml" \
+    -c "$config" -c "$here/kwok-stages.yaml" \
     --runtime binary --kube-authorization --kube-admission \
     --etcd-binary "$etcd" \
     --kube-apiserver-binary "$bin/kube-apiserver" \

@@ -15,6 +15,8 @@ stop() {
   rm -f "$f"
 }
 stop policy
+stop konnectivity-agent
+stop konnectivity-server
 stop kubelet
 # the pods' processes: containerd's shims for this node (their command line names its socket), then containerd
 for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $nd/containerd.sock" || true); do

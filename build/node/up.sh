@@ -27,7 +27,7 @@ started=$(date +%s%N)
 
 for p in containerd runc socat ip ipset iptables; do command -v "$p" >/dev/null || { log "$p is needed (scripts/ensure-deps.sh installs it)"; exit 1; }; done
 bin=$("$root/build/cluster/build-binaries.sh")
-for b in kubelet kube-router; do [ -x "$bin/$b" ] || { log "no $b in $bin"; exit 1; }; done
+for b in kubelet kube-router proxy-server proxy-agent; do [ -x "$bin/$b" ] || { log "no $b in $bin"; exit 1; }; done
 server=$(sed -n 's/^ *server: *//p' "$dir/kubeconfig.yaml" | head -1)
 api_port=${server##*:}
 mkdir -p "$nd"/{pids,logs,cni,kubelet,pod-logs,sysctl}
@@ -79,6 +79,21 @@ YAML
 # with read-only access to what it watches (kube.mjs ensure-policy-rbac)
 client_identity kubelet "/O=system:nodes/CN=system:node:$name"
 client_identity policy "/CN=porthole:network-policy"
+client_identity konnectivity-agent "/CN=porthole:konnectivity-agent"
+
+# --- konnectivity: the API server's way into the node's network (service proxy, kubelet logs and exec).
+# A cluster made with PORTHOLE_CLUSTER_KONNECTIVITY=1 sends its cluster traffic to $dir/konnectivity.sock;
+# the server behind that socket and its agent both run in the node's namespace, so the socket file is the
+# only way in, and agents must show a certificate of the cluster's CA.
+if [ ! -f "$nd/konnectivity-server.crt" ]; then
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$nd/konnectivity-server.key" -subj "/CN=porthole:konnectivity-server" -addext "subjectAltName=IP:127.0.0.1" -out "$nd/konnectivity-server.csr" 2>/dev/null
+  openssl x509 -req -in "$nd/konnectivity-server.csr" -CA "$dir/pki/ca.crt" -CAkey "$dir/pki/ca.key" -CAcreateserial -days 30 -copy_extensions copy -out "$nd/konnectivity-server.crt" 2>/dev/null
+fi
+running konnectivity-server || spawn konnectivity-server nsenter --net="/run/netns/$netns" "$bin/proxy-server" --uds-name="$dir/konnectivity.sock" \
+  --mode=grpc --server-port=0 --agent-port=8132 --agent-bind-address=127.0.0.1 --admin-port=8133 --health-port=8134 --health-bind-address=127.0.0.1 \
+  --cluster-cert="$nd/konnectivity-server.crt" --cluster-key="$nd/konnectivity-server.key" --cluster-ca-cert="$dir/pki/ca.crt"
+running konnectivity-agent || spawn konnectivity-agent nsenter --net="/run/netns/$netns" "$bin/proxy-agent" --proxy-server-host=127.0.0.1 --proxy-server-port=8132 \
+  --ca-cert="$dir/pki/ca.crt" --agent-cert="$nd/konnectivity-agent.crt" --agent-key="$nd/konnectivity-agent.key" --admin-server-port=8135 --health-server-port=8136
 
 # --- containerd: its own root, state and socket; runc on cgroupfs; the pause image made here ---
 pause_ref=$(cat "$here/pause-image.ref")
@@ -181,6 +196,12 @@ if ! running node; then
 fi
 node "$root/build/cluster/kube.mjs" wait-node "$dir" "$name" 180 "$nd/pids/kubelet" "$nd/pids/containerd" || { log "the node did not become Ready; logs in $nd/logs"; tail -20 "$nd/logs/kubelet.log" >&2 || true; exit 1; }
 node "$root/build/cluster/kube.mjs" ensure-local-volumes "$dir" "$name" "$nd" 8
+
+# the agent is connected to the server once its readiness answers
+ip netns exec "$netns" node -e '
+const until = Date.now() + 60000;
+(async () => { for (;;) { try { if ((await fetch("http://127.0.0.1:8136/readyz")).ok) return; } catch {} if (Date.now() > until) process.exit(1); await new Promise((r) => setTimeout(r, 200)); } })();
+' || { log "the konnectivity agent did not connect; logs in $nd/logs/konnectivity-*.log"; tail -5 "$nd/logs/konnectivity-agent.log" >&2 || true; exit 1; }
 
 # --- NetworkPolicy: kube-router's firewall alone (no routing, no service proxy; the bridge plugin is the
 # CNI), its iptables rules and ipsets in the node's namespace. Bridged pod-to-pod traffic passes them

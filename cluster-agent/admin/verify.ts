@@ -33,7 +33,9 @@ export const SMOKE_USER = 'porthole-smoke-test';
 async function readyz(kc: KubeConfig, namespace: string): Promise<Omit<VerifyStep, 'ms'>> {
   try {
     const body = await kc.makeApiClient(CoreV1Api).connectGetNamespacedServiceProxyWithPath({ name: `${AGENT_NAME}:http`, namespace, path: 'readyz' });
-    return { step: 'readyz', ok: true, sentence: `the agent answers through its Service: ${String(body).slice(0, 200)}` };
+    // The client parses the agent's JSON ({status, checks}); say it as the agent does.
+    const said = typeof body === 'string' ? body : JSON.stringify(body);
+    return { step: 'readyz', ok: true, sentence: `the agent answers through its Service: ${said.slice(0, 200)}` };
   } catch (err) {
     const status = statusOf(err);
     if (status === 403) return { step: 'readyz', ok: false, sentence: `this kubeconfig may not reach the agent through the API server's service proxy (it needs get on services/proxy in namespace ${namespace})` };

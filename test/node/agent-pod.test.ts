@@ -6,7 +6,9 @@
  * template's pod runs the streamer beside the desktop, and Chromium on the node's network receives it.
  *
  * No kube-proxy runs here, so a Service's cluster IP routes nowhere: the test resolves the Service as a
- * proxy would, through its EndpointSlice, and relays into the node's network to that endpoint.
+ * proxy would, through its EndpointSlice, and relays into the node's network to that endpoint. The API
+ * server reaches pods and the kubelet through konnectivity (build/node/up.sh), so the admin's
+ * `porthole-agent verify` (its /readyz by the service proxy, a smoke-test session) runs for real here.
  */
 import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
@@ -17,7 +19,8 @@ import { routes, TemplateList } from '../../cluster-agent/contract/index.js';
 import { install, waitForAgent } from '../../cluster-agent/admin/install.js';
 import { AGENT_PORT, DEFAULT_AGENT_IMAGE, installObjects, toWire } from '../../cluster-agent/kubernetes/install-manifests.js';
 import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
-import { AGENT_NAME, GROUP, TEMPLATE_PLURAL, VERSION, type TemplateResource } from '../../cluster-agent/kubernetes/resources.js';
+import { AGENT_NAME, GROUP, homeClaimName, SESSION_PLURAL, TEMPLATE_PLURAL, VERSION, type TemplateResource } from '../../cluster-agent/kubernetes/resources.js';
+import { SMOKE_USER } from '../../cluster-agent/admin/verify.js';
 import { login } from '../support/agent-api.js';
 import { launchChromium } from '../support/browser.js';
 import { kubeConfigFrom } from '../support/cluster.js';
@@ -107,6 +110,8 @@ describe('the agent as a pod on the real node', () => {
     expect(facts.rootReadOnly).toBe(true);
 
     expect((await fetch(new URL('/readyz', relay!.url))).status).toBe(200);
+    // What an admin's `kubectl logs` shows: the API server reaches the node's kubelet through konnectivity.
+    expect(await core.readNamespacedPodLog({ name: endpoint.pod, namespace: ns, container: 'agent' })).toContain(`listening on http://0.0.0.0:${AGENT_PORT}`);
     const session = await startRunning(alice);
     const desktop = await desktopContainer(core, ns, session.id);
     expect(desktop.nodeName).toBe(node.name);
@@ -155,5 +160,19 @@ describe('the agent as a pod on the real node', () => {
     expect(seen.path).toMatch(/->host$/);
     await page.evaluate('window.receiver.stop()');
     expect((await call(alice, routes.session(session.id), { method: 'DELETE' })).status).toBeLessThan(300);
+  });
+
+  it('passes `porthole-agent verify`: its /readyz through the Service by the API server, and a smoke-test session on the real node', async () => {
+    const verified = await runCli('cluster-agent/agent/cli.ts', ['verify', '--namespace', ns, '--kubeconfig', inject('kubeconfig'), '--template', 'xfce', '--wait', '120'], undefined, { timeoutMs: 180_000 });
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/^ {2}✓ the agent answers through its Service: .*ok.* \([\d.]+ s\)$/m);
+    expect(verified.stdout).toMatch(/^ {2}✓ a smoke-test session of xfce reached Running, and was removed \([\d.]+ s\)$/m);
+    // Nothing of it stays: no Session, no pod, no home volume of the smoke-test user.
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    await waitFor('the smoke-test session and its home gone', async () => {
+      const sessions = (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: SESSION_PLURAL })) as { items: Array<{ metadata: { name: string } }> };
+      const claims = await core.listNamespacedPersistentVolumeClaim({ namespace: ns });
+      return !sessions.items.some((x) => x.metadata.name.startsWith('porthole-smoke-')) && !claims.items.some((c) => c.metadata?.name === homeClaimName(SMOKE_USER)) ? true : undefined;
+    }, 60_000, 500);
   });
 });

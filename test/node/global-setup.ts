@@ -23,7 +23,7 @@ let cluster: TestCluster | undefined;
 let clusterDir = '';
 
 export async function setup(project: TestProject) {
-  cluster = await startTestCluster(`porthole-node-${process.pid}`);
+  cluster = await startTestCluster(`porthole-node-${process.pid}`, undefined, { konnectivity: true });
   clusterDir = dirname(cluster.kubeconfig);
   const up = await run('bash', [join(repoRoot, 'build/node/up.sh'), clusterDir], { maxBuffer: 16 << 20, timeout: 30 * 60_000 }).catch(
     (e: { stderr?: string; message: string }) => {

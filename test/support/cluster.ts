@@ -23,9 +23,12 @@ export function clusterEnv(name: string, podNet: number): NodeJS.ProcessEnv {
   return { ...process.env, PORTHOLE_CLUSTER_NAME: name, PORTHOLE_CLUSTER_POD_NET: String(podNet) };
 }
 
-/** Starts (or finds running) the named cluster; resolves once nodes are Ready. */
-export async function startTestCluster(name: string, podNet = 16 + (process.pid % 200)): Promise<TestCluster> {
-  const env = clusterEnv(name, podNet);
+/**
+ * Starts (or finds running) the named cluster; resolves once nodes are Ready. `konnectivity`: the API
+ * server reaches the cluster through the konnectivity socket a real node's script serves (build/cluster/up.sh).
+ */
+export async function startTestCluster(name: string, podNet = 16 + (process.pid % 200), opts: { konnectivity?: boolean } = {}): Promise<TestCluster> {
+  const env = { ...clusterEnv(name, podNet), ...(opts.konnectivity ? { PORTHOLE_CLUSTER_KONNECTIVITY: '1' } : {}) };
   const up = await run('bash', [join(repoRoot, 'build/cluster/up.sh')], { env, maxBuffer: 16 << 20, timeout: 45 * 60_000 }).catch(
     (e: { stderr?: string; message: string }) => {
       throw new Error(`cluster:up failed: ${e.message}\n${e.stderr ?? ''}`);
