@@ -34,6 +34,8 @@ export function App({ bridge }: { bridge: Bridge }) {
   const { api, shell } = bridge;
   const link = useShellLink(shell);
   const [screen, setScreen] = useState<Screen>({ kind: 'loading' });
+  /** the address admin mode said to sign in to, after an install (until the launcher restarts) */
+  const [agentFromAdmin, setAgentFromAdmin] = useState<string>();
   const [launcherState, setLauncherState] = useState<LauncherState>();
   const [me, setMe] = useState<Me>();
   const [sessions, setSessions] = useState<ReadonlyMap<string, TrackedSession>>(new Map());
@@ -293,7 +295,7 @@ export function App({ bridge }: { bridge: Bridge }) {
   } else if (screen.kind === 'sign-in') {
     body = (
       <>
-        <SignIn key={kiosk ? agentEpoch : 0} api={api} initialAgentUrl={launcherState?.agentUrl} notice={screen.notice} policy={policy} onSignedIn={showSignedIn} />
+        <SignIn key={kiosk ? agentEpoch : (agentFromAdmin ?? 0)} api={api} initialAgentUrl={agentFromAdmin ?? launcherState?.agentUrl} notice={screen.notice} policy={policy} onSignedIn={showSignedIn} />
         {policy?.admin.value && bridge.admin ? (
           <p className="centered">
             <button type="button" className="link" data-testid="open-admin" onClick={() => setScreen({ kind: 'admin' })}>
@@ -304,7 +306,16 @@ export function App({ bridge }: { bridge: Bridge }) {
       </>
     );
   } else if (screen.kind === 'admin' && bridge.admin) {
-    body = <Admin admin={bridge.admin()} onBack={() => setScreen({ kind: 'sign-in' })} />;
+    body = (
+      <Admin
+        admin={bridge.admin()}
+        onBack={() => setScreen({ kind: 'sign-in' })}
+        onUseAgent={(url) => {
+          setAgentFromAdmin(url);
+          setScreen({ kind: 'sign-in' });
+        }}
+      />
+    );
   } else if (screen.kind === 'launcher') {
     body = (
       <>

@@ -5,7 +5,7 @@
  * Template made from the form (refused by the CRD's schema with the field named, then saved) that a
  * person then starts, their session seen and stopped, the Template deleted -> Verify (KWOK's pods only
  * look Available: nothing answers through the Service) -> Remove from cluster, asked first, keeping the
- * person's home volume. A web shell without admin mode
+ * person's home volume -> the launcher signs in to the agent at the address the admin gives. A web shell without admin mode
  * offers none of it, and its admin socket does not exist.
  */
 import { join } from 'node:path';
@@ -137,6 +137,20 @@ describe('admin mode (web shell --admin)', () => {
     await page.getByTestId('admin-kubeconfig').fill(join(dir.path, 'missing.kubeconfig'));
     await page.getByTestId('admin-doctor').click();
     await expect.poll(() => page.getByTestId('admin-error').textContent()).toMatch(/--kubeconfig .*missing\.kubeconfig does not exist/);
+
+    // Then the launcher signs in to the new agent at the address the admin gives (here the agent process
+    // that stands in for the Deployment's pods, which KWOK does not run).
+    await page.getByTestId('admin-agent-url').fill('desktops.example');
+    await page.getByTestId('admin-use-agent').click();
+    await expect.poll(() => page.getByTestId('admin-error').textContent()).toMatch(/starts with http:\/\/ or https:\/\//);
+    await page.getByTestId('admin-agent-url').fill(agentUrl);
+    await page.getByTestId('admin-use-agent').click();
+    await page.getByTestId('username').waitFor();
+    expect(await page.getByTestId('agent-url').inputValue()).toBe(agentUrl);
+    await page.getByTestId('username').fill('tess');
+    await page.getByTestId('password').fill('pw');
+    await page.getByTestId('sign-in').click();
+    await page.getByTestId('sign-out').waitFor({ timeout: 20_000 });
   }, 240_000);
 
   it('is not there without admin mode: no link, and no admin socket', async () => {

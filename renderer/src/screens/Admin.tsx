@@ -14,7 +14,7 @@ const MARK = { ok: '✓', warning: '!', error: '✗' } as const;
  * choose a kubeconfig and context, check (doctor), see the plan, install with progress, verify that the
  * agent answers, and remove it again (asked twice; home volumes kept unless ticked).
  */
-export function Admin({ admin, onBack }: { admin: AdminApi; onBack(): void }) {
+export function Admin({ admin, onBack, onUseAgent }: { admin: AdminApi; onBack(): void; /** sign in to the installed agent at this address */ onUseAgent(url: string): void }) {
   const [kubeconfig, setKubeconfig] = useState('');
   const [contexts, setContexts] = useState<Array<{ name: string; server?: string }>>([]);
   const [context, setContext] = useState<string>();
@@ -29,6 +29,7 @@ export function Admin({ admin, onBack }: { admin: AdminApi; onBack(): void }) {
   const [verified, setVerified] = useState<Verified[]>();
   const [confirmRemove, setConfirmRemove] = useState(false);
   const [deleteHomes, setDeleteHomes] = useState(false);
+  const [agentAddress, setAgentAddress] = useState('');
 
   useEffect(() => admin.onEvent((e: LauncherEvent) => e.type === 'admin' && setProgress((p) => [...p.filter((l) => !(l.startsWith('waiting for the agent') && e.line.startsWith('waiting for the agent'))), e.line])), [admin]);
 
@@ -197,6 +198,27 @@ export function Admin({ admin, onBack }: { admin: AdminApi; onBack(): void }) {
           {done ? <p data-testid="admin-done">{done}</p> : null}
         </section>
       ) : null}
+      <section className="card admin-form" data-testid="admin-connect">
+        <h2>Use the new agent</h2>
+        <label htmlFor="admin-agent-url">Its address for people (the Ingress or load balancer in front of the Service)</label>
+        <input id="admin-agent-url" data-testid="admin-agent-url" value={agentAddress} spellCheck={false} placeholder="https://desktops.example.com" onChange={(e) => setAgentAddress(e.target.value)} />
+        <div className="overlay-actions">
+          <button
+            type="button"
+            data-testid="admin-use-agent"
+            onClick={() => {
+              const url = agentAddress.trim();
+              if (!/^https?:\/\/[^\s/]+/.test(url)) {
+                setError("The agent's address starts with http:// or https://, for example https://desktops.example.com.");
+                return;
+              }
+              onUseAgent(url);
+            }}
+          >
+            Sign in to it
+          </button>
+        </div>
+      </section>
       <AdminManage admin={admin} target={target} />
     </main>
   );
