@@ -52,16 +52,16 @@ async function smokeSession(kc: KubeConfig, namespace: string, o: VerifyOptions)
   const name = `porthole-smoke-${randomBytes(4).toString('hex')}`;
   await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: SESSION_PLURAL, body: buildSession(name, namespace, SMOKE_USER, template) });
   const now = o.now ?? Date.now;
-  const deadline = now() + (o.timeoutMs ?? 120_000);
-  let last: SessionResource | undefined;
+  const timeoutMs = o.timeoutMs ?? 120_000;
+  const deadline = now() + timeoutMs;
   try {
     for (;;) {
-      last = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: SESSION_PLURAL, name })) as SessionResource;
+      const last = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: SESSION_PLURAL, name })) as SessionResource;
       const phase = last.status?.phase;
       if (phase === 'Running') return { step: 'session', ok: true, sentence: `a smoke-test session of ${template} reached Running, and was removed` };
       if (phase === 'Failed') return { step: 'session', ok: false, sentence: `the smoke-test session of ${template} failed: ${last.status?.message ?? 'no reason given'}` };
       if (now() > deadline) {
-        return { step: 'session', ok: false, sentence: `the smoke-test session of ${template} was not Running after ${Math.round((o.timeoutMs ?? 120_000) / 1000)} s (${phase ?? 'no phase'}${last.status?.message ? `: ${last.status.message}` : ''}); see kubectl -n ${namespace} describe session ${name}` };
+        return { step: 'session', ok: false, sentence: `the smoke-test session of ${template} was not Running after ${Math.round(timeoutMs / 1000)} s (${phase ?? 'no phase'}${last.status?.message ? `: ${last.status.message}` : ''}); see kubectl -n ${namespace} describe session ${name}` };
       }
       await new Promise((r) => setTimeout(r, 500));
     }

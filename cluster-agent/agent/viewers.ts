@@ -24,7 +24,7 @@ export function mayConnect(open: readonly Viewer[], device: string | undefined, 
 }
 
 /** Pure: whose streams a new viewer ends: on a takeover, every other device's. */
-export function endedBy(open: readonly Viewer[], device: string | undefined, takeOver: boolean): Viewer[] {
+export function endedBy<V extends Viewer>(open: readonly V[], device: string | undefined, takeOver: boolean): V[] {
   if (!device || !takeOver) return [];
   return open.filter((v) => v.device !== undefined && v.device !== device);
 }
@@ -40,15 +40,15 @@ export class Viewers {
   constructor(private readonly now: () => number = Date.now) {}
 
   open(session: string): readonly Viewer[] {
-    return [...(this.bySession.get(session) ?? [])];
+    return this.watching(session);
   }
 
   /** Registers a viewer whose stream just opened; ends what it takes over. Returns its removal. */
   add(session: string, viewer: Viewer, takeOver: boolean, onEnded: (ended: Viewer) => void): () => void {
-    this.end(session, endedBy(this.open(session), viewer.device, takeOver), onEnded);
+    this.end(session, endedBy(this.watching(session), viewer.device, takeOver), onEnded);
     let set = this.bySession.get(session);
     if (!set) this.bySession.set(session, (set = new Set()));
-    const watching: Watching = Object.assign(viewer, { since: this.now() });
+    const watching: Watching = { ...viewer, since: this.now() };
     set.add(watching);
     return () => {
       set.delete(watching);
@@ -58,12 +58,16 @@ export class Viewers {
 
   /** Another replica opened the session on `device` at `at`: ends the streams here that it takes over. */
   takenOverElsewhere(session: string, device: string, at: number, onEnded: (ended: Viewer) => void): void {
-    this.end(session, endedByRemote([...(this.bySession.get(session) ?? [])], device, at), onEnded);
+    this.end(session, endedByRemote(this.watching(session), device, at), onEnded);
   }
 
-  private end(session: string, viewers: readonly Viewer[], onEnded: (ended: Viewer) => void): void {
+  private watching(session: string): Watching[] {
+    return [...(this.bySession.get(session) ?? [])];
+  }
+
+  private end(session: string, viewers: readonly Watching[], onEnded: (ended: Viewer) => void): void {
     for (const v of viewers) {
-      this.bySession.get(session)?.delete(v as Watching);
+      this.bySession.get(session)?.delete(v);
       onEnded(v);
     }
   }
