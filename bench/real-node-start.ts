@@ -20,7 +20,7 @@ import { login, stopAllSessions } from '../test/support/agent-api.js';
 import { kubeConfigFrom, startKubernetesAgent, startTestCluster } from '../test/support/cluster.js';
 import { createNamespace, ensureCrds } from '../test/support/kube.js';
 import { repoRoot, runCli, startCli, stopProcess, tempDir, waitFor } from '../test/support/processes.js';
-import { relayInto } from '../test/support/real-node.js';
+import { onTheRealNode, relayInto } from '../test/support/real-node.js';
 import { spread, timeStart, type StartTiming } from './session-timing.js';
 import { percentile, printResult, printTable, round } from './stats.js';
 
@@ -31,14 +31,8 @@ const DRAWN = 16;
 const run = promisify(execFile);
 
 function pinned(name: string, warm: number, namespace: string): TemplateResource {
-  const t = xfceTemplate(namespace);
+  const t = onTheRealNode(xfceTemplate(namespace), { warmPool: { replicas: warm } });
   t.metadata.name = name;
-  Object.assign(t.spec, {
-    nodeSelector: { 'porthole.dev/node': 'real' },
-    tolerations: [{ key: 'porthole.dev/node', operator: 'Equal', value: 'real', effect: 'NoSchedule' }],
-    resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } },
-    warmPool: { replicas: warm },
-  });
   return t;
 }
 

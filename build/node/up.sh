@@ -58,14 +58,18 @@ running api-host || spawn api-host socat "UNIX-LISTEN:$nd/apiserver.sock,fork,un
 running api-netns || spawn api-netns ip netns exec "$netns" socat "TCP-LISTEN:$api_port,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$nd/apiserver.sock"
 running api-service || spawn api-service ip netns exec "$netns" socat "TCP-LISTEN:443,bind=10.96.0.1,fork,reuseaddr" "UNIX-CONNECT:$nd/apiserver.sock"
 
-# --- client identities signed by the cluster's CA, each with a kubeconfig for the relay above ---
-# client_identity ID SUBJECT: $nd/ID.crt, .key and .kubeconfig
+# --- certificates signed by the cluster's CA; client identities get a kubeconfig for the relay above ---
+# signed_cert ID SUBJECT [SAN]: $nd/ID.crt and .key (once)
+signed_cert() {
+  local id=$1 subject=$2 san=${3:-}
+  [ -f "$nd/$id.crt" ] && return 0
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$nd/$id.key" -subj "$subject" ${san:+-addext "subjectAltName=$san"} -out "$nd/$id.csr" 2>/dev/null
+  openssl x509 -req -in "$nd/$id.csr" -CA "$dir/pki/ca.crt" -CAkey "$dir/pki/ca.key" -CAcreateserial -days 30 ${san:+-copy_extensions copy} -out "$nd/$id.crt" 2>/dev/null
+}
+# client_identity ID SUBJECT: its certificate and $nd/ID.kubeconfig
 client_identity() {
-  local id=$1 subject=$2
-  if [ ! -f "$nd/$id.crt" ]; then
-    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$nd/$id.key" -subj "$subject" -out "$nd/$id.csr" 2>/dev/null
-    openssl x509 -req -in "$nd/$id.csr" -CA "$dir/pki/ca.crt" -CAkey "$dir/pki/ca.key" -CAcreateserial -days 30 -out "$nd/$id.crt" 2>/dev/null
-  fi
+  local id=$1
+  signed_cert "$id" "$2"
   cat >"$nd/$id.kubeconfig" <<YAML
 apiVersion: v1
 kind: Config
@@ -79,16 +83,13 @@ YAML
 # with read-only access to what it watches (kube.mjs ensure-policy-rbac)
 client_identity kubelet "/O=system:nodes/CN=system:node:$name"
 client_identity policy "/CN=porthole:network-policy"
-client_identity konnectivity-agent "/CN=porthole:konnectivity-agent"
 
 # --- konnectivity: the API server's way into the node's network (service proxy, kubelet logs and exec).
 # A cluster made with PORTHOLE_CLUSTER_KONNECTIVITY=1 sends its cluster traffic to $dir/konnectivity.sock;
 # the server behind that socket and its agent both run in the node's namespace, so the socket file is the
 # only way in, and agents must show a certificate of the cluster's CA.
-if [ ! -f "$nd/konnectivity-server.crt" ]; then
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$nd/konnectivity-server.key" -subj "/CN=porthole:konnectivity-server" -addext "subjectAltName=IP:127.0.0.1" -out "$nd/konnectivity-server.csr" 2>/dev/null
-  openssl x509 -req -in "$nd/konnectivity-server.csr" -CA "$dir/pki/ca.crt" -CAkey "$dir/pki/ca.key" -CAcreateserial -days 30 -copy_extensions copy -out "$nd/konnectivity-server.crt" 2>/dev/null
-fi
+signed_cert konnectivity-server "/CN=porthole:konnectivity-server" IP:127.0.0.1
+signed_cert konnectivity-agent "/CN=porthole:konnectivity-agent"
 running konnectivity-server || spawn konnectivity-server nsenter --net="/run/netns/$netns" "$bin/proxy-server" --uds-name="$dir/konnectivity.sock" \
   --mode=grpc --server-port=0 --agent-port=8132 --agent-bind-address=127.0.0.1 --admin-port=8133 --health-port=8134 --health-bind-address=127.0.0.1 \
   --cluster-cert="$nd/konnectivity-server.crt" --cluster-key="$nd/konnectivity-server.key" --cluster-ca-cert="$dir/pki/ca.crt"

@@ -26,7 +26,7 @@ import { launchChromium } from '../support/browser.js';
 import { kubeConfigFrom } from '../support/cluster.js';
 import { deleteNamespaces } from '../support/kube.js';
 import { runCli, tempDir, waitFor } from '../support/processes.js';
-import { containerPid, processFacts, relayInto } from '../support/real-node.js';
+import { containerPid, ON_REAL_NODE, onTheRealNode, processFacts, relayInto } from '../support/real-node.js';
 import { installReceiver, receiverStats, type ReceiverStats } from '../support/webrtc-page.js';
 import { agentCalls, desktopContainer, seeXfce } from './support.js';
 
@@ -41,19 +41,11 @@ let alice = '';
 let browser: BrowserContext | undefined;
 const { call, startRunning, connect } = agentCalls(() => relay!.url);
 
-const onRealNode = {
-  nodeSelector: { 'porthole.dev/node': 'real' },
-  tolerations: [{ key: 'porthole.dev/node', operator: 'Equal', value: 'real', effect: 'NoSchedule' }],
-};
-
 /** The install objects `porthole-agent manifests` prints, one replica, agent and desktops pinned to the real node. */
 function objectsForTheRealNode(): KubernetesObject[] {
   return installObjects({ namespace: ns, replicas: 1 }).map(({ type, object }) => {
-    if (type === 'V1Deployment') Object.assign((object as V1Deployment).spec!.template.spec!, onRealNode);
-    if (type.endsWith('/Template')) {
-      const t = object as TemplateResource;
-      Object.assign(t.spec, onRealNode, { resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } } });
-    }
+    if (type === 'V1Deployment') Object.assign((object as V1Deployment).spec!.template.spec!, ON_REAL_NODE);
+    if (type.endsWith('/Template')) onTheRealNode(object as TemplateResource);
     return toWire(type, object) as KubernetesObject;
   });
 }
@@ -123,9 +115,8 @@ describe('the agent as a pod on the real node', () => {
   });
 
   it('streams a WebRTC template from the streamer in its desktop pod to a viewer on the node\'s network', async () => {
-    const template = xfceTemplate(ns);
+    const template = onTheRealNode(xfceTemplate(ns), { protocols: ['webrtc', 'vnc'] });
     template.metadata.name = 'xfce-webrtc';
-    Object.assign(template.spec, onRealNode, { protocols: ['webrtc', 'vnc'], resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } } });
     await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: TEMPLATE_PLURAL, body: template });
     await waitFor('the agent to see the new template', async () => {
       const list = TemplateList.parse(await (await call(alice, routes.templates)).json());

@@ -15,7 +15,7 @@ import { restrictedContainerSecurity } from '../../cluster-agent/kubernetes/sess
 import { kubeConfigFrom } from '../support/cluster.js';
 import { createNamespace, deleteNamespaces } from '../support/kube.js';
 import { waitFor } from '../support/processes.js';
-import { execIn } from '../support/real-node.js';
+import { execIn, ON_REAL_NODE } from '../support/real-node.js';
 
 const kc = kubeConfigFrom(inject('kubeconfig'));
 const node = inject('realNode');
@@ -30,8 +30,7 @@ function pod(name: string, labels: Record<string, string>, script: string): V1Po
   return {
     metadata: { name, labels },
     spec: {
-      nodeSelector: { 'porthole.dev/node': 'real' },
-      tolerations: [{ key: 'porthole.dev/node', operator: 'Equal', value: 'real', effect: 'NoSchedule' }],
+      ...ON_REAL_NODE,
       securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
       containers: [{ name: 'c', image: DEFAULT_AGENT_IMAGE, command: ['node', '-e', script], securityContext: restrictedContainerSecurity() }],
     },

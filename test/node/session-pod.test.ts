@@ -16,7 +16,7 @@ import { login } from '../support/agent-api.js';
 import { kubeConfigFrom, startKubernetesAgent } from '../support/cluster.js';
 import { createNamespace, deleteNamespaces, ensureCrds } from '../support/kube.js';
 import { runCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
-import { containerPid, execIn, processFacts, relayInto } from '../support/real-node.js';
+import { containerPid, execIn, onTheRealNode, processFacts, relayInto } from '../support/real-node.js';
 import { agentCalls, desktopContainer, seeXfce } from './support.js';
 
 const CLI = 'cluster-agent/agent/cli.ts';
@@ -32,10 +32,7 @@ const { call, startRunning, connect } = agentCalls(() => relay!.url);
 beforeAll(async () => {
   ns = await createNamespace(kc, 'real-node', { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' });
   await ensureCrds(kc);
-  const template = xfceTemplate(ns);
-  template.spec.resources = { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } };
-  template.spec.nodeSelector = { 'porthole.dev/node': 'real' };
-  template.spec.tolerations = [{ key: 'porthole.dev/node', operator: 'Equal', value: 'real', effect: 'NoSchedule' }];
+  const template = onTheRealNode(xfceTemplate(ns));
   await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: TEMPLATE_PLURAL, body: template });
   const users = join(dir.path, 'users.yaml');
   expect((await runCli(CLI, ['users', 'add', 'alice', '--file', users, '--password-stdin'], 'alice-password')).code).toBe(0);

@@ -9,8 +9,21 @@ import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { TemplateCRSpec, TemplateResource } from '../../cluster-agent/kubernetes/resources.js';
 
 const run = promisify(execFile);
+
+/** What puts a pod on the real node, and only there: its label, and the toleration of its taint (build/node/up.sh). */
+export const ON_REAL_NODE = {
+  nodeSelector: { 'porthole.dev/node': 'real' },
+  tolerations: [{ key: 'porthole.dev/node', operator: 'Equal', value: 'real', effect: 'NoSchedule' }],
+};
+
+/** A Template (from default-templates.ts) pinned to the real node and sized for it: 1 CPU and 1 GiB at most. */
+export function onTheRealNode(t: TemplateResource, spec: Partial<TemplateCRSpec> = {}): TemplateResource {
+  Object.assign(t.spec, ON_REAL_NODE, { resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } } }, spec);
+  return t;
+}
 
 export interface RealNode {
   name: string;
