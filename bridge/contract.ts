@@ -182,7 +182,7 @@ export const ADMIN_BRIDGE = {
   /** doctor, then install or upgrade with progress (AdminEvent lines) and a wait for the agent */
   adminInstall: { params: z.tuple([AdminTarget]), result: z.object({ objects: z.array(AdminPlannedObject), seconds: z.number() }) },
   /** the agent's /readyz through its Service, then a smoke-test session started and removed (AdminEvent lines too) */
-  adminVerify: { params: z.tuple([AdminTarget]), result: z.array(AdminVerifyStep) },
+  adminVerify: { params: z.tuple([AdminTarget]), result: z.object({ ok: z.boolean(), steps: z.array(AdminVerifyStep) }) },
   /** removes the install, keeping the CRDs and (unless `deleteHomes`) the people's home volumes and the namespace */
   adminUninstall: { params: z.tuple([AdminTarget, z.object({ deleteHomes: z.boolean() })]), result: z.object({ deleted: z.number(), kept: z.array(z.string()) }) },
   /** the installed agent: replicas wanted and available, its image */

@@ -8,7 +8,7 @@ import { installManifests, type ManifestOptions } from '../kubernetes/install-ma
 import { adminKubeConfig } from './cluster.js';
 import { doctor, type DoctorReport } from './doctor.js';
 import { install, plan, uninstall, waitForAgent } from './install.js';
-import { verify } from './verify.js';
+import { MARK, stepMark, verify } from './verify.js';
 
 export interface AdminCommand {
   action: 'doctor' | 'install' | 'verify' | 'uninstall';
@@ -24,7 +24,6 @@ export interface AdminCommand {
   deleteCrds: boolean;
 }
 
-const MARK = { ok: '✓', warning: '!', error: '✗' } as const;
 
 export function doctorLines(r: DoctorReport): string[] {
   return [`doctor: ${r.server}${r.version ? ` (Kubernetes ${r.version})` : ''}`, ...r.checks.map((c) => `  ${MARK[c.level]} ${c.sentence}${c.fix ? `\n      fix: ${c.fix}` : ''}`)];
@@ -43,8 +42,8 @@ export async function runAdminCommand(cmd: AdminCommand, out: (line: string) => 
   }
   if (cmd.action === 'verify') {
     out(`verify: the agent in namespace ${cmd.namespace}`);
-    const steps = await verify(kc, cmd.namespace, { ...(cmd.template ? { template: cmd.template } : {}), timeoutMs: cmd.waitSeconds * 1000, onStep: (s) => out(`  ${s.ok ? MARK.ok : MARK.error} ${s.sentence} (${(s.ms / 1000).toFixed(1)} s)`) });
-    return steps.length === 2 && steps.every((s) => s.ok) ? 0 : 1;
+    const verified = await verify(kc, cmd.namespace, { ...(cmd.template ? { template: cmd.template } : {}), timeoutMs: cmd.waitSeconds * 1000, onStep: (s) => out(`  ${stepMark(s)} ${s.sentence} (${(s.ms / 1000).toFixed(1)} s)`) });
+    return verified.ok ? 0 : 1;
   }
   const report = await doctor(kc, objects, cmd.namespace);
   for (const line of doctorLines(report)) out(line);

@@ -72,8 +72,18 @@ async function smokeSession(kc: KubeConfig, namespace: string, o: VerifyOptions)
   }
 }
 
+export interface Verified {
+  /** both checks ran and passed */
+  ok: boolean;
+  steps: VerifyStep[];
+}
+
+/** How the command line and the app's progress lines mark a check. */
+export const MARK = { ok: '✓', warning: '!', error: '✗' } as const;
+export const stepMark = (s: { ok: boolean }) => (s.ok ? MARK.ok : MARK.error);
+
 /** Runs both checks in order (the session only once the agent answers); reports each as it ends. */
-export async function verify(kc: KubeConfig, namespace: string, o: VerifyOptions = {}): Promise<VerifyStep[]> {
+export async function verify(kc: KubeConfig, namespace: string, o: VerifyOptions = {}): Promise<Verified> {
   const now = o.now ?? Date.now;
   const steps: VerifyStep[] = [];
   const run = async (check: () => Promise<Omit<VerifyStep, 'ms'>>) => {
@@ -91,5 +101,5 @@ export async function verify(kc: KubeConfig, namespace: string, o: VerifyOptions
     return step;
   };
   if ((await run(() => readyz(kc, namespace))).ok) await run(() => smokeSession(kc, namespace, o));
-  return steps;
+  return { ok: steps.length === 2 && steps.every((s) => s.ok), steps };
 }

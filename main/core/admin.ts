@@ -8,7 +8,7 @@ import { PortholeError, type AdminApi, type AdminTarget, type LauncherEvent } fr
 import { AdminError, adminKubeConfig } from '../../cluster-agent/admin/cluster.js';
 import { doctor } from '../../cluster-agent/admin/doctor.js';
 import { install, plan, uninstall, waitForAgent } from '../../cluster-agent/admin/install.js';
-import { verify } from '../../cluster-agent/admin/verify.js';
+import { stepMark, verify } from '../../cluster-agent/admin/verify.js';
 import { agentStatus, deleteTemplate, listSessions, listTemplates, saveTemplate, stopSession } from '../../cluster-agent/admin/manage.js';
 import { installManifests } from '../../cluster-agent/kubernetes/install-manifests.js';
 import { AGENT_NAME } from '../../cluster-agent/kubernetes/resources.js';
@@ -63,7 +63,7 @@ export function createAdminApi(opts: { waitSeconds?: number } = {}): AdminApi {
         say('the agent is available');
         return { objects: done, seconds: Math.round((Date.now() - started) / 100) / 10 };
       }),
-    adminVerify: (t) => asAdmin(() => verify(target(t).kc, t.namespace, { onStep: (s) => say(`${s.ok ? '✓' : '✗'} ${s.sentence}`) })),
+    adminVerify: (t) => asAdmin(() => verify(target(t).kc, t.namespace, { onStep: (s) => say(`${stepMark(s)} ${s.sentence}`) })),
     adminUninstall: (t, o) =>
       asAdmin(async () => {
         const { kc, objects } = target(t);
