@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser.js';
+import { screenColours } from '../support/desktop-view.js';
 import { getSession, login, stopAllSessions } from '../support/agent-api.js';
 import { repoRoot, runCli, startCli, stopProcess, tempDir, waitFor, type Started } from '../support/processes.js';
 
@@ -42,31 +43,6 @@ function findInHomes(user: string, file: string): string | undefined {
     }
   }
   return undefined;
-}
-
-/**
- * Distinct colours in a sample of what the desktop view shows, whichever stream draws it: the noVNC
- * canvas, or the WebRTC video's current frame. A black or blank screen has one or two.
- */
-async function screenColours(p: Page): Promise<number> {
-  return p.locator('[data-testid="desktop-screen"]').evaluate((screen: HTMLElement) => {
-    const source = screen.querySelector('video') ?? screen.querySelector('canvas');
-    if (!source) return 0;
-    let canvas: HTMLCanvasElement;
-    if (source instanceof HTMLVideoElement) {
-      if (!source.videoWidth) return 0;
-      canvas = document.createElement('canvas');
-      canvas.width = source.videoWidth;
-      canvas.height = source.videoHeight;
-      canvas.getContext('2d')!.drawImage(source, 0, 0);
-    } else canvas = source as HTMLCanvasElement;
-    const ctx = canvas.getContext('2d');
-    if (!ctx || canvas.width === 0) return 0;
-    const { data: px } = ctx.getImageData(0, 0, canvas.width, canvas.height);
-    const colours = new Set<number>();
-    for (let i = 0; i < px.length; i += 4 * 97) colours.add((px[i]! << 16) | (px[i + 1]! << 8) | px[i + 2]!);
-    return colours.size;
-  });
 }
 
 /** The element a person clicks into to type on the desktop: the video (WebRTC) or noVNC's canvas. */

@@ -10,7 +10,7 @@
  * server reaches pods and the kubelet through konnectivity (build/node/up.sh), so the admin's
  * `porthole-agent verify` (its /readyz by the service proxy, a smoke-test session) runs for real here.
  */
-import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext } from 'playwright-core';
@@ -28,7 +28,7 @@ import { deleteNamespaces } from '../support/kube.js';
 import { runCli, tempDir, waitFor } from '../support/processes.js';
 import { containerPid, ON_REAL_NODE, onTheRealNode, processFacts, relayInto } from '../support/real-node.js';
 import { installReceiver, receiverStats, type ReceiverStats } from '../support/webrtc-page.js';
-import { agentCalls, desktopContainer, seeXfce } from './support.js';
+import { agentCalls, desktopContainer, seeXfce, serviceEndpoint } from './support.js';
 
 const kc = kubeConfigFrom(inject('kubeconfig'));
 const node = inject('realNode');
@@ -50,20 +50,6 @@ function objectsForTheRealNode(): KubernetesObject[] {
   });
 }
 
-/** The Service's ready endpoint, as kube-proxy would pick it: from the EndpointSlice the control plane keeps. */
-async function serviceEndpoint(service: string, portName: string): Promise<{ address: string; port: number; pod: string }> {
-  const discovery = kc.makeApiClient(DiscoveryV1Api);
-  return waitFor(`a ready endpoint of Service ${service}`, async () => {
-    const slices = await discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: `kubernetes.io/service-name=${service}` });
-    for (const slice of slices.items) {
-      const port = slice.ports?.find((p) => p.name === portName)?.port;
-      const ready = slice.endpoints.find((e) => e.conditions?.ready);
-      if (port && ready?.addresses[0] && ready.targetRef?.name) return { address: ready.addresses[0], port, pod: ready.targetRef.name };
-    }
-    return undefined;
-  }, 60_000, 500);
-}
-
 beforeAll(async () => {
   const objects = objectsForTheRealNode();
   // The namespace first, then the users Secret the Deployment mounts (the admin's step), then the rest.
@@ -73,7 +59,7 @@ beforeAll(async () => {
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'porthole-users' }, stringData: { 'users.yaml': readFileSync(users, 'utf8') } } });
   await install(kc, objects);
   await waitForAgent(kc, ns, AGENT_NAME, 150_000);
-  endpoint = await serviceEndpoint(AGENT_NAME, 'http');
+  endpoint = await serviceEndpoint(kc, ns, AGENT_NAME, 'http');
   relay = await relayInto(node.netns, endpoint.port, endpoint.address);
   alice = await login(relay.url, 'alice', 'alice-password');
 }, 240_000);

@@ -1,9 +1,10 @@
 /**
  * What the real-node tests share: calls to an agent (reached through a relay into the node's network
  * namespace), a session started and waited for until Running on the node, its desktop container as the
- * pod status names it, and XFCE's pixels through the agent's gateway.
+ * pod status names it, XFCE's pixels through the agent's gateway, and a Service's endpoint as a proxy
+ * would pick it (no kube-proxy runs here).
  */
-import type { CoreV1Api } from '@kubernetes/client-node';
+import { DiscoveryV1Api, type CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'vitest';
 import { ConnectResponse, routes, Session } from '../../cluster-agent/contract/index.js';
 import { waitFor } from '../support/processes.js';
@@ -60,4 +61,18 @@ export async function seeXfce(vncUrl: string): Promise<{ width: number; height: 
   } finally {
     rfb.close();
   }
+}
+
+/** The Service's ready endpoint, as kube-proxy would pick it: from the EndpointSlice the control plane keeps. */
+export async function serviceEndpoint(kc: KubeConfig, namespace: string, service: string, portName: string): Promise<{ address: string; port: number; pod: string }> {
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  return waitFor(`a ready endpoint of Service ${service}`, async () => {
+    const slices = await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` });
+    for (const slice of slices.items) {
+      const port = slice.ports?.find((p) => p.name === portName)?.port;
+      const ready = slice.endpoints.find((e) => e.conditions?.ready);
+      if (port && ready?.addresses[0] && ready.targetRef?.name) return { address: ready.addresses[0], port, pod: ready.targetRef.name };
+    }
+    return undefined;
+  }, 60_000, 500);
 }
