@@ -4,7 +4,8 @@
  * automatic reconnects are refused instead of taking it back, so two devices never fight over it.
  * Streams opened without a device id (tools, scripts) are left alone and never end anyone's.
  * In memory, per agent; with several replicas, a takeover on one is announced through the runtime and
- * ends the other replicas' streams from other devices too (takenOverElsewhere; docs/agent.md, "Roaming").
+ * ends the other replicas' streams from other devices too (takenOverElsewhere), and the devices other
+ * replicas show it on count when one decides mayConnect (docs/agent.md, "Roaming").
  */
 export interface Viewer {
   device?: string;
@@ -18,7 +19,7 @@ interface Watching extends Viewer {
 }
 
 /** Pure: may `device` connect now? Only a person's takeover opens it while another device shows it. */
-export function mayConnect(open: readonly Viewer[], device: string | undefined, takeOver: boolean): boolean {
+export function mayConnect(open: readonly { device?: string }[], device: string | undefined, takeOver: boolean): boolean {
   if (!device || takeOver) return true;
   return !open.some((v) => v.device !== undefined && v.device !== device);
 }

@@ -123,7 +123,11 @@ export const sessionSchema: V1JSONSchemaProps = {
           additionalProperties: {
             type: 'object',
             required: ['count', 'seenAt'],
-            properties: { count: int('Streams open through this replica'), seenAt: str('When this replica last reported', { format: 'date-time' }) },
+            properties: {
+              count: int('Streams open through this replica'),
+              seenAt: str('When this replica last reported', { format: 'date-time' }),
+              devices: { type: 'array', description: 'The device ids of those streams (roaming: another device is not reconnected while one shows it)', maxItems: 64, items: { type: 'string', maxLength: 128 } },
+            },
           },
         },
         conditions: { type: 'array', items: condition, x_kubernetes_list_type: 'map', x_kubernetes_list_map_keys: ['type'] },

@@ -93,7 +93,8 @@ export interface SessionCRStatus {
    * Open viewer streams per agent replica (key: replica id). Each replica merge-patches only its own
    * key, so replicas never overwrite each other's counts; entries not refreshed for a while are stale.
    */
-  viewers?: Record<string, { count: number; seenAt: string }>;
+  /** per replica: its open streams, when it said so, and the devices they come from */
+  viewers?: Record<string, { count: number; seenAt: string; devices?: string[] }>;
   conditions?: SessionCondition[];
 }
 

@@ -76,8 +76,11 @@ export interface Runtime extends EventEmitter {
    * 'unavailable' when the session's template does not stream over it.
    */
   streamEndpoint<P extends StreamProtocol>(id: string, protocol: P): Promise<StreamEndpoints[P]>;
-  /** the gateway reports stream opens/closes so idle time and connectedClients are tracked */
-  setConnectedClients(id: string, count: number): Promise<void>;
+  /**
+   * the gateway reports stream opens/closes so idle time and connectedClients are tracked; `devices`:
+   * the device ids among those streams, for runtimes several agents serve (devicesViewingElsewhere)
+   */
+  setConnectedClients(id: string, count: number, devices?: readonly string[]): Promise<void>;
   /** stop watching; desktops keep running so the next agent adopts them */
   close(): Promise<void>;
   /**
@@ -93,6 +96,12 @@ export interface Runtime extends EventEmitter {
    * only one agent serves needs none.
    */
   announceTakeover?(id: string, device: string): Promise<void>;
+  /**
+   * The devices that show the session through other replicas now (from their fresh reports), so an
+   * automatic reconnect of another device is refused there as it is on the replica it came from.
+   * Optional; additive, like announceTakeover.
+   */
+  devicesViewingElsewhere?(id: string): string[];
 }
 
 /**

@@ -2,7 +2,8 @@
  * Roaming across agent replicas: two real agent processes serve one namespace (as a Deployment's
  * replicas behind a Service would). A person's desktop shows on device A through replica 1; opening it on
  * device B through replica 2 ends A's stream with the sentence, as it does on one replica, while a tool
- * that names no device keeps watching. The desktop behind the pod IP is the test-only stand-in for a
+ * that names no device keeps watching; and while A shows it, B's automatic reconnect is refused by either
+ * replica, not only by the one A's stream goes through. The desktop behind the pod IP is the test-only stand-in for a
  * container (test/support/pod-desktops.ts); everything else is real.
  */
 import { join } from 'node:path';
@@ -53,7 +54,7 @@ const ended = (viewer: RfbClient) =>
   Promise.race([viewer.nextUpdate().then(() => 'still open', (e: Error) => e.message), new Promise<string>((r) => setTimeout(() => r('still open after 10 s'), 10_000))]);
 
 describe('roaming across agent replicas', () => {
-  it('opening the desktop on another device through another replica ends the first device\'s stream with the sentence', async () => {
+  it('opening the desktop on another device through another replica ends the first device\'s stream with the sentence, and its reconnects are refused there', async () => {
     const token = await login(url(1), 'rosa', 'rosa-password');
     const started = await call(url(1), token, routes.sessions, { method: 'POST', body: JSON.stringify({ template: 'xfce' }) });
     const { id } = Session.parse(await started.json());
@@ -79,7 +80,17 @@ describe('roaming across agent replicas', () => {
     const bEnded = ended(onB);
     const back = await open(url(1), token, id, { device: 'device-a', takeOver: true });
     expect(await bEnded).toBe(`WebSocket closed ${OPENED_ELSEWHERE_CLOSE} ${OPENED_ELSEWHERE_MESSAGE}`);
+
+    // B's automatic reconnect (no takeover) through the second replica, which has no stream of A: it is
+    // refused there too, once the first replica's report of A's stream is on the Session.
+    const reconnectB = async () => {
+      const res = await call(url(2), token, routes.connect(id), { method: 'POST', body: JSON.stringify({ device: 'device-b', takeOver: false }) });
+      return { status: res.status, reason: ((await res.json()) as { error?: { reason?: string } }).error?.reason };
+    };
+    await expect.poll(reconnectB, { timeout: 10_000, interval: 250 }).toEqual({ status: 409, reason: 'opened_elsewhere' });
+    // Once A has left, B may come back by itself.
     back.close();
+    await expect.poll(reconnectB, { timeout: 10_000, interval: 250 }).toEqual({ status: 200, reason: undefined });
     tool.close();
   }, 120_000);
 });

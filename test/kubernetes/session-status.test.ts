@@ -5,7 +5,7 @@ import { buildSession } from '../../cluster-agent/kubernetes/session-objects.js'
 import { requestKind } from '../../cluster-agent/runtime/kubernetes/kube-client.js';
 import { mayAcquire } from '../../cluster-agent/runtime/kubernetes/leader-election.js';
 import { deriveStatus, nextDeadline, statusPatch } from '../../cluster-agent/runtime/kubernetes/session-status.js';
-import { expectedStartSeconds, sessionView, templateSpecOf, viewerSummary } from '../../cluster-agent/runtime/kubernetes/session-view.js';
+import { devicesOfOtherReplicas, expectedStartSeconds, sessionView, templateSpecOf, viewerSummary } from '../../cluster-agent/runtime/kubernetes/session-view.js';
 import { claimable, claimPatch, planWarmPool } from '../../cluster-agent/runtime/kubernetes/warm-pool.js';
 import { backoffDelay, WorkQueue } from '../../cluster-agent/runtime/kubernetes/work-queue.js';
 import { xfceTemplate } from '../../cluster-agent/kubernetes/default-templates.js';
@@ -125,6 +125,21 @@ describe('session view and templates', () => {
     expect(viewerSummary(idle, now)).toEqual({ connectedClients: 0, lastActiveAt: new Date(now - 10_000).toISOString() });
     const v = sessionView(session({ phase: 'Running', phaseSince: new Date(T0 + 5000).toISOString(), startedAt: 's', viewers: st.viewers }), now);
     expect(v).toMatchObject({ id: sessionName('alice', 'xfce'), user: 'alice', template: 'xfce', phase: 'Running', connectedClients: 3, createdAt: new Date(T0).toISOString() });
+  });
+
+  it("names the devices other replicas show a session on: not its own, not a replica that stopped or died", () => {
+    const now = T0 + 600_000;
+    const at = (ago: number) => new Date(now - ago).toISOString();
+    const viewers = {
+      me: { count: 1, seenAt: at(1000), devices: ['mine'] },
+      b: { count: 2, seenAt: at(5000), devices: ['kiosk-1', 'laptop'] },
+      c: { count: 1, seenAt: at(2000), devices: ['kiosk-1'] },
+      left: { count: 0, seenAt: at(1000), devices: ['gone'] },
+      dead: { count: 1, seenAt: at(400_000), devices: ['dead'] },
+      old: { count: 1, seenAt: at(1000) }, // a replica from before devices were reported
+    };
+    expect(devicesOfOtherReplicas(viewers, 'me', now).sort()).toEqual(['kiosk-1', 'laptop']);
+    expect(devicesOfOtherReplicas(undefined, 'me', now)).toEqual([]);
   });
 
   it('templates keep who may use them and default the idle timeout', () => {

@@ -48,6 +48,20 @@ describe('viewer reports', () => {
     expect(api.sent.map((b) => b.status.viewers['replica-a']?.count)).toEqual([2, 0]);
   });
 
+  it('writes the devices of the open streams beside the count, and none once they are closed', async () => {
+    const api = fakeApi(0);
+    const v = new ViewerReports(api.clients, 'ns', 'replica-a', pino({ level: 'silent' }));
+    void v.report('s1', 2, ['kiosk-1', 'laptop']);
+    await vi.advanceTimersByTimeAsync(0);
+    void v.report('s1', 0, ['kiosk-1']); // a count of 0 has no device, whatever the caller says
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(api.sent.map((b) => b.status.viewers['replica-a'])).toEqual([
+      expect.objectContaining({ count: 2, devices: ['kiosk-1', 'laptop'] }),
+      expect.objectContaining({ count: 0, devices: [] }),
+    ]);
+    await v.close();
+  });
+
   it("removes other replicas' entries older than the staleness window, keeps fresh ones", async () => {
     const api = fakeApi(0);
     const now = Date.now();

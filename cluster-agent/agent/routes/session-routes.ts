@@ -129,7 +129,8 @@ export async function sessionRoutes(app: FastifyInstance, deps: AgentDeps): Prom
       }
       if (!principal.device && (await deps.runtime.templates()).find((t) => t.name === s.template)?.requireEnrolledDevice) throw forbidden(NEEDS_ENROLLED_DEVICE);
       const viewer = { device: req.body?.device, takeOver: req.body?.takeOver === true };
-      if (!mayConnect(deps.viewers.open(s.id), viewer.device, viewer.takeOver)) {
+      const elsewhere = (deps.runtime.devicesViewingElsewhere?.(s.id) ?? []).map((device) => ({ device }));
+      if (!mayConnect([...deps.viewers.open(s.id), ...elsewhere], viewer.device, viewer.takeOver)) {
         throw conflict(`${OPENED_ELSEWHERE_MESSAGE} Ask again with takeOver to open it here.`, 'opened_elsewhere');
       }
       // With --public-url the Host header does not matter; without it, a Host that is not a plain

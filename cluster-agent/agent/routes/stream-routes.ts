@@ -162,7 +162,7 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
     { websocket: true, onRequest: requireUpgrade, preValidation: checkConnectToken, schema: schema('WebSocket: the RFB stream (security type None; the agent authenticates to the desktop)') },
     (socket, req) => {
       const id = req.params.id;
-      deps.clients.opened(id);
+      deps.clients.opened(id, req.streamViewer?.device);
       deps.metrics.openStreams.inc({ protocol: 'vnc' });
       const log = req.log.child({ session: id });
       log.info('vnc stream opened');
@@ -174,7 +174,7 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
         onBytes: (direction, n) => deps.metrics.gatewayBytes.inc({ direction }, n),
       }).finally(() => {
         leave();
-        deps.clients.closed(id);
+        deps.clients.closed(id, req.streamViewer?.device);
         deps.metrics.openStreams.dec({ protocol: 'vnc' });
         log.info('vnc stream closed');
       });
@@ -187,7 +187,7 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
     (socket, req) => {
       const id = req.params.id;
       const user = req.streamUser ?? '';
-      deps.clients.opened(id);
+      deps.clients.opened(id, req.streamViewer?.device);
       deps.metrics.openStreams.inc({ protocol: 'webrtc' });
       const log = req.log.child({ session: id });
       log.info('webrtc signalling opened');
@@ -205,7 +205,7 @@ export async function streamRoutes(app: FastifyInstance, deps: AgentDeps): Promi
       endpoint.catch(() => undefined); // reported by the relay as an error frame and close
       void runWebRtcRelay(socket, endpoint, { iceServers: iceServersFor(deps.ice, user, id, Date.now()), viewer: user, logger: log }).finally(() => {
         leave();
-        deps.clients.closed(id);
+        deps.clients.closed(id, req.streamViewer?.device);
         deps.metrics.openStreams.dec({ protocol: 'webrtc' });
         log.info('webrtc signalling closed');
       });

@@ -20,7 +20,7 @@ import { LeaderElector } from './leader-election.js';
 import { ownedBy, Reconciler, WARM_CLAIM_ANNOTATION } from './reconciler.js';
 import { remoteTakeover, takeoverAnnotation } from './takeovers.js';
 import { deriveStatus, statusPatch, TERMINAL, type DerivedStatus } from './session-status.js';
-import { expectedStartSeconds, sessionView, templateSpecOf } from './session-view.js';
+import { devicesOfOtherReplicas, expectedStartSeconds, sessionView, templateSpecOf } from './session-view.js';
 import { ViewerReports } from './viewer-reports.js';
 import { claimable, claimPatch } from './warm-pool.js';
 import { WorkQueue } from './work-queue.js';
@@ -325,9 +325,13 @@ export class KubernetesRuntime extends EventEmitter implements Runtime {
     }
   }
 
-  async setConnectedClients(id: string, count: number): Promise<void> {
+  async setConnectedClients(id: string, count: number, devices: readonly string[] = []): Promise<void> {
     if (!this.viewers || this.closed) return;
-    await this.viewers.report(id, Math.max(0, Math.floor(count)));
+    await this.viewers.report(id, Math.max(0, Math.floor(count)), devices);
+  }
+
+  devicesViewingElsewhere(id: string): string[] {
+    return devicesOfOtherReplicas(this.caches?.sessions.get(id, this.ns)?.status?.viewers, this.identity, Date.now());
   }
 
   async announceTakeover(id: string, device: string): Promise<void> {

@@ -15,6 +15,17 @@ const iso = (v: Date | string | undefined): string | undefined => {
   return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
 };
 
+/** Pure: the devices other replicas show the session on, as their fresh reports say (roaming). */
+export function devicesOfOtherReplicas(viewers: SessionCRStatus['viewers'], me: string, now: number): string[] {
+  const devices = new Set<string>();
+  for (const [replica, v] of Object.entries(viewers ?? {})) {
+    const seen = toMillis(v.seenAt);
+    if (replica === me || v.count <= 0 || Number.isNaN(seen) || now - seen >= VIEWERS_STALE_MS) continue;
+    for (const d of v.devices ?? []) devices.add(d);
+  }
+  return [...devices];
+}
+
 /** Open streams across replicas, and the latest moment any replica saw a viewer. */
 export function viewerSummary(status: SessionCRStatus | undefined, now: number): { connectedClients: number; lastActiveAt?: string } {
   let count = 0;

@@ -1,6 +1,7 @@
 /**
- * Writes this replica's open-stream count per session into Session status.viewers[<replica>] so every
- * replica's idle reaper sees viewers on any replica. Rate-limited per session (the latest count wins,
+ * Writes this replica's open-stream count per session, and the devices of those streams, into Session
+ * status.viewers[<replica>] so every replica's idle reaper sees viewers on any replica, and every
+ * replica knows which device shows a desktop (roaming). Rate-limited per session (the latest count wins,
  * at most one write per `minIntervalMs`), and re-sent every `heartbeatMs` while streams are open so
  * the entry does not go stale.
  */
@@ -13,6 +14,7 @@ import { backoffDelay } from './work-queue.js';
 
 interface Entry {
   count: number;
+  devices: readonly string[];
   lastSent: number;
   /** the count the API server last accepted */
   sentCount: number;
@@ -45,10 +47,11 @@ export class ViewerReports {
     this.heartbeat.unref();
   }
 
-  report(id: string, count: number): Promise<void> {
+  report(id: string, count: number, devices: readonly string[] = []): Promise<void> {
     if (this.closed) return Promise.resolve();
-    const e = this.entries.get(id) ?? { count, lastSent: 0, sentCount: 0, failures: 0, waiters: [] };
+    const e = this.entries.get(id) ?? { count, devices, lastSent: 0, sentCount: 0, failures: 0, waiters: [] };
     e.count = count;
+    e.devices = count > 0 ? devices : [];
     this.entries.set(id, e);
     const done = new Promise<void>((ok) => e.waiters.push(ok));
     this.schedule(id, e);
@@ -80,9 +83,10 @@ export class ViewerReports {
     const at = new Date().toISOString();
     e.lastSent = Date.now();
     const count = e.count;
+    const devices = [...e.devices];
     try {
       await this.clients.custom.patchNamespacedCustomObjectStatus(
-        { group: GROUP, version: VERSION, namespace: this.namespace, plural: SESSION_PLURAL, name: id, body: { status: { viewers: { ...this.staleEntries(id), [this.replica]: { count, seenAt: at } }, lastActiveAt: at } } },
+        { group: GROUP, version: VERSION, namespace: this.namespace, plural: SESSION_PLURAL, name: id, body: { status: { viewers: { ...this.staleEntries(id), [this.replica]: { count, seenAt: at, devices } }, lastActiveAt: at } } },
         mergePatch(),
       );
       e.failures = 0;
@@ -129,6 +133,7 @@ export class ViewerReports {
       for (const w of e.waiters.splice(0)) w();
       if (e.count > 0 || e.sentCount > 0) {
         e.count = 0;
+        e.devices = [];
         finals.push((e.inFlight ?? Promise.resolve()).then(() => this.send(id, e)));
       }
     }
