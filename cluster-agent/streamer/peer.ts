@@ -169,8 +169,11 @@ export class Peer {
   /** An Opus RTP packet from the audio capture (dropped until the track is open). */
   sendAudioRtp(packet: Buffer): void {
     if (!this.audioOpen || !this.audioTrack) return;
+    if (!sendIfOpen(this.audioTrack, packet)) {
+      this.audioOpen = false;
+      return;
+    }
     this.audioPacketsSent++;
-    this.audioTrack.sendMessageBinary(packet);
   }
 
   addRemoteCandidate(c: IceCandidateInit | null): void {
@@ -198,7 +201,7 @@ export class Peer {
 
   private sendOnTrack(packet: Buffer): void {
     this.bytesSent += packet.length;
-    this.track?.sendMessageBinary(packet);
+    if (this.track && !sendIfOpen(this.track, packet)) this.open = false;
   }
 
   selectedPair(): string | undefined {
@@ -219,5 +222,20 @@ export class Peer {
     } catch {
       // closed
     }
+  }
+}
+
+/**
+ * Sends on a track unless it has closed. The track's onClosed comes from libdatachannel's thread, so a
+ * packet can still be on its way after the peer went: libdatachannel then throws "Track is closed",
+ * which would end the streamer. Says whether it went out.
+ */
+function sendIfOpen(track: { isOpen(): boolean; sendMessageBinary(b: Buffer): boolean }, packet: Buffer): boolean {
+  if (!track.isOpen()) return false;
+  try {
+    track.sendMessageBinary(packet);
+    return true;
+  } catch {
+    return false;
   }
 }
