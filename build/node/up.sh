@@ -195,7 +195,9 @@ if ! running node; then
   # file systems the kubelet and runc need.
   spawn node nsenter --net="/run/netns/$netns" unshare --mount --propagation slave "$nd/run-node.sh" "${images[@]}"
 fi
-node "$root/build/cluster/kube.mjs" wait-node "$dir" "$name" 180 "$nd/pids/kubelet" "$nd/pids/containerd" || { log "the node did not become Ready; logs in $nd/logs"; tail -20 "$nd/logs/kubelet.log" >&2 || true; exit 1; }
+# 600 s: the wait includes importing the images into a fresh containerd (about 20 s on a quiet
+# machine, over 180 s measured on a busy one right after the cluster stage).
+node "$root/build/cluster/kube.mjs" wait-node "$dir" "$name" 600 "$nd/pids/kubelet" "$nd/pids/containerd" || { log "the node did not become Ready; logs in $nd/logs"; tail -20 "$nd/logs/kubelet.log" >&2 || true; exit 1; }
 node "$root/build/cluster/kube.mjs" ensure-local-volumes "$dir" "$name" "$nd" 8
 
 # the agent is connected to the server once its readiness answers
